@@ -1,0 +1,345 @@
+//! Wire types of the Switchboard WebSocket protocol, shared by the console and the server.
+//!
+//! Every frame is a JSON text frame holding one variant of [`ClientFrame`] (console -> server)
+//! or [`ServerFrame`] (server -> console), tagged by a `type` field in snake case. The first
+//! client frame is [`ClientFrame::Hello`] with [`PROTOCOL_VERSION`]; the server answers with
+//! [`ServerFrame::Welcome`] followed by the snapshots the console needs.
+
+use serde::{Deserialize, Serialize};
+
+/// Version of this protocol; the server refuses a `hello` with another major version.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Stable numeric id of a user (someone who can sign in and chat).
+pub type UserId = i64;
+
+/// Stable numeric id of a directory entry.
+pub type EntryId = i64;
+
+/// Frames a console sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientFrame {
+    /// First frame on a connection: the protocol version the console speaks.
+    Hello { version: u32 },
+    /// Set the signed-in user's own presence (every session of the user shares it).
+    SetPresence { state: PresenceState },
+}
+
+/// Frames the server sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    /// Answer to `hello`: who the session belongs to and how the console is configured.
+    Welcome {
+        version: u32,
+        me: User,
+        mode: Mode,
+        config: ClientConfig,
+    },
+    /// The whole company directory; replaces whatever the console held.
+    DirectorySnapshot { entries: Vec<DirectoryEntry> },
+    /// Presence of every user; replaces whatever the console held.
+    PresenceSnapshot { presence: Vec<PresenceUpdate> },
+    /// One user's presence changed.
+    Presence(PresenceUpdate),
+    /// A frame was refused; nothing changed.
+    Error { code: ErrorCode, message: String },
+}
+
+/// Someone who can sign in and chat.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: UserId,
+    pub username: String,
+    pub display_name: String,
+}
+
+/// One row of the company directory. `user` is `None` for entries nobody signs in as
+/// (a lobby phone): such entries have a blank presence field and no IM option.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectoryEntry {
+    pub id: EntryId,
+    pub name: String,
+    pub numbers: Vec<String>,
+    pub department: String,
+    pub title: String,
+    pub location: String,
+    pub user: Option<UserId>,
+}
+
+/// Presence of a user as every console shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PresenceState {
+    Available,
+    Busy,
+    Away,
+    Dnd,
+    Offline,
+}
+
+impl PresenceState {
+    /// The states a user may choose for themself; `Offline` follows from having no session.
+    pub const SELECTABLE: [PresenceState; 4] = [
+        PresenceState::Available,
+        PresenceState::Busy,
+        PresenceState::Away,
+        PresenceState::Dnd,
+    ];
+
+    /// The wire name, also used in `data-presence` and accessible names.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PresenceState::Available => "available",
+            PresenceState::Busy => "busy",
+            PresenceState::Away => "away",
+            PresenceState::Dnd => "dnd",
+            PresenceState::Offline => "offline",
+        }
+    }
+
+    /// Parses a wire name; `None` for anything else.
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Offline]
+            .into_iter()
+            .chain(Self::SELECTABLE)
+            .find(|state| state.as_str() == name)
+    }
+
+    /// A label for people (legend, tooltip, presence picker).
+    pub fn label(self) -> &'static str {
+        match self {
+            PresenceState::Available => "Available",
+            PresenceState::Busy => "Busy",
+            PresenceState::Away => "Away",
+            PresenceState::Dnd => "Do not disturb",
+            PresenceState::Offline => "Offline",
+        }
+    }
+}
+
+/// One user's presence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PresenceUpdate {
+    pub user: UserId,
+    pub state: PresenceState,
+}
+
+/// How chat behaves, chosen by the administrator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Chat needs the partner online; offline partners are unavailable.
+    Micollab,
+    /// Messages to offline users are stored and delivered later; emoji picker.
+    #[default]
+    Cloudlink,
+}
+
+/// Settings the console takes from the server instead of guessing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientConfig {
+    /// Texts an administrator configured for one-click sending.
+    pub predefined_messages: Vec<String>,
+    /// `KeyboardEvent.key` of the key that opens the chat window (default "F9").
+    pub chat_key: String,
+    /// Limits the server enforces, so the console can tell the user before sending.
+    pub limits: Limits,
+}
+
+/// Limits the server enforces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    /// Largest WebSocket frame accepted, in bytes.
+    pub max_frame_bytes: usize,
+    /// Longest chat message accepted, in characters.
+    pub max_message_chars: usize,
+}
+
+/// Machine-readable reason of an `error` frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The frame is not JSON, has an unknown type or wrong field types.
+    MalformedFrame,
+    /// The `hello` version is not one this server speaks.
+    UnsupportedVersion,
+    /// A frame other than `hello` came before `hello`, or `hello` came twice.
+    OutOfOrder,
+    /// The frame asks for something its fields do not allow (e.g. choosing `offline`).
+    InvalidRequest,
+    /// The server failed; the frame may be retried.
+    Internal,
+}
+
+/// Body of `POST /api/session` (sign in).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+
+/// Body of a successful `GET` or `POST /api/session`: who is signed in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub user: User,
+}
+
+/// Body of every HTTP error answer of the API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiError {
+    /// Machine-readable reason, e.g. `invalid_credentials`, `unauthenticated`, `too_many_attempts`.
+    pub error: String,
+    /// A sentence for people.
+    pub message: String,
+}
+
+impl ClientFrame {
+    /// Decodes one text frame.
+    pub fn decode(text: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+
+    /// Encodes this frame as JSON text.
+    pub fn encode(&self) -> String {
+        serde_json::to_string(self).expect("client frames always serialize")
+    }
+}
+
+impl ServerFrame {
+    /// Decodes one text frame.
+    pub fn decode(text: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+
+    /// Encodes this frame as JSON text.
+    pub fn encode(&self) -> String {
+        serde_json::to_string(self).expect("server frames always serialize")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn sample_config() -> ClientConfig {
+        ClientConfig {
+            predefined_messages: vec!["Your caller is holding on line 2".into()],
+            chat_key: "F9".into(),
+            limits: Limits {
+                max_frame_bytes: 65536,
+                max_message_chars: 4000,
+            },
+        }
+    }
+
+    #[test]
+    fn client_frames_round_trip() {
+        let frames = [
+            ClientFrame::Hello {
+                version: PROTOCOL_VERSION,
+            },
+            ClientFrame::SetPresence {
+                state: PresenceState::Dnd,
+            },
+        ];
+        for frame in frames {
+            assert_eq!(ClientFrame::decode(&frame.encode()).unwrap(), frame);
+        }
+    }
+
+    #[test]
+    fn server_frames_round_trip() {
+        let frames = [
+            ServerFrame::Welcome {
+                version: PROTOCOL_VERSION,
+                me: User {
+                    id: 1,
+                    username: "alice".into(),
+                    display_name: "Alice Archer".into(),
+                },
+                mode: Mode::Micollab,
+                config: sample_config(),
+            },
+            ServerFrame::DirectorySnapshot {
+                entries: vec![DirectoryEntry {
+                    id: 7,
+                    name: "Lobby Phone".into(),
+                    numbers: vec!["+1 555 0100".into(), "100".into()],
+                    department: "Facilities".into(),
+                    title: String::new(),
+                    location: "Lobby".into(),
+                    user: None,
+                }],
+            },
+            ServerFrame::PresenceSnapshot {
+                presence: vec![PresenceUpdate {
+                    user: 1,
+                    state: PresenceState::Away,
+                }],
+            },
+            ServerFrame::Presence(PresenceUpdate {
+                user: 2,
+                state: PresenceState::Offline,
+            }),
+            ServerFrame::Error {
+                code: ErrorCode::MalformedFrame,
+                message: "expected a JSON object".into(),
+            },
+        ];
+        for frame in frames {
+            assert_eq!(ServerFrame::decode(&frame.encode()).unwrap(), frame);
+        }
+    }
+
+    #[test]
+    fn frames_are_tagged_in_snake_case() {
+        let hello = serde_json::to_value(ClientFrame::SetPresence {
+            state: PresenceState::Busy,
+        })
+        .unwrap();
+        assert_eq!(hello, json!({"type": "set_presence", "state": "busy"}));
+        let presence = serde_json::to_value(ServerFrame::Presence(PresenceUpdate {
+            user: 3,
+            state: PresenceState::Dnd,
+        }))
+        .unwrap();
+        assert_eq!(
+            presence,
+            json!({"type": "presence", "user": 3, "state": "dnd"})
+        );
+    }
+
+    #[test]
+    fn malformed_client_frames_are_rejected() {
+        let bad = [
+            "",
+            "not json",
+            "[]",
+            r#"{"version": 1}"#,
+            r#"{"type": "launch_missiles"}"#,
+            r#"{"type": "hello"}"#,
+            r#"{"type": "hello", "version": "one"}"#,
+            r#"{"type": "hello", "version": -1}"#,
+            r#"{"type": "set_presence", "state": "sleepy"}"#,
+            r#"{"type": "set_presence", "state": "busy", "extra": true}"#,
+            r#"{"type": "hello", "version": 1"#,
+        ];
+        for text in bad {
+            assert!(ClientFrame::decode(text).is_err(), "accepted {text:?}");
+        }
+    }
+
+    #[test]
+    fn presence_names_parse_back() {
+        for state in [PresenceState::Offline]
+            .into_iter()
+            .chain(PresenceState::SELECTABLE)
+        {
+            assert_eq!(PresenceState::parse(state.as_str()), Some(state));
+        }
+        assert_eq!(PresenceState::parse("sleepy"), None);
+    }
+}

@@ -1,0 +1,214 @@
+//! Sign-in, sessions and the session cookie.
+//!
+//! Passwords are argon2id hashes. A session is a random token in an HttpOnly,
+//! SameSite=Strict cookie; the database keeps only its SHA-256, so a copy of the database
+//! cannot be used to sign in.
+
+use std::{
+    sync::OnceLock,
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier, password_hash::SaltString};
+use axum::{
+    Json, Router,
+    extract::{FromRequestParts, State},
+    http::{StatusCode, request::Parts},
+    response::IntoResponse,
+    routing::get,
+};
+use axum_extra::extract::{
+    CookieJar,
+    cookie::{Cookie, SameSite},
+};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use sqlx::{Row, SqlitePool};
+use switchboard_protocol::{LoginRequest, SessionInfo, User};
+
+use crate::{error::AppError, state::AppState};
+
+/// Name of the session cookie.
+pub const COOKIE: &str = "switchboard_session";
+
+/// Hashes a password for storage (argon2id, random salt, PHC string).
+pub fn hash_password(password: &str) -> Result<String, AppError> {
+    let mut salt = [0u8; 16];
+    rand::rng().fill_bytes(&mut salt);
+    let salt = SaltString::encode_b64(&salt)
+        .map_err(|err| AppError::Internal(format!("encoding a salt: {err}")))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|err| AppError::Internal(format!("hashing a password: {err}")))
+}
+
+/// Checks a password against a stored hash. A missing hash (unknown user, or an account
+/// nobody signs in to) is checked against a dummy hash so that the answer takes as long
+/// and says nothing about whether the user exists.
+fn verify_password(password: &str, stored: Option<&str>) -> bool {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    let dummy = DUMMY.get_or_init(|| hash_password("dummy").unwrap_or_default());
+    let Ok(hash) = PasswordHash::new(stored.unwrap_or(dummy)) else {
+        return false;
+    };
+    Argon2::default()
+        .verify_password(password.as_bytes(), &hash)
+        .is_ok()
+        && stored.is_some()
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// SHA-256 of a session token, hex: the key the database and the hub know a session by.
+fn token_hash(token: &str) -> String {
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+/// Creates a session for `user` and returns its token (for the cookie).
+pub async fn create_session(db: &SqlitePool, user: i64) -> Result<String, AppError> {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let token: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
+    let now = now();
+    sqlx::query(
+        "INSERT INTO sessions (token_hash, user_id, created_at, last_seen) VALUES (?, ?, ?, ?)",
+    )
+    .bind(token_hash(&token))
+    .bind(user)
+    .bind(now)
+    .bind(now)
+    .execute(db)
+    .await?;
+    Ok(token)
+}
+
+/// The signed-in user of a request, from its session cookie. Rejects with 401.
+pub struct CurrentSession {
+    pub user: User,
+    /// Hash of the session token: how the hub knows which sockets to close at sign-out.
+    pub session: String,
+}
+
+impl FromRequestParts<AppState> for CurrentSession {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let jar = CookieJar::from_headers(&parts.headers);
+        let token = jar.get(COOKIE).ok_or(AppError::Unauthenticated)?;
+        let session = token_hash(token.value());
+        let row = sqlx::query(
+            "SELECT u.id, u.username, u.display_name FROM sessions s \
+             JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?",
+        )
+        .bind(&session)
+        .fetch_optional(&state.db)
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+        Ok(CurrentSession {
+            user: User {
+                id: row.get("id"),
+                username: row.get("username"),
+                display_name: row.get("display_name"),
+            },
+            session,
+        })
+    }
+}
+
+fn session_cookie(token: String) -> Cookie<'static> {
+    Cookie::build((COOKIE, token))
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .path("/")
+        .build()
+}
+
+/// `POST /api/session`: signs in and sets the session cookie.
+async fn sign_in(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Json(login): Json<LoginRequest>,
+) -> Result<impl IntoResponse, AppError> {
+    let row = sqlx::query(
+        "SELECT id, username, display_name, password_hash FROM users WHERE username = ?",
+    )
+    .bind(login.username.trim())
+    .fetch_optional(&state.db)
+    .await?;
+    let stored: Option<String> = row.as_ref().and_then(|row| row.get("password_hash"));
+    let password = login.password;
+    let valid = tokio::task::spawn_blocking(move || verify_password(&password, stored.as_deref()))
+        .await
+        .map_err(|err| AppError::Internal(format!("password check task: {err}")))?;
+    let Some(row) = row.filter(|_| valid) else {
+        tracing::info!(username = %login.username, "failed sign-in");
+        return Err(AppError::InvalidCredentials);
+    };
+    let user = User {
+        id: row.get("id"),
+        username: row.get("username"),
+        display_name: row.get("display_name"),
+    };
+    // A new token at every sign-in: a session fixed before sign-in is never reused.
+    let token = create_session(&state.db, user.id).await?;
+    tracing::info!(username = %user.username, "signed in");
+    Ok((jar.add(session_cookie(token)), Json(SessionInfo { user })))
+}
+
+/// `GET /api/session`: who is signed in.
+async fn whoami(current: CurrentSession) -> Json<SessionInfo> {
+    Json(SessionInfo { user: current.user })
+}
+
+/// `DELETE /api/session`: ends the session and closes its sockets.
+async fn sign_out(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    current: CurrentSession,
+) -> Result<impl IntoResponse, AppError> {
+    sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
+        .bind(&current.session)
+        .execute(&state.db)
+        .await?;
+    state.hub.close_session(&current.session);
+    tracing::info!(username = %current.user.username, "signed out");
+    Ok((
+        jar.remove(Cookie::build(COOKIE).path("/")),
+        StatusCode::NO_CONTENT,
+    ))
+}
+
+/// Routes of `/api/session`.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/session", get(whoami).post(sign_in).delete(sign_out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_verify_only_against_their_hash() {
+        let hash = hash_password("alice").unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify_password("alice", Some(&hash)));
+        assert!(!verify_password("Alice", Some(&hash)));
+        assert!(!verify_password("alice", None), "no user, no sign-in");
+        assert!(!verify_password("alice", Some("not a hash")));
+    }
+
+    #[test]
+    fn tokens_are_stored_hashed() {
+        let hash = token_hash("abc");
+        assert_eq!(hash.len(), 64);
+        assert_ne!(hash, token_hash("abd"));
+    }
+}

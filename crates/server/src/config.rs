@@ -1,0 +1,232 @@
+//! Server configuration: command-line flags (each also a `SWITCHBOARD_*` variable) and the TOML file.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use clap::Parser;
+use serde::Deserialize;
+use switchboard_protocol::{ClientConfig, Limits, Mode};
+
+/// Flags of `switchboard-server`.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "switchboard-server",
+    version,
+    about = "Switchboard attendant console server"
+)]
+pub struct Cli {
+    /// Address to listen on.
+    #[arg(long, env = "SWITCHBOARD_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Directory for the embedded database (used when --database-url is not given).
+    #[arg(long, env = "SWITCHBOARD_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// Database URL, e.g. `sqlite://data/switchboard.db` or `sqlite::memory:`.
+    #[arg(long, env = "SWITCHBOARD_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Chat mode chosen by the administrator.
+    #[arg(long, env = "SWITCHBOARD_MODE", value_enum, default_value_t = ModeArg::Cloudlink)]
+    pub mode: ModeArg,
+    /// Directory holding the built console (trunk's dist/).
+    #[arg(long, env = "SWITCHBOARD_STATIC_DIR", default_value = "dist")]
+    pub static_dir: PathBuf,
+    /// TOML file with predefined messages, the chat key and limits.
+    #[arg(long, env = "SWITCHBOARD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Seed the demo company (users operator, alice, bob, carol, dave; 200+ directory entries).
+    #[arg(long, env = "SWITCHBOARD_DEMO")]
+    pub demo: bool,
+}
+
+/// Chat mode as a flag value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ModeArg {
+    Micollab,
+    Cloudlink,
+}
+
+impl From<ModeArg> for Mode {
+    fn from(mode: ModeArg) -> Self {
+        match mode {
+            ModeArg::Micollab => Mode::Micollab,
+            ModeArg::Cloudlink => Mode::Cloudlink,
+        }
+    }
+}
+
+/// Contents of the `--config` TOML file; every key is optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Texts for one-click sending, in menu order.
+    #[serde(default)]
+    pub predefined_messages: Vec<String>,
+    /// `KeyboardEvent.key` of the key that opens the chat window.
+    pub chat_key: Option<String>,
+    /// Limits the server enforces.
+    #[serde(default)]
+    pub limits: FileLimits,
+}
+
+/// `[limits]` table of the TOML file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileLimits {
+    pub max_frame_bytes: Option<usize>,
+    pub max_message_chars: Option<usize>,
+}
+
+/// Everything the running server needs to know, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub mode: Mode,
+    pub static_dir: PathBuf,
+    pub demo: bool,
+    pub client: ClientConfig,
+}
+
+/// A configuration error that names the flag or key and the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read --config {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("--config {path} is not valid: {source}")]
+    Parse {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
+    #[error("--config: {0}")]
+    Invalid(String),
+}
+
+/// Predefined messages the demo company uses when the config file names none.
+const DEMO_PREDEFINED_MESSAGES: [&str; 3] = [
+    "Your caller is holding on line 2",
+    "Your visitor is waiting in the lobby",
+    "Please call the switchboard when you are free",
+];
+
+impl Config {
+    /// Resolves flags and the optional TOML file into a validated configuration.
+    pub fn load(cli: &Cli) -> Result<Self, ConfigError> {
+        let file = match &cli.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|source| ConfigError::Parse {
+                    path: path.clone(),
+                    source,
+                })?
+            }
+            None => FileConfig::default(),
+        };
+        let database_url = cli.database_url.clone().unwrap_or_else(|| {
+            format!("sqlite://{}", cli.data_dir.join("switchboard.db").display())
+        });
+        Self::from_parts(cli, file, database_url)
+    }
+
+    fn from_parts(cli: &Cli, file: FileConfig, database_url: String) -> Result<Self, ConfigError> {
+        let limits = Limits {
+            max_frame_bytes: file.limits.max_frame_bytes.unwrap_or(64 * 1024),
+            max_message_chars: file.limits.max_message_chars.unwrap_or(4000),
+        };
+        if !(1024..=1024 * 1024).contains(&limits.max_frame_bytes) {
+            return Err(ConfigError::Invalid(
+                "limits.max_frame_bytes must be between 1024 and 1048576".into(),
+            ));
+        }
+        if limits.max_message_chars == 0 || limits.max_message_chars * 4 > limits.max_frame_bytes {
+            return Err(ConfigError::Invalid(
+                "limits.max_message_chars must be at least 1 and fit in max_frame_bytes (4 bytes per character)"
+                    .into(),
+            ));
+        }
+        let chat_key = file.chat_key.unwrap_or_else(|| "F9".into());
+        if chat_key.trim().is_empty() {
+            return Err(ConfigError::Invalid(
+                "chat_key must name a key, e.g. \"F9\"".into(),
+            ));
+        }
+        if let Some(bad) = file
+            .predefined_messages
+            .iter()
+            .find(|m| m.trim().is_empty())
+        {
+            return Err(ConfigError::Invalid(format!(
+                "predefined_messages has an empty entry ({bad:?}); remove it"
+            )));
+        }
+        let mut predefined_messages = file.predefined_messages;
+        if predefined_messages.is_empty() && cli.demo {
+            predefined_messages = DEMO_PREDEFINED_MESSAGES.map(String::from).to_vec();
+        }
+        Ok(Config {
+            database_url,
+            mode: cli.mode.into(),
+            static_dir: cli.static_dir.clone(),
+            demo: cli.demo,
+            client: ClientConfig {
+                predefined_messages,
+                chat_key,
+                limits,
+            },
+        })
+    }
+
+    /// A configuration for tests and tools: in-memory database, no static files.
+    pub fn for_tests(database_url: &str, demo: bool) -> Self {
+        let cli = Cli::parse_from(["switchboard-server"]);
+        let cli = Cli { demo, ..cli };
+        Self::from_parts(&cli, FileConfig::default(), database_url.into())
+            .expect("defaults are valid")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cli(args: &[&str]) -> Cli {
+        Cli::parse_from(std::iter::once("switchboard-server").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn defaults_follow_the_design() {
+        let config = Config::load(&cli(&[])).unwrap();
+        assert_eq!(config.mode, Mode::Cloudlink);
+        assert_eq!(config.database_url, "sqlite://data/switchboard.db");
+        assert_eq!(config.client.chat_key, "F9");
+        assert_eq!(config.client.limits.max_frame_bytes, 65536);
+        assert!(config.client.predefined_messages.is_empty());
+    }
+
+    #[test]
+    fn demo_brings_predefined_messages() {
+        let config = Config::load(&cli(&["--demo", "--mode", "micollab"])).unwrap();
+        assert_eq!(config.mode, Mode::Micollab);
+        assert!(config.client.predefined_messages.len() >= 2);
+    }
+
+    #[test]
+    fn file_settings_are_read_and_checked() {
+        let file: FileConfig = toml::from_str(
+            "predefined_messages = [\"Line 2\"]\nchat_key = \"F8\"\n[limits]\nmax_message_chars = 500\n",
+        )
+        .unwrap();
+        let config = Config::from_parts(&cli(&[]), file, "sqlite::memory:".into()).unwrap();
+        assert_eq!(config.client.predefined_messages, ["Line 2"]);
+        assert_eq!(config.client.chat_key, "F8");
+        assert_eq!(config.client.limits.max_message_chars, 500);
+
+        let bad: FileConfig = toml::from_str("[limits]\nmax_frame_bytes = 10\n").unwrap();
+        let err = Config::from_parts(&cli(&[]), bad, "sqlite::memory:".into()).unwrap_err();
+        assert!(err.to_string().contains("max_frame_bytes"), "{err}");
+        assert!(toml::from_str::<FileConfig>("chat_kee = \"F9\"").is_err());
+    }
+}

@@ -1,0 +1,23 @@
+//! The HTTP surface: one router per area, merged here, plus the built console as static files.
+
+use axum::{Router, routing::get};
+use tower_http::{
+    services::{ServeDir, ServeFile},
+    trace::TraceLayer,
+};
+
+use crate::{auth, state::AppState, ws};
+
+/// Every route of the server.
+pub fn router(state: AppState) -> Router {
+    let static_dir = &state.config.static_dir;
+    // Unknown paths get the console's index.html: the console routes on the client.
+    let console = ServeDir::new(static_dir).fallback(ServeFile::new(static_dir.join("index.html")));
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/ws", get(ws::upgrade))
+        .merge(auth::router())
+        .fallback_service(console)
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

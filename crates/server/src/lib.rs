@@ -1,0 +1,49 @@
+//! Switchboard server: serves the console, the WebSocket hub and the HTTP API.
+//!
+//! `main` parses the configuration, opens the database and hands [`run`] a bound listener;
+//! tests do the same with `127.0.0.1:0` and an in-memory database.
+//!
+//! * [`config`]: flags, environment and the TOML file
+//! * [`storage`]: the database pool and migrations
+//! * [`auth`]: passwords, sessions, the session cookie
+//! * [`presence`]: the hub (connections, presence, fan-out)
+//! * [`directory`]: the company directory and its snapshot
+//! * [`ws`]: the per-connection WebSocket loop
+//! * [`http`]: the router
+//! * [`demo`]: the demo company
+
+pub mod auth;
+pub mod config;
+pub mod demo;
+pub mod directory;
+pub mod error;
+pub mod http;
+pub mod presence;
+pub mod state;
+pub mod storage;
+pub mod ws;
+
+use tokio::net::TcpListener;
+
+pub use config::Config;
+pub use state::AppState;
+
+/// Opens the database, seeds the demo if asked, and loads the state the server runs on.
+pub async fn prepare(
+    config: Config,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> anyhow::Result<AppState> {
+    let db = storage::open(&config.database_url).await?;
+    if config.demo {
+        demo::seed(&db).await?;
+    }
+    Ok(AppState::load(db, config, shutdown).await?)
+}
+
+/// Serves until `state.shutdown` is cancelled, then lets open requests finish.
+pub async fn run(listener: TcpListener, state: AppState) -> std::io::Result<()> {
+    let shutdown = state.shutdown.clone();
+    axum::serve(listener, http::router(state))
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+}

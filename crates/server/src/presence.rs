@@ -1,0 +1,284 @@
+//! The hub: who is connected, each user's presence, and fan-out of presence changes.
+//!
+//! A user is online while at least one of their connections is open; their shown state is
+//! then the one they chose (stored), otherwise `offline`. Every change is encoded once and
+//! shared through one bounded broadcast channel: a connection that falls behind is closed
+//! and resyncs from a fresh snapshot, it never slows the others.
+
+use std::{
+    collections::HashMap,
+    sync::{Mutex, MutexGuard},
+};
+
+use axum::extract::ws::Utf8Bytes;
+use sqlx::{Row, SqlitePool};
+use switchboard_protocol::{PresenceState, PresenceUpdate, ServerFrame, UserId};
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+/// Frames a connection may lag behind before it is closed and must resync.
+const FAN_OUT_QUEUE: usize = 4096;
+
+/// Identifies one open connection in the hub.
+pub type ConnId = u64;
+
+/// What a connection gets when it joins: its fan-out receiver, a token the hub cancels to
+/// close it (sign-out), and the presence snapshot taken at the same instant.
+pub struct Joined {
+    pub id: ConnId,
+    pub events: broadcast::Receiver<Utf8Bytes>,
+    pub closed: CancellationToken,
+    pub snapshot: Utf8Bytes,
+}
+
+struct Connection {
+    user: UserId,
+    session: String,
+    closed: CancellationToken,
+}
+
+#[derive(Default)]
+struct HubState {
+    /// The state each user chose, for every user.
+    chosen: HashMap<UserId, PresenceState>,
+    /// Open connections per user.
+    online: HashMap<UserId, usize>,
+    connections: HashMap<ConnId, Connection>,
+    next_id: ConnId,
+}
+
+impl HubState {
+    fn shown(&self, user: UserId) -> PresenceState {
+        match self.online.get(&user) {
+            Some(_) => self
+                .chosen
+                .get(&user)
+                .copied()
+                .unwrap_or(PresenceState::Available),
+            None => PresenceState::Offline,
+        }
+    }
+}
+
+/// Presence and connections of every user; see the module doc.
+pub struct Hub {
+    state: Mutex<HubState>,
+    events: broadcast::Sender<Utf8Bytes>,
+}
+
+impl Hub {
+    /// Loads every user's chosen presence.
+    pub async fn load(db: &SqlitePool) -> Result<Self, sqlx::Error> {
+        let rows = sqlx::query("SELECT id, presence FROM users")
+            .fetch_all(db)
+            .await?;
+        let chosen = rows
+            .iter()
+            .map(|row| {
+                let name: String = row.get("presence");
+                let state = PresenceState::parse(&name).unwrap_or(PresenceState::Available);
+                (row.get::<UserId, _>("id"), state)
+            })
+            .collect();
+        Ok(Hub {
+            state: Mutex::new(HubState {
+                chosen,
+                ..HubState::default()
+            }),
+            events: broadcast::channel(FAN_OUT_QUEUE).0,
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HubState> {
+        // A panic while holding the lock leaves plain maps behind: still consistent enough.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Sends a presence change to every connection. Called with the lock held, so that
+    /// joins (which subscribe and snapshot under the same lock) never miss or reorder one.
+    fn publish(&self, user: UserId, state: PresenceState) {
+        let frame = ServerFrame::Presence(PresenceUpdate { user, state }).encode();
+        // No receivers is fine: nobody is watching.
+        let _ = self.events.send(frame.into());
+    }
+
+    /// Registers a connection of `user` under `session`. The user comes online if this is
+    /// their first connection.
+    pub fn join(&self, user: UserId, session: &str) -> Joined {
+        let mut state = self.lock();
+        let count = state.online.entry(user).or_insert(0);
+        *count += 1;
+        if *count == 1 {
+            self.publish(user, state.shown(user));
+        }
+        // Subscribed after that publish: the snapshot below already holds it.
+        let events = self.events.subscribe();
+        let id = state.next_id;
+        state.next_id += 1;
+        let closed = CancellationToken::new();
+        state.connections.insert(
+            id,
+            Connection {
+                user,
+                session: session.to_owned(),
+                closed: closed.clone(),
+            },
+        );
+        let presence = state
+            .chosen
+            .keys()
+            .map(|&user| PresenceUpdate {
+                user,
+                state: state.shown(user),
+            })
+            .collect();
+        let snapshot = ServerFrame::PresenceSnapshot { presence }.encode().into();
+        Joined {
+            id,
+            events,
+            closed,
+            snapshot,
+        }
+    }
+
+    /// Unregisters a connection; the user goes offline when it was their last.
+    pub fn leave(&self, id: ConnId) {
+        let mut state = self.lock();
+        let Some(conn) = state.connections.remove(&id) else {
+            return;
+        };
+        let last = match state.online.get_mut(&conn.user) {
+            Some(count) if *count > 1 => {
+                *count -= 1;
+                false
+            }
+            _ => true,
+        };
+        if last {
+            state.online.remove(&conn.user);
+            self.publish(conn.user, PresenceState::Offline);
+        }
+    }
+
+    /// Records the state `user` chose and tells everyone if the user is online.
+    /// Returns false for a state nobody may choose (`offline`) or an unknown user.
+    pub fn choose(&self, user: UserId, chosen: PresenceState) -> bool {
+        if chosen == PresenceState::Offline {
+            return false;
+        }
+        let mut state = self.lock();
+        match state.chosen.get_mut(&user) {
+            Some(current) => *current = chosen,
+            None => return false,
+        }
+        if state.online.contains_key(&user) {
+            self.publish(user, chosen);
+        }
+        true
+    }
+
+    /// Closes every connection of a session (sign-out).
+    pub fn close_session(&self, session: &str) {
+        let state = self.lock();
+        for conn in state.connections.values() {
+            if conn.session == session {
+                conn.closed.cancel();
+            }
+        }
+    }
+
+    /// Current shown presence of a user.
+    pub fn presence_of(&self, user: UserId) -> PresenceState {
+        self.lock().shown(user)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hub_with_users(ids: &[UserId]) -> Hub {
+        let hub = Hub {
+            state: Mutex::new(HubState::default()),
+            events: broadcast::channel(16).0,
+        };
+        hub.lock()
+            .chosen
+            .extend(ids.iter().map(|&id| (id, PresenceState::Available)));
+        hub
+    }
+
+    fn next(rx: &mut broadcast::Receiver<Utf8Bytes>) -> ServerFrame {
+        let bytes = rx.try_recv().expect("a frame was published");
+        ServerFrame::decode(bytes.as_str()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn user_is_online_while_any_connection_is_open() {
+        let hub = hub_with_users(&[1, 2]);
+        let mut watcher = hub.join(2, "s2").events;
+        assert!(
+            watcher.try_recv().is_err(),
+            "its own arrival is in its snapshot, not sent again"
+        );
+        let first = hub.join(1, "a");
+        assert_eq!(
+            next(&mut watcher),
+            ServerFrame::Presence(PresenceUpdate {
+                user: 1,
+                state: PresenceState::Available
+            })
+        );
+        let second = hub.join(1, "b");
+        hub.leave(first.id);
+        assert_eq!(hub.presence_of(1), PresenceState::Available);
+        assert!(watcher.try_recv().is_err(), "no change while a tab remains");
+        hub.leave(second.id);
+        assert_eq!(hub.presence_of(1), PresenceState::Offline);
+        assert_eq!(
+            next(&mut watcher),
+            ServerFrame::Presence(PresenceUpdate {
+                user: 1,
+                state: PresenceState::Offline
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn chosen_state_is_kept_and_offline_cannot_be_chosen() {
+        let hub = hub_with_users(&[1]);
+        assert!(hub.choose(1, PresenceState::Dnd));
+        assert_eq!(
+            hub.presence_of(1),
+            PresenceState::Offline,
+            "still not connected"
+        );
+        let joined = hub.join(1, "a");
+        assert_eq!(hub.presence_of(1), PresenceState::Dnd);
+        assert!(!hub.choose(1, PresenceState::Offline));
+        assert!(!hub.choose(99, PresenceState::Busy));
+        assert_eq!(hub.presence_of(1), PresenceState::Dnd);
+        let snapshot = ServerFrame::decode(joined.snapshot.as_str()).unwrap();
+        assert_eq!(
+            snapshot,
+            ServerFrame::PresenceSnapshot {
+                presence: vec![PresenceUpdate {
+                    user: 1,
+                    state: PresenceState::Dnd
+                }]
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn sign_out_closes_only_that_session() {
+        let hub = hub_with_users(&[1]);
+        let a = hub.join(1, "a");
+        let b = hub.join(1, "b");
+        hub.close_session("a");
+        assert!(a.closed.is_cancelled());
+        assert!(!b.closed.is_cancelled());
+    }
+}

@@ -1,0 +1,280 @@
+//! Per-connection WebSocket loop: authenticate the upgrade, then decode, apply, reply and fan out.
+
+use std::time::Duration;
+
+use axum::{
+    extract::{
+        State, WebSocketUpgrade,
+        ws::{CloseFrame, Message, Utf8Bytes, close_code},
+    },
+    http::{HeaderMap, header},
+    response::Response,
+};
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use switchboard_protocol::{ClientFrame, ErrorCode, PROTOCOL_VERSION, PresenceState, ServerFrame};
+use tokio::{sync::broadcast, time::Instant};
+use tokio_util::sync::CancellationToken;
+
+use crate::{auth::CurrentSession, error::AppError, presence::ConnId, state::AppState};
+
+/// How often the server pings an idle console.
+const PING_EVERY: Duration = Duration::from_secs(20);
+/// A console silent for this long (no frame, no pong) is gone.
+const SILENCE_LIMIT: Duration = Duration::from_secs(60);
+/// Close code telling the console its session ended (sign-out): do not reconnect blindly.
+const SIGNED_OUT: u16 = 4001;
+
+/// True when `Origin` is this server itself: refuses cross-site WebSocket hijacking.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let value = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    match (value(header::ORIGIN), value(header::HOST)) {
+        (Some(origin), Some(host)) => {
+            origin.strip_prefix("http://") == Some(host)
+                || origin.strip_prefix("https://") == Some(host)
+        }
+        _ => false,
+    }
+}
+
+/// `GET /ws`: upgrades a signed-in, same-origin request.
+pub async fn upgrade(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    session: CurrentSession,
+    ws: WebSocketUpgrade,
+) -> Result<Response, AppError> {
+    if !same_origin(&headers) {
+        tracing::warn!(origin = ?headers.get(header::ORIGIN), "refused WebSocket origin");
+        return Err(AppError::ForbiddenOrigin);
+    }
+    let limit = state.config.client.limits.max_frame_bytes;
+    Ok(ws
+        .max_message_size(limit)
+        .max_frame_size(limit)
+        .on_upgrade(move |socket| {
+            let (sink, stream) = socket.split();
+            serve(state, session, sink, stream)
+        }))
+}
+
+/// Why the loop stopped, and what to tell the console.
+enum Stop {
+    /// The console closed or the socket broke: nothing to send.
+    Gone,
+    /// Close the socket with this code and reason.
+    Close(u16, &'static str),
+}
+
+/// The connection after `hello`.
+struct Joined {
+    id: ConnId,
+    events: broadcast::Receiver<Utf8Bytes>,
+}
+
+/// One console's connection, over any sink and stream of WebSocket messages.
+struct Connection<S> {
+    state: AppState,
+    session: CurrentSession,
+    sink: S,
+    joined: Option<Joined>,
+    /// Cancelled by the hub when the session signs out.
+    signed_out: CancellationToken,
+}
+
+/// Runs one connection until the console leaves, signs out, or the server shuts down.
+pub async fn serve<S, R, E>(state: AppState, session: CurrentSession, sink: S, mut stream: R)
+where
+    S: Sink<Message> + Unpin,
+    R: Stream<Item = Result<Message, E>> + Unpin,
+{
+    let shutdown = state.shutdown.clone();
+    let mut conn = Connection {
+        state,
+        session,
+        sink,
+        joined: None,
+        signed_out: CancellationToken::new(),
+    };
+    let mut ping = tokio::time::interval(PING_EVERY);
+    let mut last_heard = Instant::now();
+    let stop = loop {
+        let signed_out = conn.signed_out.clone();
+        let step = tokio::select! {
+            _ = shutdown.cancelled() => Err(Stop::Close(close_code::RESTART, "server restarting")),
+            _ = signed_out.cancelled() => Err(Stop::Close(SIGNED_OUT, "signed out")),
+            event = next_event(&mut conn.joined) => match event {
+                Ok(frame) => conn.send(frame).await,
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    Err(Stop::Close(close_code::AGAIN, "too far behind; reconnect to resync"))
+                }
+                Err(broadcast::error::RecvError::Closed) => Err(Stop::Gone),
+            },
+            message = stream.next() => {
+                last_heard = Instant::now();
+                match message {
+                    Some(Ok(Message::Text(text))) => conn.handle(&text).await,
+                    Some(Ok(Message::Binary(_))) => {
+                        conn.refuse(ErrorCode::MalformedFrame, "frames are JSON text").await
+                    }
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(()),
+                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => Err(Stop::Gone),
+                }
+            }
+            _ = ping.tick() => {
+                if last_heard.elapsed() > SILENCE_LIMIT {
+                    Err(Stop::Gone)
+                } else {
+                    conn.sink.send(Message::Ping(Default::default())).await.map_err(|_| Stop::Gone)
+                }
+            }
+        };
+        if let Err(stop) = step {
+            break stop;
+        }
+    };
+    if let Stop::Close(code, reason) = stop {
+        let frame = CloseFrame {
+            code,
+            reason: reason.into(),
+        };
+        let _ = conn.sink.send(Message::Close(Some(frame))).await;
+    }
+    if let Some(joined) = conn.joined {
+        conn.state.hub.leave(joined.id);
+    }
+}
+
+/// The next fan-out frame, or never before `hello`.
+async fn next_event(joined: &mut Option<Joined>) -> Result<Utf8Bytes, broadcast::error::RecvError> {
+    match joined {
+        Some(joined) => joined.events.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+impl<S: Sink<Message> + Unpin> Connection<S> {
+    async fn send(&mut self, text: Utf8Bytes) -> Result<(), Stop> {
+        self.sink
+            .send(Message::Text(text))
+            .await
+            .map_err(|_| Stop::Gone)
+    }
+
+    async fn send_frame(&mut self, frame: &ServerFrame) -> Result<(), Stop> {
+        self.send(frame.encode().into()).await
+    }
+
+    /// Answers a refused frame with an `error` frame; the connection goes on.
+    async fn refuse(&mut self, code: ErrorCode, message: impl Into<String>) -> Result<(), Stop> {
+        let message = message.into();
+        tracing::debug!(?code, %message, user = %self.session.user.username, "refused frame");
+        self.send_frame(&ServerFrame::Error { code, message }).await
+    }
+
+    /// Decodes one text frame and hands it to its handler.
+    async fn handle(&mut self, text: &str) -> Result<(), Stop> {
+        match ClientFrame::decode(text) {
+            Err(err) => {
+                self.refuse(ErrorCode::MalformedFrame, err.to_string())
+                    .await
+            }
+            Ok(ClientFrame::Hello { version }) => self.hello(version).await,
+            Ok(ClientFrame::SetPresence { state }) => self.set_presence(state).await,
+        }
+    }
+
+    /// `hello`: join the hub, then send welcome, directory and presence snapshots.
+    async fn hello(&mut self, version: u32) -> Result<(), Stop> {
+        if self.joined.is_some() {
+            return self
+                .refuse(ErrorCode::OutOfOrder, "hello was already sent")
+                .await;
+        }
+        if version != PROTOCOL_VERSION {
+            let message = format!("this server speaks protocol version {PROTOCOL_VERSION}");
+            return self.refuse(ErrorCode::UnsupportedVersion, message).await;
+        }
+        let hub = self.state.hub.clone();
+        let joined = hub.join(self.session.user.id, &self.session.session);
+        self.signed_out = joined.closed;
+        self.joined = Some(Joined {
+            id: joined.id,
+            events: joined.events,
+        });
+        let welcome = ServerFrame::Welcome {
+            version: PROTOCOL_VERSION,
+            me: self.session.user.clone(),
+            mode: self.state.config.mode,
+            config: self.state.config.client.clone(),
+        };
+        self.send_frame(&welcome).await?;
+        self.send(self.state.directory.snapshot()).await?;
+        self.send(joined.snapshot).await
+    }
+
+    /// `set_presence`: store the chosen state, then tell everyone.
+    async fn set_presence(&mut self, state: PresenceState) -> Result<(), Stop> {
+        if self.joined.is_none() {
+            return self.refuse(ErrorCode::OutOfOrder, "send hello first").await;
+        }
+        if state == PresenceState::Offline {
+            return self
+                .refuse(
+                    ErrorCode::InvalidRequest,
+                    "offline follows from signing out; choose available, busy, away or dnd",
+                )
+                .await;
+        }
+        let user = self.session.user.id;
+        let stored = sqlx::query("UPDATE users SET presence = ? WHERE id = ?")
+            .bind(state.as_str())
+            .bind(user)
+            .execute(&self.state.db)
+            .await;
+        if let Err(err) = stored {
+            tracing::error!(%err, "storing presence");
+            return self
+                .refuse(ErrorCode::Internal, "could not store presence; try again")
+                .await;
+        }
+        self.state.hub.choose(user, state);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(origin: Option<&str>, host: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_str(host).unwrap());
+        if let Some(origin) = origin {
+            headers.insert(header::ORIGIN, HeaderValue::from_str(origin).unwrap());
+        }
+        headers
+    }
+
+    #[test]
+    fn only_the_servers_own_origin_may_connect() {
+        assert!(same_origin(&headers(
+            Some("http://127.0.0.1:8080"),
+            "127.0.0.1:8080"
+        )));
+        assert!(same_origin(&headers(
+            Some("https://pbx.example"),
+            "pbx.example"
+        )));
+        assert!(!same_origin(&headers(
+            Some("http://evil.example"),
+            "127.0.0.1:8080"
+        )));
+        assert!(!same_origin(&headers(
+            Some("http://127.0.0.1:8081"),
+            "127.0.0.1:8080"
+        )));
+        assert!(!same_origin(&headers(Some("null"), "127.0.0.1:8080")));
+        assert!(!same_origin(&headers(None, "127.0.0.1:8080")));
+    }
+}

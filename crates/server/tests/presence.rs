@@ -1,0 +1,188 @@
+//! Presence fan-out and the connection protocol, through real sockets.
+
+mod common;
+
+use common::TestServer;
+use futures_util::{SinkExt, StreamExt};
+use switchboard_protocol::{
+    ClientFrame, ErrorCode, Mode, PresenceState, PresenceUpdate, ServerFrame,
+};
+use tokio_tungstenite::tungstenite::Message;
+
+fn user_id(frames: &[ServerFrame], name: &str) -> i64 {
+    let Some(ServerFrame::DirectorySnapshot { entries }) = frames.get(1) else {
+        panic!("second frame is not the directory: {frames:?}");
+    };
+    entries
+        .iter()
+        .find(|e| e.name == name)
+        .and_then(|e| e.user)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn hello_brings_welcome_directory_and_presence() {
+    let server = TestServer::start().await;
+    let (_operator, frames) = server.connect("operator").await;
+    let ServerFrame::Welcome {
+        me, mode, config, ..
+    } = &frames[0]
+    else {
+        panic!("first frame is not welcome: {:?}", frames[0]);
+    };
+    assert_eq!(me.display_name, "Operator");
+    assert_eq!(*mode, Mode::Cloudlink);
+    assert!(config.predefined_messages.len() >= 2);
+    assert_eq!(config.chat_key, "F9");
+
+    let ServerFrame::DirectorySnapshot { entries } = &frames[1] else {
+        panic!()
+    };
+    assert!(
+        entries.len() >= 200,
+        "demo directory has {} entries",
+        entries.len()
+    );
+    let lobby = entries.iter().find(|e| e.name == "Lobby Phone").unwrap();
+    assert_eq!(lobby.user, None);
+    for name in [
+        "Operator",
+        "Alice Archer",
+        "Bob Baker",
+        "Carol Carter",
+        "Dave Dalton",
+    ] {
+        assert!(
+            entries.iter().any(|e| e.name == name && e.user.is_some()),
+            "{name}"
+        );
+    }
+
+    let alice = user_id(&frames, "Alice Archer");
+    let operator = me.id;
+    let ServerFrame::PresenceSnapshot { presence } = &frames[2] else {
+        panic!()
+    };
+    let state_of = |user| presence.iter().find(|p| p.user == user).map(|p| p.state);
+    assert_eq!(state_of(alice), Some(PresenceState::Offline));
+    assert_eq!(state_of(operator), Some(PresenceState::Available));
+}
+
+#[tokio::test]
+async fn presence_changes_reach_other_consoles() {
+    let server = TestServer::start().await;
+    let (mut operator, frames) = server.connect("operator").await;
+    let alice_id = user_id(&frames, "Alice Archer");
+    let update = |state| {
+        ServerFrame::Presence(PresenceUpdate {
+            user: alice_id,
+            state,
+        })
+    };
+
+    let (mut alice, _) = server.connect("alice").await;
+    assert_eq!(operator.recv().await, update(PresenceState::Available));
+
+    alice
+        .send(&ClientFrame::SetPresence {
+            state: PresenceState::Busy,
+        })
+        .await;
+    assert_eq!(operator.recv().await, update(PresenceState::Busy));
+    assert_eq!(
+        alice.recv().await,
+        update(PresenceState::Busy),
+        "her own tabs learn it too"
+    );
+
+    // A second tab coming and going changes nothing; closing the last one makes her offline.
+    let (second_tab, _) = server.connect("alice").await;
+    drop(second_tab);
+    alice.socket.close(None).await.unwrap();
+    assert_eq!(operator.recv().await, update(PresenceState::Offline));
+
+    // Her choice is remembered for the next sign-in.
+    let (_alice, _) = server.connect("alice").await;
+    assert_eq!(operator.recv().await, update(PresenceState::Busy));
+}
+
+#[tokio::test]
+async fn bad_frames_get_errors_and_change_nothing() {
+    let server = TestServer::start().await;
+    let cookie = server.sign_in("bob", "bob").await.unwrap();
+    let mut bob = server
+        .open_ws(Some(&cookie), Some(&server.url("")))
+        .await
+        .unwrap();
+
+    let expect_error = |frame: ServerFrame, code: ErrorCode| match frame {
+        ServerFrame::Error { code: got, .. } => assert_eq!(got, code),
+        other => panic!("expected error {code:?}, got {other:?}"),
+    };
+    bob.send(&ClientFrame::SetPresence {
+        state: PresenceState::Away,
+    })
+    .await;
+    expect_error(bob.recv().await, ErrorCode::OutOfOrder);
+    bob.send(&ClientFrame::Hello { version: 99 }).await;
+    expect_error(bob.recv().await, ErrorCode::UnsupportedVersion);
+    for text in [
+        "{",
+        "[]",
+        r#"{"type":"launch"}"#,
+        r#"{"type":"set_presence","state":7}"#,
+    ] {
+        bob.send_text(text).await;
+        expect_error(bob.recv().await, ErrorCode::MalformedFrame);
+    }
+    bob.socket
+        .send(Message::binary(vec![1, 2, 3]))
+        .await
+        .unwrap();
+    expect_error(bob.recv().await, ErrorCode::MalformedFrame);
+
+    bob.send(&ClientFrame::Hello {
+        version: switchboard_protocol::PROTOCOL_VERSION,
+    })
+    .await;
+    let ServerFrame::Welcome { me, .. } = bob.recv().await else {
+        panic!("no welcome")
+    };
+    bob.recv().await;
+    bob.recv().await;
+    bob.send(&ClientFrame::SetPresence {
+        state: PresenceState::Offline,
+    })
+    .await;
+    expect_error(bob.recv().await, ErrorCode::InvalidRequest);
+    bob.send(&ClientFrame::Hello {
+        version: switchboard_protocol::PROTOCOL_VERSION,
+    })
+    .await;
+    expect_error(bob.recv().await, ErrorCode::OutOfOrder);
+    assert_eq!(
+        server.state.hub.presence_of(me.id),
+        PresenceState::Available
+    );
+}
+
+#[tokio::test]
+async fn oversized_frames_close_the_connection() {
+    let server = TestServer::start().await;
+    let (mut dave, _) = server.connect("dave").await;
+    let huge = format!(
+        r#"{{"type":"hello","version":1,"pad":"{}"}}"#,
+        "x".repeat(70_000)
+    );
+    let _ = dave.socket.send(Message::text(huge)).await;
+    dave.close_code().await;
+    assert!(
+        dave.socket.next().await.is_none(),
+        "the connection is closed"
+    );
+    let (_carol, frames) = server.connect("carol").await;
+    assert!(
+        matches!(frames[0], ServerFrame::Welcome { .. }),
+        "others are still served"
+    );
+}

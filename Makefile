@@ -1,0 +1,54 @@
+# Switchboard: `make run` starts the demo, `make test` checks everything. See README.md.
+
+# One target dir outside the clone, shared by the console, the server and every clone on this
+# machine: a second run reuses what the first compiled (only 2 cores here).
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/switchboard/target
+export CARGO_BUILD_JOBS ?= 2
+# binaryen's wasm-opt from npm comes first: Debian's binaryen corrupts the console's wasm.
+export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
+
+SERVER_DEBUG := $(CARGO_TARGET_DIR)/debug/switchboard-server
+SERVER_RELEASE := $(CARGO_TARGET_DIR)/release/switchboard-server
+LISTEN ?= 127.0.0.1:8080
+
+.PHONY: run test tools console lint rust-test e2e clean
+
+## run: install what is missing, build the console and the server, start the demo company
+run: tools console
+	@echo "==> building the server (release)"
+	cargo build --release -p switchboard-server
+	@echo "==> Switchboard: open http://$(LISTEN)/ and sign in as operator / operator"
+	@echo "    (other demo accounts: alice, bob, carol, dave; password = user name). Ctrl-C stops."
+	$(SERVER_RELEASE) --demo --listen $(LISTEN)
+
+## test: formatting, clippy, Rust tests, release console build, end-to-end tests in Chromium
+test: lint rust-test console e2e
+	@echo "==> all checks passed"
+
+tools:
+	@scripts/bootstrap.sh $(if $(filter test e2e,$(MAKECMDGOALS)),--browser)
+
+console: tools
+	@echo "==> building the console (release wasm)"
+	trunk build --release
+
+lint: tools
+	@echo "==> rustfmt"
+	cargo fmt --all --check
+	@echo "==> clippy (host)"
+	cargo clippy --workspace --all-targets -- -D warnings
+	@echo "==> clippy (console, wasm32)"
+	cargo clippy -p switchboard-console --target wasm32-unknown-unknown -- -D warnings
+
+rust-test: tools
+	@echo "==> Rust tests"
+	cargo test --workspace
+
+## e2e: Playwright against the real (debug) server and the release console in dist/
+e2e: tools
+	@echo "==> end-to-end tests (Playwright, Chromium)"
+	cargo build -p switchboard-server
+	SWITCHBOARD_SERVER_BIN=$(SERVER_DEBUG) npx playwright test
+
+clean:
+	rm -rf dist data test-results playwright-report

@@ -1,0 +1,92 @@
+// Starts a real switchboard-server for a spec: demo company, a temp database, a free port on 127.0.0.1.
+import { ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Page, expect } from '@playwright/test';
+
+const BIN = process.env.SWITCHBOARD_SERVER_BIN;
+
+function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const probe = createServer();
+    probe.once('error', fail);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() => (typeof address === 'object' && address ? ok(address.port) : fail(new Error('no port'))));
+    });
+  });
+}
+
+/** One server process; `stop` and `start` again keep its port and its database. */
+export class TestServer {
+  private child?: ChildProcess;
+  private readonly dataDir = mkdtempSync(join(tmpdir(), 'switchboard-e2e-'));
+  private log = '';
+
+  private constructor(readonly port: number, private readonly args: string[]) {}
+
+  static async launch(args: string[] = []): Promise<TestServer> {
+    if (!BIN) throw new Error('SWITCHBOARD_SERVER_BIN is not set: run the tests with `make e2e`');
+    const server = new TestServer(await freePort(), args);
+    await server.start();
+    return server;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}/`;
+  }
+
+  async start(): Promise<void> {
+    this.child = spawn(
+      BIN!,
+      [
+        '--demo',
+        '--listen', `127.0.0.1:${this.port}`,
+        '--data-dir', this.dataDir,
+        '--static-dir', resolve('dist'),
+        ...this.args,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } },
+    );
+    const remember = (chunk: Buffer) => (this.log = (this.log + chunk.toString()).slice(-20_000));
+    this.child.stdout!.on('data', remember);
+    this.child.stderr!.on('data', remember);
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      if (this.child.exitCode !== null) throw new Error(`server exited early:\n${this.log}`);
+      try {
+        if ((await fetch(`${this.url}healthz`)).ok) return;
+      } catch {
+        // not listening yet
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`server not ready within 30 s:\n${this.log}`);
+  }
+
+  /** Stops the process (SIGTERM: graceful; SIGKILL: a crash) and waits for it to exit. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill(signal);
+    await exited;
+  }
+
+  async dispose(): Promise<void> {
+    await this.stop();
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}
+
+/** Signs in through the console's form and waits until the console is connected. */
+export async function signIn(page: Page, server: TestServer, username: string, password = username) {
+  await page.goto(server.url);
+  await page.getByRole('textbox', { name: 'Username' }).fill(username);
+  // A password input has no ARIA role; its label is its name.
+  await page.getByLabel('Password', { exact: true }).fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByRole('status')).toHaveText('Connected');
+}

@@ -18,7 +18,7 @@ use axum::{
     routing::get,
 };
 use axum_extra::extract::{
-    CookieJar,
+    CookieJar, WithRejection,
     cookie::{Cookie, SameSite},
 };
 use rand::RngCore;
@@ -135,7 +135,7 @@ fn session_cookie(token: String) -> Cookie<'static> {
 async fn sign_in(
     State(state): State<AppState>,
     jar: CookieJar,
-    Json(login): Json<LoginRequest>,
+    WithRejection(Json(login), _): WithRejection<Json<LoginRequest>, AppError>,
 ) -> Result<impl IntoResponse, AppError> {
     let row = sqlx::query(
         "SELECT id, username, display_name, password_hash FROM users WHERE username = ?",

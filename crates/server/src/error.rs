@@ -2,6 +2,7 @@
 
 use axum::{
     Json,
+    extract::rejection::JsonRejection,
     http::StatusCode,
     response::{IntoResponse, Response},
 };
@@ -13,6 +14,9 @@ pub enum AppError {
     /// 401 `invalid_credentials`: wrong username or password (never says which).
     #[error("Wrong username or password.")]
     InvalidCredentials,
+    /// 400 `bad_request`: the body is not the JSON the endpoint takes; the message says why.
+    #[error("{}", .0.body_text())]
+    BadRequest(#[from] JsonRejection),
     /// 401 `unauthenticated`: no valid session cookie.
     #[error("Sign in first.")]
     Unauthenticated,
@@ -31,6 +35,7 @@ impl AppError {
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             AppError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
+            AppError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             AppError::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
             AppError::ForbiddenOrigin => (StatusCode::FORBIDDEN, "forbidden_origin"),
             AppError::Database(_) | AppError::Internal(_) => {

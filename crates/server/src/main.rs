@@ -22,6 +22,12 @@ async fn main() -> anyhow::Result<()> {
                 cli.listen
             )
         })?;
+    if !cli.static_dir.join("index.html").is_file() {
+        tracing::warn!(
+            static_dir = %cli.static_dir.display(),
+            "no built console here: run `make run` (or `trunk build --release`), or point --static-dir at it"
+        );
+    }
     let url = format!("http://{}/", listener.local_addr()?);
     tracing::info!(%url, entries = state.directory.entry_count(), "Switchboard is ready");
     tokio::spawn(async move {

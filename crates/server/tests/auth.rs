@@ -130,3 +130,27 @@ async fn sign_out_ends_the_session_and_closes_its_sockets() {
         switchboard_protocol::ServerFrame::Presence(_)
     ));
 }
+
+#[tokio::test]
+async fn malformed_sign_in_bodies_get_a_json_error() {
+    let server = TestServer::start().await;
+    let client = reqwest::Client::new();
+    for body in [
+        "not json",
+        r#"{"username": "alice"}"#,
+        r#"{"username": 1, "password": "x"}"#,
+    ] {
+        let response = client
+            .post(server.url("/api/session"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{body}");
+        assert!(response.headers().get("set-cookie").is_none());
+        let error: ApiError = response.json().await.unwrap();
+        assert_eq!(error.error, "bad_request");
+        assert!(!error.message.is_empty());
+    }
+}

@@ -19,10 +19,11 @@ pub async fn open(url: &str) -> Result<SqlitePool, sqlx::Error> {
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(5));
-    if let Some(dir) = options.get_filename().parent() {
-        if !in_memory && !dir.as_os_str().is_empty() {
-            std::fs::create_dir_all(dir)?;
-        }
+    if let Some(dir) = options.get_filename().parent()
+        && !in_memory
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir)?;
     }
     // Each connection to `:memory:` is its own database: keep exactly one, forever.
     let pool = if in_memory {

@@ -1,0 +1,80 @@
+//! Root component: checks the session, then shows the sign-in form or the signed-in console.
+
+use leptos::logging::warn;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use switchboard_protocol::User;
+
+use crate::api::{self, RequestError};
+use crate::components::{ConnectionStatus, Directory, Login, Toolbar};
+use crate::store::{ConnectionState, Store};
+use crate::ws;
+
+/// Where the user stands; the whole screen follows from it.
+#[derive(Debug, Clone)]
+enum Session {
+    /// Asking the server whether the session cookie is still valid.
+    Checking,
+    SignedOut,
+    SignedIn(User),
+}
+
+/// The console application.
+#[component]
+pub fn App() -> impl IntoView {
+    let session = RwSignal::new(Session::Checking);
+    spawn_local(async move {
+        let checked = match api::session().await {
+            Ok(info) => Session::SignedIn(info.user),
+            Err(RequestError::Unauthorized(_)) => Session::SignedOut,
+            Err(error) => {
+                warn!("cannot check the session: {error:?}");
+                Session::SignedOut
+            }
+        };
+        session.set(checked);
+    });
+    move || match session.get() {
+        Session::Checking => view! { <main class="checking" aria-busy="true"></main> }.into_any(),
+        Session::SignedOut => view! {
+            <Login on_signed_in=move |user| session.set(Session::SignedIn(user)) />
+        }
+        .into_any(),
+        Session::SignedIn(user) => console(user, session).into_any(),
+    }
+}
+
+/// The signed-in screen. Its store and connection belong to this view: leaving it (sign-out,
+/// expired session) drops the store and stops the connection.
+fn console(user: User, session: RwSignal<Session>) -> impl IntoView {
+    let store = Store::new(user);
+    provide_context(store);
+    let connection = ws::connect(store, move || session.set(Session::SignedOut));
+    on_cleanup({
+        let connection = connection.clone();
+        move || connection.stop()
+    });
+    let sign_out = Callback::new(move |()| {
+        // Stop first, so the socket the server is about to close is not mistaken for a loss.
+        connection.stop();
+        spawn_local(async move {
+            if let Err(error) = api::sign_out().await {
+                warn!("sign-out failed: {error:?}");
+            }
+            session.set(Session::SignedOut);
+        });
+    });
+    let connection_state = store.connection();
+    view! {
+        <div
+            class="console"
+            class:stale=move || connection_state.get() != ConnectionState::Connected
+        >
+            <Toolbar on_sign_out=sign_out />
+            <main class="panes">
+                <Directory />
+            </main>
+            <ConnectionStatus />
+        </div>
+    }
+}

@@ -1,0 +1,89 @@
+//! One row of the virtualized directory list: presence, name, department, title, numbers, location.
+
+use leptos::ev::KeyboardEvent;
+use leptos::prelude::*;
+use switchboard_protocol::DirectoryEntry;
+
+use super::PresenceField;
+
+/// Height of every row in pixels; the virtualized list computes positions from it.
+pub const ROW_HEIGHT_PX: usize = 36;
+
+/// A directory entry positioned at its place among the matches.
+#[component]
+pub fn DirectoryRow(
+    /// The entry shown; a row never changes entry (rows are keyed by it).
+    entry: DirectoryEntry,
+    /// Place among the matches, from 0; part of the row's key, so fixed for its life.
+    index: usize,
+    /// Number of matches, for `aria-setsize` and the End key.
+    #[prop(into)]
+    count: Signal<usize>,
+    /// Index of the row that is the list's single tab stop.
+    active: RwSignal<usize>,
+    /// Moves the focus to the row at this index, scrolling it into view.
+    on_navigate: Callback<usize>,
+) -> impl IntoView {
+    let on_keydown = move |event: KeyboardEvent| {
+        if let Some(target) = navigation_target(&event.key(), index, count.get_untracked()) {
+            event.prevent_default();
+            on_navigate.run(target);
+        }
+    };
+    let numbers = entry.numbers.join(", ");
+    view! {
+        <div
+            class="directory-row"
+            role="listitem"
+            aria-posinset=index + 1
+            aria-setsize=move || count.get()
+            data-index=index
+            tabindex=move || if active.get() == index { "0" } else { "-1" }
+            style:top=format!("{}px", index * ROW_HEIGHT_PX)
+            style:height=format!("{ROW_HEIGHT_PX}px")
+            on:keydown=on_keydown
+            on:focusin=move |_| active.set(index)
+        >
+            <PresenceField name=entry.name.clone() user=entry.user />
+            <span class="name">{entry.name}</span>
+            <span class="department">{entry.department}</span>
+            <span class="title">{entry.title}</span>
+            <span class="numbers">{numbers}</span>
+            <span class="location">{entry.location}</span>
+        </div>
+    }
+}
+
+/// The row a key moves the focus to from row `index` of `count`, if the key navigates.
+fn navigation_target(key: &str, index: usize, count: usize) -> Option<usize> {
+    let last = count.checked_sub(1)?;
+    let target = match key {
+        "ArrowUp" => index.saturating_sub(1),
+        "ArrowDown" => (index + 1).min(last),
+        "Home" => 0,
+        "End" => last,
+        _ => return None,
+    };
+    Some(target)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::navigation_target;
+
+    #[test]
+    fn arrows_move_one_row_and_stop_at_the_ends() {
+        assert_eq!(navigation_target("ArrowDown", 0, 3), Some(1));
+        assert_eq!(navigation_target("ArrowDown", 2, 3), Some(2));
+        assert_eq!(navigation_target("ArrowUp", 2, 3), Some(1));
+        assert_eq!(navigation_target("ArrowUp", 0, 3), Some(0));
+    }
+
+    #[test]
+    fn home_and_end_jump_and_other_keys_do_not_navigate() {
+        assert_eq!(navigation_target("Home", 7, 10), Some(0));
+        assert_eq!(navigation_target("End", 0, 10), Some(9));
+        assert_eq!(navigation_target("Enter", 0, 10), None);
+        assert_eq!(navigation_target("ArrowDown", 0, 0), None);
+    }
+}

@@ -35,6 +35,9 @@ pub struct Cli {
     /// Seed the demo company (users operator, alice, bob, carol, dave; 200+ directory entries).
     #[arg(long, env = "SWITCHBOARD_DEMO")]
     pub demo: bool,
+    /// With --demo: bring the demo's colleagues to life (presence changes); `false` for none.
+    #[arg(long, env = "SWITCHBOARD_DEMO_BOTS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub demo_bots: bool,
 }
 
 /// Chat mode as a flag value.
@@ -82,6 +85,8 @@ pub struct Config {
     pub mode: Mode,
     pub static_dir: PathBuf,
     pub demo: bool,
+    /// Run the demo bots (only with `demo`).
+    pub demo_bots: bool,
     pub client: ClientConfig,
 }
 
@@ -171,6 +176,7 @@ impl Config {
             mode: cli.mode.into(),
             static_dir: cli.static_dir.clone(),
             demo: cli.demo,
+            demo_bots: cli.demo && cli.demo_bots,
             client: ClientConfig {
                 predefined_messages,
                 chat_key,
@@ -179,9 +185,10 @@ impl Config {
         })
     }
 
-    /// A configuration for tests and tools: in-memory database, no static files.
+    /// A configuration for tests: the given database, no static files, no bots (tests decide
+    /// every presence change themselves).
     pub fn for_tests(database_url: &str, demo: bool) -> Self {
-        let cli = Cli::parse_from(["switchboard-server"]);
+        let cli = Cli::parse_from(["switchboard-server", "--demo-bots", "false"]);
         let cli = Cli { demo, ..cli };
         Self::from_parts(&cli, FileConfig::default(), database_url.into())
             .expect("defaults are valid")
@@ -210,6 +217,13 @@ mod tests {
     fn demo_brings_predefined_messages() {
         let config = Config::load(&cli(&["--demo", "--mode", "micollab"])).unwrap();
         assert_eq!(config.mode, Mode::Micollab);
+        assert!(config.demo_bots, "bots are on by default in the demo");
+        let quiet = Config::load(&cli(&["--demo", "--demo-bots", "false"])).unwrap();
+        assert!(!quiet.demo_bots);
+        assert!(
+            !Config::load(&cli(&[])).unwrap().demo_bots,
+            "no demo, no bots"
+        );
         assert!(config.client.predefined_messages.len() >= 2);
     }
 

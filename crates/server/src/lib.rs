@@ -10,7 +10,7 @@
 //! * [`directory`]: the company directory and its snapshot
 //! * [`ws`]: the per-connection WebSocket loop
 //! * [`http`]: the router
-//! * [`demo`]: the demo company
+//! * [`demo`]: the demo company and its bots
 
 pub mod auth;
 pub mod config;
@@ -37,7 +37,11 @@ pub async fn prepare(
     if config.demo {
         demo::seed(&db).await?;
     }
-    Ok(AppState::load(db, config, shutdown).await?)
+    let state = AppState::load(db, config, shutdown).await?;
+    if state.config.demo_bots {
+        tokio::spawn(demo::bots::run(state.clone()));
+    }
+    Ok(state)
 }
 
 /// Serves until `state.shutdown` is cancelled, then lets open requests finish.

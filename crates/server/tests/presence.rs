@@ -186,3 +186,37 @@ async fn oversized_frames_close_the_connection() {
         "others are still served"
     );
 }
+
+#[tokio::test]
+async fn demo_bots_bring_colleagues_to_life_but_never_the_named_accounts() {
+    let server = TestServer::start_with(|config| config.demo_bots = true).await;
+    let (mut operator, frames) = server.connect("operator").await;
+    let ServerFrame::DirectorySnapshot { entries } = &frames[1] else {
+        panic!()
+    };
+    let accounts: Vec<i64> = [
+        "Operator",
+        "Alice Archer",
+        "Bob Baker",
+        "Carol Carter",
+        "Dave Dalton",
+    ]
+    .iter()
+    .map(|name| user_id(&frames, name))
+    .collect();
+    let ServerFrame::PresenceSnapshot { presence } = &frames[2] else {
+        panic!()
+    };
+    for update in presence.iter().filter(|p| accounts[1..].contains(&p.user)) {
+        assert_eq!(update.state, PresenceState::Offline, "{update:?}");
+    }
+    // Some colleague changes within a few seconds (a bot acts every 0.3 to 1.5 s).
+    let ServerFrame::Presence(update) = operator.recv().await else {
+        panic!("not a presence")
+    };
+    assert!(
+        !accounts.contains(&update.user),
+        "a bot drove a real account: {update:?}"
+    );
+    assert!(entries.iter().any(|e| e.user == Some(update.user)));
+}

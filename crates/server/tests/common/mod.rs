@@ -30,12 +30,18 @@ impl Drop for TestServer {
 impl TestServer {
     /// Starts a server with the demo company in a fresh database.
     pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts a server with the demo company and the test configuration changed by `edit`.
+    pub async fn start_with(edit: impl FnOnce(&mut Config)) -> Self {
         let db_dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", db_dir.path().join("test.db").display());
-        let state =
-            switchboard_server::prepare(Config::for_tests(&url, true), CancellationToken::new())
-                .await
-                .unwrap();
+        let mut config = Config::for_tests(&url, true);
+        edit(&mut config);
+        let state = switchboard_server::prepare(config, CancellationToken::new())
+            .await
+            .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(switchboard_server::run(listener, state.clone()));

@@ -1,4 +1,6 @@
-//! `--demo`: seeds a demo company, once (running it again changes nothing).
+//! `--demo`: seeds a demo company, once (running it again changes nothing), and its bots.
+
+pub mod bots;
 
 use sqlx::SqlitePool;
 

@@ -7,6 +7,9 @@
 
 use serde::{Deserialize, Serialize};
 
+mod calls;
+pub use calls::{Call, CallAction, CallId, CallState, NewCall, TransferRequest};
+
 /// Version of this protocol; the server refuses a `hello` with another major version.
 pub const PROTOCOL_VERSION: u32 = 1;
 
@@ -24,6 +27,14 @@ pub enum ClientFrame {
     Hello { version: u32 },
     /// Set the signed-in user's own presence (every session of the user shares it).
     SetPresence { state: PresenceState },
+    /// Take a queued call, retrieve a held call, or cancel a transfer.
+    AnswerCall { call: CallId },
+    /// Put the active call on hold.
+    HoldCall { call: CallId },
+    /// Start transferring an answered call to a directory entry.
+    TransferCall { call: CallId, target: EntryId },
+    /// Release the call, or complete its transfer.
+    ClearCall { call: CallId },
 }
 
 /// Frames the server sends.
@@ -43,11 +54,17 @@ pub enum ServerFrame {
     PresenceSnapshot { presence: Vec<PresenceUpdate> },
     /// One user's presence changed.
     Presence(PresenceUpdate),
+    /// Every call not yet cleared, oldest first; replaces whatever the console held.
+    /// `now_ms` is the server clock, so the console can tick waiting times without skew.
+    CallsSnapshot { calls: Vec<Call>, now_ms: i64 },
+    /// A call was queued or changed; a `cleared` call leaves every list.
+    Call(Call),
     /// A frame was refused; nothing changed.
     Error { code: ErrorCode, message: String },
 }
 
 /// Someone who can sign in and chat.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
     pub id: UserId,
@@ -169,11 +186,16 @@ pub enum ErrorCode {
     OutOfOrder,
     /// The frame asks for something its fields do not allow (e.g. choosing `offline`).
     InvalidRequest,
+    /// The frame names a call or directory entry that does not exist.
+    NotFound,
+    /// The call is not in a state that allows this move (e.g. holding a queued call).
+    IllegalMove,
     /// The server failed; the frame may be retried.
     Internal,
 }
 
 /// Body of `POST /api/session` (sign in).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoginRequest {
     pub username: String,
@@ -181,12 +203,14 @@ pub struct LoginRequest {
 }
 
 /// Body of a successful `GET` or `POST /api/session`: who is signed in.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionInfo {
     pub user: User,
 }
 
 /// Body of every HTTP error answer of the API.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiError {
     /// Machine-readable reason, e.g. `invalid_credentials`, `unauthenticated`, `too_many_attempts`.
@@ -235,6 +259,20 @@ mod tests {
         }
     }
 
+    fn sample_call() -> Call {
+        Call {
+            id: 4,
+            caller_name: "Jane Doe".into(),
+            caller_number: "+1 555 0100".into(),
+            dialled: "+1 555 2000".into(),
+            caller_user: None,
+            state: CallState::Queued,
+            queued_at_ms: 1_700_000_000_000,
+            answered_at_ms: None,
+            transfer_target: None,
+        }
+    }
+
     #[test]
     fn client_frames_round_trip() {
         let frames = [
@@ -244,6 +282,10 @@ mod tests {
             ClientFrame::SetPresence {
                 state: PresenceState::Dnd,
             },
+            ClientFrame::AnswerCall { call: 1 },
+            ClientFrame::HoldCall { call: 1 },
+            ClientFrame::TransferCall { call: 1, target: 9 },
+            ClientFrame::ClearCall { call: 1 },
         ];
         for frame in frames {
             assert_eq!(ClientFrame::decode(&frame.encode()).unwrap(), frame);
@@ -283,6 +325,16 @@ mod tests {
             ServerFrame::Presence(PresenceUpdate {
                 user: 2,
                 state: PresenceState::Offline,
+            }),
+            ServerFrame::CallsSnapshot {
+                calls: vec![sample_call()],
+                now_ms: 1_700_000_001_000,
+            },
+            ServerFrame::Call(Call {
+                state: CallState::Transferring,
+                answered_at_ms: Some(1_700_000_002_000),
+                transfer_target: Some(12),
+                ..sample_call()
             }),
             ServerFrame::Error {
                 code: ErrorCode::MalformedFrame,
@@ -326,6 +378,9 @@ mod tests {
             r#"{"type": "set_presence", "state": "sleepy"}"#,
             r#"{"type": "set_presence", "state": "busy", "extra": true}"#,
             r#"{"type": "hello", "version": 1"#,
+            r#"{"type": "answer_call"}"#,
+            r#"{"type": "transfer_call", "call": 1}"#,
+            r#"{"type": "clear_call", "call": "one"}"#,
         ];
         for text in bad {
             assert!(ClientFrame::decode(text).is_err(), "accepted {text:?}");

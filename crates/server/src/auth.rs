@@ -131,8 +131,14 @@ fn session_cookie(token: String) -> Cookie<'static> {
         .build()
 }
 
-/// `POST /api/session`: signs in and sets the session cookie.
-async fn sign_in(
+/// `POST /api/session`: signs in and sets the session cookie (a new one at every sign-in).
+#[utoipa::path(post, path = "/api/session", tag = "session", request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Signed in; the session cookie is set", body = SessionInfo),
+        (status = 400, description = "The body is not a LoginRequest", body = switchboard_protocol::ApiError),
+        (status = 401, description = "Wrong username or password", body = switchboard_protocol::ApiError),
+    ))]
+pub async fn sign_in(
     State(state): State<AppState>,
     jar: CookieJar,
     WithRejection(Json(login), _): WithRejection<Json<LoginRequest>, AppError>,
@@ -164,12 +170,22 @@ async fn sign_in(
 }
 
 /// `GET /api/session`: who is signed in.
-async fn whoami(current: CurrentSession) -> Json<SessionInfo> {
+#[utoipa::path(get, path = "/api/session", tag = "session", security(("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The signed-in user", body = SessionInfo),
+        (status = 401, description = "No valid session", body = switchboard_protocol::ApiError),
+    ))]
+pub async fn whoami(current: CurrentSession) -> Json<SessionInfo> {
     Json(SessionInfo { user: current.user })
 }
 
 /// `DELETE /api/session`: ends the session and closes its sockets.
-async fn sign_out(
+#[utoipa::path(delete, path = "/api/session", tag = "session", security(("session_cookie" = [])),
+    responses(
+        (status = 204, description = "Signed out; the session's sockets are closed"),
+        (status = 401, description = "No valid session", body = switchboard_protocol::ApiError),
+    ))]
+pub async fn sign_out(
     State(state): State<AppState>,
     jar: CookieJar,
     current: CurrentSession,

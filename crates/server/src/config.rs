@@ -38,6 +38,16 @@ pub struct Cli {
     /// With --demo: bring the demo's colleagues to life (presence changes); `false` for none.
     #[arg(long, env = "SWITCHBOARD_DEMO_BOTS", default_value_t = true, action = clap::ArgAction::Set)]
     pub demo_bots: bool,
+    /// With --demo: calls the simulator queues per minute (0 for none).
+    #[arg(
+        long,
+        env = "SWITCHBOARD_SIMULATOR_CALLS_PER_MINUTE",
+        default_value_t = 3
+    )]
+    pub simulator_calls_per_minute: u32,
+    /// Bearer token of the call ingest API (`/api/calls`); without it that API refuses all.
+    #[arg(long, env = "SWITCHBOARD_INGEST_TOKEN")]
+    pub ingest_token: Option<String>,
 }
 
 /// Chat mode as a flag value.
@@ -87,6 +97,10 @@ pub struct Config {
     pub demo: bool,
     /// Run the demo bots (only with `demo`).
     pub demo_bots: bool,
+    /// Calls per minute the demo's simulated exchange queues (0 without `demo`).
+    pub simulator_calls_per_minute: u32,
+    /// Token the ingest API requires; `None` disables it.
+    pub ingest_token: Option<String>,
     pub client: ClientConfig,
 }
 
@@ -106,6 +120,9 @@ pub enum ConfigError {
     #[error("--config: {0}")]
     Invalid(String),
 }
+
+/// The ingest token of [`Config::for_tests`].
+pub const TEST_INGEST_TOKEN: &str = "test-ingest-token-0123456789";
 
 /// Predefined messages the demo company uses when the config file names none.
 const DEMO_PREDEFINED_MESSAGES: [&str; 3] = [
@@ -152,6 +169,19 @@ impl Config {
                     .into(),
             ));
         }
+        if cli.simulator_calls_per_minute > 60 {
+            return Err(ConfigError::Invalid(
+                "--simulator-calls-per-minute must be at most 60".into(),
+            ));
+        }
+        if let Some(token) = &cli.ingest_token
+            && token.len() < 16
+        {
+            return Err(ConfigError::Invalid(
+                "--ingest-token must be at least 16 characters (e.g. `openssl rand -hex 16`)"
+                    .into(),
+            ));
+        }
         let chat_key = file.chat_key.unwrap_or_else(|| "F9".into());
         if chat_key.trim().is_empty() {
             return Err(ConfigError::Invalid(
@@ -177,6 +207,12 @@ impl Config {
             static_dir: cli.static_dir.clone(),
             demo: cli.demo,
             demo_bots: cli.demo && cli.demo_bots,
+            simulator_calls_per_minute: if cli.demo {
+                cli.simulator_calls_per_minute
+            } else {
+                0
+            },
+            ingest_token: cli.ingest_token.clone(),
             client: ClientConfig {
                 predefined_messages,
                 chat_key,
@@ -185,10 +221,18 @@ impl Config {
         })
     }
 
-    /// A configuration for tests: the given database, no static files, no bots (tests decide
-    /// every presence change themselves).
+    /// A configuration for tests: the given database, no static files, no bots and no
+    /// simulated calls (tests decide every change themselves), ingest token `TEST_INGEST_TOKEN`.
     pub fn for_tests(database_url: &str, demo: bool) -> Self {
-        let cli = Cli::parse_from(["switchboard-server", "--demo-bots", "false"]);
+        let cli = Cli::parse_from([
+            "switchboard-server",
+            "--demo-bots",
+            "false",
+            "--simulator-calls-per-minute",
+            "0",
+            "--ingest-token",
+            TEST_INGEST_TOKEN,
+        ]);
         let cli = Cli { demo, ..cli };
         Self::from_parts(&cli, FileConfig::default(), database_url.into())
             .expect("defaults are valid")

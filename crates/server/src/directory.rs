@@ -1,14 +1,16 @@
 //! The company directory, loaded once and sent to each console as one pre-encoded snapshot.
 
+use std::collections::HashSet;
+
 use axum::extract::ws::Utf8Bytes;
 use sqlx::{Row, SqlitePool};
-use switchboard_protocol::{DirectoryEntry, ServerFrame};
+use switchboard_protocol::{DirectoryEntry, EntryId, ServerFrame};
 
 /// The directory and its snapshot frame, encoded once and shared by every connection
 /// (a 50,000-entry directory is megabytes of JSON: never re-encode it per console).
 pub struct Directory {
     snapshot: Utf8Bytes,
-    len: usize,
+    ids: HashSet<EntryId>,
 }
 
 impl Directory {
@@ -38,9 +40,9 @@ impl Directory {
                 }
             })
             .collect();
-        let len = entries.len();
+        let ids = entries.iter().map(|entry| entry.id).collect();
         let snapshot = ServerFrame::DirectorySnapshot { entries }.encode().into();
-        Ok(Directory { snapshot, len })
+        Ok(Directory { snapshot, ids })
     }
 
     /// The `directory_snapshot` frame, ready to send.
@@ -50,6 +52,11 @@ impl Directory {
 
     /// Number of entries, for the start-up log.
     pub fn entry_count(&self) -> usize {
-        self.len
+        self.ids.len()
+    }
+
+    /// Whether an entry exists (a transfer target must).
+    pub fn contains(&self, id: EntryId) -> bool {
+        self.ids.contains(&id)
     }
 }

@@ -2,11 +2,13 @@
 
 use axum::{
     Json,
-    extract::rejection::JsonRejection,
+    extract::rejection::{JsonRejection, PathRejection, QueryRejection},
     http::StatusCode,
     response::{IntoResponse, Response},
 };
 use switchboard_protocol::ApiError;
+
+use crate::calls::CallError;
 
 /// Why an HTTP request failed. Mapped to a response in one place ([`IntoResponse`]).
 #[derive(Debug, thiserror::Error)]
@@ -17,6 +19,21 @@ pub enum AppError {
     /// 400 `bad_request`: the body is not the JSON the endpoint takes; the message says why.
     #[error("{}", .0.body_text())]
     BadRequest(#[from] JsonRejection),
+    /// 400 `bad_request`: a path parameter is not what the route takes (e.g. a call id).
+    #[error("{}", .0.body_text())]
+    BadPath(#[from] PathRejection),
+    /// 400 `bad_request`: the query string is not what the route takes.
+    #[error("{}", .0.body_text())]
+    BadQuery(#[from] QueryRejection),
+    /// 401 `unauthenticated`: the ingest API is off because no token is configured.
+    #[error("The call ingest API is off: start the server with --ingest-token.")]
+    IngestDisabled,
+    /// 401 `unauthenticated`: a missing or wrong ingest token.
+    #[error("Missing or wrong ingest token: send `Authorization: Bearer <token>`.")]
+    BadIngestToken,
+    /// A call could not change: 404, 409, 400 or 502 by its kind.
+    #[error(transparent)]
+    Call(#[from] CallError),
     /// 401 `unauthenticated`: no valid session cookie.
     #[error("Sign in first.")]
     Unauthenticated,
@@ -35,8 +52,19 @@ impl AppError {
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             AppError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
-            AppError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
-            AppError::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            AppError::BadRequest(_) | AppError::BadPath(_) | AppError::BadQuery(_) => {
+                (StatusCode::BAD_REQUEST, "bad_request")
+            }
+            AppError::Unauthenticated | AppError::IngestDisabled | AppError::BadIngestToken => {
+                (StatusCode::UNAUTHORIZED, "unauthenticated")
+            }
+            AppError::Call(err) => match err {
+                CallError::UnknownCall(_) => (StatusCode::NOT_FOUND, "not_found"),
+                CallError::IllegalMove { .. } => (StatusCode::CONFLICT, "illegal_move"),
+                CallError::Invalid { .. } => (StatusCode::BAD_REQUEST, "invalid_request"),
+                CallError::Adapter(_) => (StatusCode::BAD_GATEWAY, "telephony_failed"),
+                CallError::Database(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            },
             AppError::ForbiddenOrigin => (StatusCode::FORBIDDEN, "forbidden_origin"),
             AppError::Database(_) | AppError::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
@@ -51,6 +79,9 @@ impl IntoResponse for AppError {
         match &self {
             AppError::Database(err) => tracing::error!(error = %err, "database error"),
             AppError::Internal(err) => tracing::error!(error = %err, "internal error"),
+            AppError::Call(CallError::Database(err)) => {
+                tracing::error!(error = %err, "database error")
+            }
             _ => {}
         }
         let body = ApiError {

@@ -6,7 +6,7 @@ use tower_http::{
     trace::TraceLayer,
 };
 
-use crate::{auth, state::AppState, ws};
+use crate::{auth, calls::ingest, openapi, state::AppState, ws};
 
 /// Every route of the server.
 pub fn router(state: AppState) -> Router {
@@ -14,10 +14,19 @@ pub fn router(state: AppState) -> Router {
     // Unknown paths get the console's index.html: the console routes on the client.
     let console = ServeDir::new(static_dir).fallback(ServeFile::new(static_dir.join("index.html")));
     Router::new()
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(healthz))
         .route("/ws", get(ws::upgrade))
+        .route("/api/openapi.json", get(openapi::document))
         .merge(auth::router())
+        .merge(ingest::router())
         .fallback_service(console)
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Answers 200 once the server is serving (the database was opened and migrated before).
+#[utoipa::path(get, path = "/healthz", tag = "server",
+    responses((status = 200, description = "Ready", body = String)))]
+pub async fn healthz() -> &'static str {
+    "ok"
 }

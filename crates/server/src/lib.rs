@@ -8,16 +8,19 @@
 //! * [`auth`]: passwords, sessions, the session cookie
 //! * [`presence`]: the hub (connections, presence, fan-out)
 //! * [`directory`]: the company directory and its snapshot
+//! * [`calls`]: the queue, the active call, transfers; the call-control adapter and ingest API
 //! * [`ws`]: the per-connection WebSocket loop
-//! * [`http`]: the router
+//! * [`http`]: the router; [`openapi`]: its OpenAPI document
 //! * [`demo`]: the demo company and its bots
 
 pub mod auth;
+pub mod calls;
 pub mod config;
 pub mod demo;
 pub mod directory;
 pub mod error;
 pub mod http;
+pub mod openapi;
 pub mod presence;
 pub mod state;
 pub mod storage;
@@ -40,6 +43,10 @@ pub async fn prepare(
     let state = AppState::load(db, config, shutdown).await?;
     if state.config.demo_bots {
         tokio::spawn(demo::bots::run(state.clone()));
+    }
+    if state.config.simulator_calls_per_minute > 0 {
+        let rate = state.config.simulator_calls_per_minute;
+        tokio::spawn(calls::simulator::run(state.clone(), rate));
     }
     Ok(state)
 }

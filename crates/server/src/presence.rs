@@ -1,4 +1,4 @@
-//! The hub: who is connected, each user's presence, and fan-out of presence changes.
+//! The hub: who is connected, each user's presence, and fan-out of every change to consoles.
 //!
 //! A user is online while at least one of their connections is open; their shown state is
 //! then the one they chose (stored), otherwise `offline`. Every change is encoded once and
@@ -100,8 +100,14 @@ impl Hub {
     /// joins (which subscribe and snapshot under the same lock) never miss or reorder one.
     fn publish(&self, user: UserId, state: PresenceState) {
         let frame = ServerFrame::Presence(PresenceUpdate { user, state }).encode();
+        self.broadcast(frame.into());
+    }
+
+    /// Sends a frame that is not about presence (calls) to every joined connection. Callers
+    /// keep their own order (the calls service sends under its own lock).
+    pub fn broadcast(&self, frame: Utf8Bytes) {
         // No receivers is fine: nobody is watching.
-        let _ = self.events.send(frame.into());
+        let _ = self.events.send(frame);
     }
 
     /// Registers a connection of `user` under `session`. The user comes online if this is

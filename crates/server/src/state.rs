@@ -5,7 +5,15 @@ use std::sync::Arc;
 use sqlx::SqlitePool;
 use tokio_util::sync::CancellationToken;
 
-use crate::{config::Config, directory::Directory, presence::Hub};
+use crate::{
+    calls::{
+        Calls,
+        adapter::{CallControl, PbxIngest, SimulatedExchange},
+    },
+    config::Config,
+    directory::Directory,
+    presence::Hub,
+};
 
 /// Cheap to clone: every field is a handle.
 #[derive(Clone)]
@@ -16,6 +24,8 @@ pub struct AppState {
     pub hub: Arc<Hub>,
     /// The directory, with its snapshot frame encoded once for every connection.
     pub directory: Arc<Directory>,
+    /// The queue, the active call and transfers.
+    pub calls: Arc<Calls>,
     /// Cancelled when the server shuts down; connection tasks then close their sockets.
     pub shutdown: CancellationToken,
 }
@@ -27,13 +37,21 @@ impl AppState {
         config: Config,
         shutdown: CancellationToken,
     ) -> Result<Self, sqlx::Error> {
-        let hub = Hub::load(&db).await?;
-        let directory = Directory::load(&db).await?;
+        let hub = Arc::new(Hub::load(&db).await?);
+        let directory = Arc::new(Directory::load(&db).await?);
+        // The demo runs its own exchange; otherwise a PBX drives calls through the ingest API.
+        let adapter: Box<dyn CallControl> = if config.demo {
+            Box::new(SimulatedExchange)
+        } else {
+            Box::new(PbxIngest)
+        };
+        let calls = Calls::load(db.clone(), hub.clone(), directory.clone(), adapter).await?;
         Ok(AppState {
             db,
             config: Arc::new(config),
-            hub: Arc::new(hub),
-            directory: Arc::new(directory),
+            hub,
+            directory,
+            calls: Arc::new(calls),
             shutdown,
         })
     }

@@ -11,11 +11,19 @@ use axum::{
     response::Response,
 };
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
-use switchboard_protocol::{ClientFrame, ErrorCode, PROTOCOL_VERSION, PresenceState, ServerFrame};
+use switchboard_protocol::{
+    CallAction, CallId, ClientFrame, ErrorCode, PROTOCOL_VERSION, PresenceState, ServerFrame,
+};
 use tokio::{sync::broadcast, time::Instant};
 use tokio_util::sync::CancellationToken;
 
-use crate::{auth::CurrentSession, error::AppError, presence::ConnId, state::AppState};
+use crate::{
+    auth::CurrentSession,
+    calls::{CallError, Source},
+    error::AppError,
+    presence::ConnId,
+    state::AppState,
+};
 
 /// How often the server pings an idle console.
 const PING_EVERY: Duration = Duration::from_secs(20);
@@ -180,6 +188,15 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
             }
             Ok(ClientFrame::Hello { version }) => self.hello(version).await,
             Ok(ClientFrame::SetPresence { state }) => self.set_presence(state).await,
+            Ok(ClientFrame::AnswerCall { call }) => {
+                self.call_action(call, CallAction::Answer).await
+            }
+            Ok(ClientFrame::HoldCall { call }) => self.call_action(call, CallAction::Hold).await,
+            Ok(ClientFrame::TransferCall { call, target }) => {
+                self.call_action(call, CallAction::Transfer { target })
+                    .await
+            }
+            Ok(ClientFrame::ClearCall { call }) => self.call_action(call, CallAction::Clear).await,
         }
     }
 
@@ -209,7 +226,11 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
         };
         self.send_frame(&welcome).await?;
         self.send(self.state.directory.snapshot()).await?;
-        self.send(joined.snapshot).await
+        self.send(joined.snapshot).await?;
+        // After joining: a call change from now on is in the snapshot, the queue, or both
+        // (changes are whole calls, so seeing one twice is harmless).
+        let calls = self.state.calls.snapshot().await;
+        self.send_frame(&calls).await
     }
 
     /// `set_presence`: store the chosen state, then tell everyone.
@@ -239,6 +260,29 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
         }
         self.state.hub.choose(user, state);
         Ok(())
+    }
+}
+
+impl<S: Sink<Message> + Unpin> Connection<S> {
+    /// An operator's call action: through the adapter and the calls service, which tells every
+    /// console (this one included) the result.
+    async fn call_action(&mut self, call: CallId, action: CallAction) -> Result<(), Stop> {
+        if self.joined.is_none() {
+            return self.refuse(ErrorCode::OutOfOrder, "send hello first").await;
+        }
+        let source = Source::Operator(self.session.user.username.clone());
+        match self.state.calls.act(call, action, source).await {
+            Ok(_) => Ok(()),
+            Err(err) => {
+                let code = match &err {
+                    CallError::UnknownCall(_) => ErrorCode::NotFound,
+                    CallError::IllegalMove { .. } => ErrorCode::IllegalMove,
+                    CallError::Invalid { .. } => ErrorCode::InvalidRequest,
+                    CallError::Adapter(_) | CallError::Database(_) => ErrorCode::Internal,
+                };
+                self.refuse(code, err.to_string()).await
+            }
+        }
     }
 }
 

@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 pub struct TestServer {
     pub addr: SocketAddr,
     pub state: AppState,
-    _db_dir: tempfile::TempDir,
+    db_dir: tempfile::TempDir,
 }
 
 impl Drop for TestServer {
@@ -36,6 +36,10 @@ impl TestServer {
     /// Starts a server with the demo company and the test configuration changed by `edit`.
     pub async fn start_with(edit: impl FnOnce(&mut Config)) -> Self {
         let db_dir = tempfile::tempdir().unwrap();
+        Self::start_in(db_dir, edit).await
+    }
+
+    async fn start_in(db_dir: tempfile::TempDir, edit: impl FnOnce(&mut Config)) -> Self {
         let url = format!("sqlite://{}", db_dir.path().join("test.db").display());
         let mut config = Config::for_tests(&url, true);
         edit(&mut config);
@@ -48,8 +52,16 @@ impl TestServer {
         TestServer {
             addr,
             state,
-            _db_dir: db_dir,
+            db_dir,
         }
+    }
+
+    /// Stops this server and starts another on the same database (a restart).
+    pub async fn restart(mut self) -> Self {
+        self.state.shutdown.cancel();
+        let db_dir = std::mem::replace(&mut self.db_dir, tempfile::tempdir().unwrap());
+        drop(self);
+        Self::start_in(db_dir, |_| {}).await
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -76,6 +88,22 @@ impl TestServer {
         }
         let cookie = response.headers()["set-cookie"].to_str().unwrap();
         Ok(cookie.split(';').next().unwrap().to_owned())
+    }
+
+    /// Calls the ingest API with the test token; `body` is sent as JSON when given.
+    pub async fn ingest(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> reqwest::Response {
+        let mut request = reqwest::Client::new()
+            .request(method, self.url(path))
+            .bearer_auth(switchboard_server::config::TEST_INGEST_TOKEN);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.unwrap()
     }
 
     /// Opens `/ws` with the given cookie and origin; the handshake error on refusal.
@@ -108,8 +136,8 @@ impl TestServer {
         self.join(&cookie).await
     }
 
-    /// Connects with an existing session cookie, says hello and reads the welcome and both
-    /// snapshots.
+    /// Connects with an existing session cookie, says hello and reads the welcome and the
+    /// directory, presence and calls snapshots.
     pub async fn join(&self, cookie: &str) -> (Client, Vec<ServerFrame>) {
         let origin = self.url("");
         let mut client = self.open_ws(Some(cookie), Some(&origin)).await.unwrap();
@@ -119,7 +147,7 @@ impl TestServer {
             })
             .await;
         let mut frames = Vec::new();
-        for _ in 0..3 {
+        for _ in 0..4 {
             frames.push(client.recv().await);
         }
         (client, frames)

@@ -1,0 +1,186 @@
+//! Calls as both sides see them, and the one state machine that says which moves are legal.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{EntryId, UserId};
+
+/// Stable numeric id of a call.
+pub type CallId = i64;
+
+/// Where a call stands. `Cleared` calls leave every list.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallState {
+    /// Waiting for the operator.
+    Queued,
+    /// The operator is talking on it.
+    Active,
+    /// Answered, put on hold by the operator.
+    Held,
+    /// Being transferred to `transfer_target`.
+    Transferring,
+    /// Over: abandoned, released or transferred.
+    Cleared,
+}
+
+impl CallState {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallState::Queued => "queued",
+            CallState::Active => "active",
+            CallState::Held => "held",
+            CallState::Transferring => "transferring",
+            CallState::Cleared => "cleared",
+        }
+    }
+
+    /// Parses a wire name; `None` for anything else.
+    pub fn parse(name: &str) -> Option<Self> {
+        [
+            CallState::Queued,
+            CallState::Active,
+            CallState::Held,
+            CallState::Transferring,
+            CallState::Cleared,
+        ]
+        .into_iter()
+        .find(|state| state.as_str() == name)
+    }
+}
+
+/// What an operator (or the telephone system) does to a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum CallAction {
+    /// Take a queued call, retrieve a held one, or cancel a transfer.
+    Answer,
+    /// Put the active call on hold.
+    Hold,
+    /// Start transferring an answered call to a directory entry.
+    Transfer { target: EntryId },
+    /// End the call: abandoned, released, or the transfer completed.
+    Clear,
+}
+
+impl CallAction {
+    /// The state `action` leads to from `state`, or `None` when the move is illegal.
+    pub fn next(self, state: CallState) -> Option<CallState> {
+        use CallState::*;
+        match (self, state) {
+            (CallAction::Answer, Queued | Held | Transferring) => Some(Active),
+            (CallAction::Hold, Active) => Some(Held),
+            (CallAction::Transfer { .. }, Active | Held) => Some(Transferring),
+            (CallAction::Clear, Queued | Active | Held | Transferring) => Some(Cleared),
+            _ => None,
+        }
+    }
+
+    /// A short verb for messages and logs.
+    pub fn verb(self) -> &'static str {
+        match self {
+            CallAction::Answer => "answer",
+            CallAction::Hold => "hold",
+            CallAction::Transfer { .. } => "transfer",
+            CallAction::Clear => "clear",
+        }
+    }
+}
+
+/// A call the operator handles.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Call {
+    pub id: CallId,
+    /// Name of the source party as the telephone system reports it (may be empty).
+    pub caller_name: String,
+    /// Number of the source party.
+    pub caller_number: String,
+    /// The number the caller dialled (which line of the company they called).
+    pub dialled: String,
+    /// The user behind the caller when the call is internal: their presence is shown.
+    pub caller_user: Option<UserId>,
+    pub state: CallState,
+    /// When the call was queued, milliseconds since the Unix epoch (server clock).
+    pub queued_at_ms: i64,
+    /// When the operator first answered, milliseconds since the Unix epoch (server clock).
+    pub answered_at_ms: Option<i64>,
+    /// The directory entry the call is being transferred to.
+    pub transfer_target: Option<EntryId>,
+}
+
+/// Body of `POST /api/calls`: the telephone system queues a call for the operator.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewCall {
+    #[serde(default)]
+    pub caller_name: String,
+    pub caller_number: String,
+    pub dialled: String,
+    #[serde(default)]
+    pub caller_user: Option<UserId>,
+}
+
+/// Body of `POST /api/calls/{id}/transfer`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferRequest {
+    pub target: EntryId,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use CallState::*;
+
+    const ALL: [CallState; 5] = [Queued, Active, Held, Transferring, Cleared];
+
+    #[test]
+    fn a_call_goes_from_the_queue_through_hold_and_transfer_to_cleared() {
+        let mut state = Queued;
+        for (action, expected) in [
+            (CallAction::Answer, Active),
+            (CallAction::Hold, Held),
+            (CallAction::Answer, Active),
+            (CallAction::Transfer { target: 7 }, Transferring),
+            (CallAction::Answer, Active),
+            (CallAction::Transfer { target: 7 }, Transferring),
+            (CallAction::Clear, Cleared),
+        ] {
+            state = action.next(state).unwrap();
+            assert_eq!(state, expected);
+        }
+    }
+
+    #[test]
+    fn illegal_moves_are_refused() {
+        assert_eq!(CallAction::Hold.next(Queued), None);
+        assert_eq!(CallAction::Hold.next(Held), None);
+        assert_eq!(CallAction::Transfer { target: 1 }.next(Queued), None);
+        assert_eq!(CallAction::Transfer { target: 1 }.next(Transferring), None);
+        assert_eq!(CallAction::Answer.next(Active), None);
+        for action in [
+            CallAction::Answer,
+            CallAction::Hold,
+            CallAction::Transfer { target: 1 },
+            CallAction::Clear,
+        ] {
+            assert_eq!(
+                action.next(Cleared),
+                None,
+                "{action:?} revived a cleared call"
+            );
+        }
+    }
+
+    #[test]
+    fn every_state_parses_back() {
+        for state in ALL {
+            assert_eq!(CallState::parse(state.as_str()), Some(state));
+        }
+        assert_eq!(CallState::parse("ringing"), None);
+    }
+}

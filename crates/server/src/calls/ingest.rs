@@ -1,0 +1,246 @@
+//! The call ingest API: how a PBX integration (or a test) queues calls, moves them and follows
+//! what operators did. Every route needs `Authorization: Bearer <--ingest-token>`.
+
+use axum::{
+    Json, Router,
+    extract::{FromRequestParts, Path, Query, State},
+    http::{StatusCode, header, request::Parts},
+    routing::{get, post},
+};
+use axum_extra::extract::WithRejection;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+use switchboard_protocol::{Call, CallAction, CallId, NewCall, TransferRequest};
+use utoipa::{IntoParams, ToSchema};
+
+use super::Source;
+use crate::{error::AppError, state::AppState};
+
+/// Proof that a request carries the ingest token. Rejects with 401.
+pub struct IngestToken;
+
+impl FromRequestParts<AppState> for IngestToken {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let expected = state
+            .config
+            .ingest_token
+            .as_deref()
+            .ok_or(AppError::IngestDisabled)?;
+        let given = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .ok_or(AppError::BadIngestToken)?;
+        // Comparing digests: equal-length inputs, so the time taken says nothing of the token.
+        if Sha256::digest(given.as_bytes()) == Sha256::digest(expected.as_bytes()) {
+            Ok(IngestToken)
+        } else {
+            Err(AppError::BadIngestToken)
+        }
+    }
+}
+
+/// Body of `GET /api/calls`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CallList {
+    /// Every open call, oldest first.
+    pub calls: Vec<Call>,
+}
+
+/// One entry of the call event feed.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CallEvent {
+    /// Position in the feed; ask for `after` the last one you saw.
+    pub seq: i64,
+    pub call: CallId,
+    /// `queue`, `answer`, `hold`, `transfer` or `clear`.
+    pub action: String,
+    /// The transfer target, for `transfer`.
+    pub target: Option<i64>,
+    /// State of the call after the event.
+    pub state: String,
+    /// `telephony`, or `operator:<username>` for what an operator did.
+    pub source: String,
+    pub at_ms: i64,
+}
+
+/// Body of `GET /api/calls/events`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CallEventList {
+    pub events: Vec<CallEvent>,
+}
+
+/// Query of `GET /api/calls/events`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventQuery {
+    /// Only events after this position (0 for the start).
+    #[serde(default)]
+    pub after: i64,
+    /// At most this many events (1 to 1000, default 100).
+    pub limit: Option<u32>,
+}
+
+type CallPath = WithRejection<Path<CallId>, AppError>;
+
+/// Queues a call for the operators.
+#[utoipa::path(post, path = "/api/calls", tag = "calls", request_body = NewCall,
+    security(("ingest_token" = [])),
+    responses(
+        (status = 201, description = "Queued", body = Call),
+        (status = 400, description = "A field is wrong; the message names it", body = switchboard_protocol::ApiError),
+        (status = 401, description = "Missing or wrong token", body = switchboard_protocol::ApiError),
+    ))]
+pub async fn queue(
+    _: IngestToken,
+    State(state): State<AppState>,
+    WithRejection(Json(call), _): WithRejection<Json<NewCall>, AppError>,
+) -> Result<(StatusCode, Json<Call>), AppError> {
+    Ok((StatusCode::CREATED, Json(state.calls.queue(call).await?)))
+}
+
+/// Lists every open call, oldest first.
+#[utoipa::path(get, path = "/api/calls", tag = "calls", security(("ingest_token" = [])),
+    responses(
+        (status = 200, description = "Open calls", body = CallList),
+        (status = 401, description = "Missing or wrong token", body = switchboard_protocol::ApiError),
+    ))]
+pub async fn list(_: IngestToken, State(state): State<AppState>) -> Json<CallList> {
+    Json(CallList {
+        calls: state.calls.list().await,
+    })
+}
+
+async fn act(state: &AppState, id: CallId, action: CallAction) -> Result<Json<Call>, AppError> {
+    Ok(Json(state.calls.act(id, action, Source::Telephony).await?))
+}
+
+/// The call was answered (a queued call), retrieved (a held call) or its transfer cancelled.
+#[utoipa::path(post, path = "/api/calls/{id}/answer", tag = "calls", security(("ingest_token" = [])),
+    params(("id" = i64, Path, description = "Call id")),
+    responses(
+        (status = 200, description = "The call, now active", body = Call),
+        (status = 401, description = "Missing or wrong token", body = switchboard_protocol::ApiError),
+        (status = 404, description = "No such open call", body = switchboard_protocol::ApiError),
+        (status = 409, description = "Not allowed in the call's state", body = switchboard_protocol::ApiError),
+    ))]
+pub async fn answer(
+    _: IngestToken,
+    State(state): State<AppState>,
+    WithRejection(Path(id), _): CallPath,
+) -> Result<Json<Call>, AppError> {
+    act(&state, id, CallAction::Answer).await
+}
+
+/// The active call was put on hold.
+#[utoipa::path(post, path = "/api/calls/{id}/hold", tag = "calls", security(("ingest_token" = [])),
+    params(("id" = i64, Path, description = "Call id")),
+    responses(
+        (status = 200, description = "The call, now held", body = Call),
+        (status = 401, description = "Missing or wrong token", body = switchboard_protocol::ApiError),
+        (status = 404, description = "No such open call", body = switchboard_protocol::ApiError),
+        (status = 409, description = "Not allowed in the call's state", body = switchboard_protocol::ApiError),
+    ))]
+pub async fn hold(
+    _: IngestToken,
+    State(state): State<AppState>,
+    WithRejection(Path(id), _): CallPath,
+) -> Result<Json<Call>, AppError> {
+    act(&state, id, CallAction::Hold).await
+}
+
+/// A transfer of the call to a directory entry started.
+#[utoipa::path(post, path = "/api/calls/{id}/transfer", tag = "calls", request_body = TransferRequest,
+    security(("ingest_token" = [])),
+    params(("id" = i64, Path, description = "Call id")),
+    responses(
+        (status = 200, description = "The call, now transferring", body = Call),
+        (status = 400, description = "Unknown target", body = switchboard_protocol::ApiError),
+        (status = 401, description = "Missing or wrong token", body = switchboard_protocol::ApiError),
+        (status = 404, description = "No such open call", body = switchboard_protocol::ApiError),
+        (status = 409, description = "Not allowed in the call's state", body = switchboard_protocol::ApiError),
+    ))]
+pub async fn transfer(
+    _: IngestToken,
+    State(state): State<AppState>,
+    WithRejection(Path(id), _): CallPath,
+    WithRejection(Json(body), _): WithRejection<Json<TransferRequest>, AppError>,
+) -> Result<Json<Call>, AppError> {
+    act(
+        &state,
+        id,
+        CallAction::Transfer {
+            target: body.target,
+        },
+    )
+    .await
+}
+
+/// The call ended: abandoned, released, or transferred.
+#[utoipa::path(post, path = "/api/calls/{id}/clear", tag = "calls", security(("ingest_token" = [])),
+    params(("id" = i64, Path, description = "Call id")),
+    responses(
+        (status = 200, description = "The call, now cleared", body = Call),
+        (status = 401, description = "Missing or wrong token", body = switchboard_protocol::ApiError),
+        (status = 404, description = "No such open call", body = switchboard_protocol::ApiError),
+    ))]
+pub async fn clear(
+    _: IngestToken,
+    State(state): State<AppState>,
+    WithRejection(Path(id), _): CallPath,
+) -> Result<Json<Call>, AppError> {
+    act(&state, id, CallAction::Clear).await
+}
+
+/// The call event feed: everything that happened to calls, operators' actions included, in
+/// order. A PBX integration follows it to carry out what operators asked for.
+#[utoipa::path(get, path = "/api/calls/events", tag = "calls", security(("ingest_token" = [])),
+    params(EventQuery),
+    responses(
+        (status = 200, description = "Events after `after`", body = CallEventList),
+        (status = 400, description = "Bad query", body = switchboard_protocol::ApiError),
+        (status = 401, description = "Missing or wrong token", body = switchboard_protocol::ApiError),
+    ))]
+pub async fn events(
+    _: IngestToken,
+    State(state): State<AppState>,
+    WithRejection(Query(query), _): WithRejection<Query<EventQuery>, AppError>,
+) -> Result<Json<CallEventList>, AppError> {
+    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    let rows = sqlx::query(
+        "SELECT seq, call_id, action, target, state, source, at_ms FROM call_events \
+         WHERE seq > ? ORDER BY seq LIMIT ?",
+    )
+    .bind(query.after)
+    .bind(limit)
+    .fetch_all(&state.db)
+    .await?;
+    let events = rows
+        .iter()
+        .map(|row| CallEvent {
+            seq: row.get("seq"),
+            call: row.get("call_id"),
+            action: row.get("action"),
+            target: row.get("target"),
+            state: row.get("state"),
+            source: row.get("source"),
+            at_ms: row.get("at_ms"),
+        })
+        .collect();
+    Ok(Json(CallEventList { events }))
+}
+
+/// Routes of `/api/calls`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/calls", get(list).post(queue))
+        .route("/api/calls/events", get(events))
+        .route("/api/calls/{id}/answer", post(answer))
+        .route("/api/calls/{id}/hold", post(hold))
+        .route("/api/calls/{id}/transfer", post(transfer))
+        .route("/api/calls/{id}/clear", post(clear))
+}

@@ -1,0 +1,322 @@
+//! Calls: the queue, the active call and transfers, stored, checked and fanned out.
+//!
+//! [`Calls`] is the one place a call changes. Every change, whoever asks for it (an operator
+//! through the WebSocket, the telephone system through the ingest API or the simulator),
+//! passes the state machine of [`CallAction::next`], is stored with its event in one
+//! transaction, and only then is sent to every console.
+
+pub mod adapter;
+pub mod ingest;
+pub mod simulator;
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use sqlx::{Row, SqlitePool, sqlite::SqliteRow};
+use switchboard_protocol::{Call, CallAction, CallId, CallState, EntryId, NewCall, ServerFrame};
+use tokio::sync::Mutex;
+
+use self::adapter::{AdapterError, CallControl};
+use crate::{directory::Directory, presence::Hub};
+
+/// Longest caller name, number or dialled number accepted, in characters.
+const MAX_FIELD_CHARS: usize = 128;
+
+/// Who asked for a change: recorded with every event.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// The telephone system reported it (ingest API or simulator): no adapter round trip.
+    Telephony,
+    /// An operator asked for it: the adapter must carry it out first.
+    Operator(String),
+}
+
+impl Source {
+    fn label(&self) -> String {
+        match self {
+            Source::Telephony => "telephony".into(),
+            Source::Operator(username) => format!("operator:{username}"),
+        }
+    }
+}
+
+/// Why a call could not change. Nothing changed.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// 404 / `not_found`.
+    #[error("there is no call {0} (it may have been cleared)")]
+    UnknownCall(CallId),
+    /// 409 / `illegal_move`.
+    #[error("cannot {action} a call that is {state}")]
+    IllegalMove {
+        action: &'static str,
+        state: &'static str,
+    },
+    /// 400 / `invalid_request`: a field is wrong; the message names it.
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    /// 502 / `internal`: the telephone system refused.
+    #[error(transparent)]
+    Adapter(#[from] AdapterError),
+    /// 500 / `internal`.
+    #[error("storing the call failed")]
+    Database(#[from] sqlx::Error),
+}
+
+/// Every open call, kept in memory and in the database.
+pub struct Calls {
+    db: SqlitePool,
+    hub: Arc<Hub>,
+    directory: Arc<Directory>,
+    adapter: Box<dyn CallControl>,
+    /// Open calls by id. Held across the database write, so changes are applied, stored and
+    /// sent in one order.
+    open: Mutex<BTreeMap<CallId, Call>>,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn from_row(row: &SqliteRow) -> Call {
+    let state: String = row.get("state");
+    Call {
+        id: row.get("id"),
+        caller_name: row.get("caller_name"),
+        caller_number: row.get("caller_number"),
+        dialled: row.get("dialled"),
+        caller_user: row.get("caller_user"),
+        // The CHECK constraint allows only known names.
+        state: CallState::parse(&state).unwrap_or(CallState::Cleared),
+        queued_at_ms: row.get("queued_at_ms"),
+        answered_at_ms: row.get("answered_at_ms"),
+        transfer_target: row.get("transfer_target"),
+    }
+}
+
+fn check_field(field: &'static str, value: &str, required: bool) -> Result<String, CallError> {
+    let value = value.trim();
+    if required && value.is_empty() {
+        return Err(CallError::Invalid {
+            field,
+            message: "must not be empty".into(),
+        });
+    }
+    if value.chars().count() > MAX_FIELD_CHARS {
+        return Err(CallError::Invalid {
+            field,
+            message: format!("must be at most {MAX_FIELD_CHARS} characters"),
+        });
+    }
+    if value.chars().any(char::is_control) {
+        return Err(CallError::Invalid {
+            field,
+            message: "must not contain control characters".into(),
+        });
+    }
+    Ok(value.to_owned())
+}
+
+impl Calls {
+    /// Loads the calls that were open when the server last stopped.
+    pub async fn load(
+        db: SqlitePool,
+        hub: Arc<Hub>,
+        directory: Arc<Directory>,
+        adapter: Box<dyn CallControl>,
+    ) -> Result<Self, sqlx::Error> {
+        let rows = sqlx::query("SELECT * FROM calls WHERE state <> 'cleared'")
+            .fetch_all(&db)
+            .await?;
+        let open = rows.iter().map(from_row).map(|c| (c.id, c)).collect();
+        tracing::info!(adapter = adapter.name(), "call control ready");
+        Ok(Calls {
+            db,
+            hub,
+            directory,
+            adapter,
+            open: Mutex::new(open),
+        })
+    }
+
+    /// Every open call, oldest first.
+    pub async fn list(&self) -> Vec<Call> {
+        let mut calls: Vec<Call> = self.open.lock().await.values().cloned().collect();
+        calls.sort_by_key(|call| (call.queued_at_ms, call.id));
+        calls
+    }
+
+    /// The `calls_snapshot` frame for a console that just joined.
+    pub async fn snapshot(&self) -> ServerFrame {
+        ServerFrame::CallsSnapshot {
+            calls: self.list().await,
+            now_ms: now_ms(),
+        }
+    }
+
+    /// Queues a call reported by the telephone system.
+    pub async fn queue(&self, new: NewCall) -> Result<Call, CallError> {
+        let caller_name = check_field("caller_name", &new.caller_name, false)?;
+        let caller_number = check_field("caller_number", &new.caller_number, true)?;
+        let dialled = check_field("dialled", &new.dialled, true)?;
+        let mut open = self.open.lock().await;
+        let mut tx = self.db.begin().await?;
+        if let Some(user) = new.caller_user {
+            let known: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE id = ?")
+                .bind(user)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if known.is_none() {
+                return Err(CallError::Invalid {
+                    field: "caller_user",
+                    message: format!("there is no user {user}"),
+                });
+            }
+        }
+        let queued_at_ms = now_ms();
+        let id: CallId = sqlx::query_scalar(
+            "INSERT INTO calls (caller_name, caller_number, dialled, caller_user, state, queued_at_ms) \
+             VALUES (?, ?, ?, ?, 'queued', ?) RETURNING id",
+        )
+        .bind(&caller_name)
+        .bind(&caller_number)
+        .bind(&dialled)
+        .bind(new.caller_user)
+        .bind(queued_at_ms)
+        .fetch_one(&mut *tx)
+        .await?;
+        let call = Call {
+            id,
+            caller_name,
+            caller_number,
+            dialled,
+            caller_user: new.caller_user,
+            state: CallState::Queued,
+            queued_at_ms,
+            answered_at_ms: None,
+            transfer_target: None,
+        };
+        record(&mut tx, &call, "queue", &Source::Telephony).await?;
+        tx.commit().await?;
+        open.insert(id, call.clone());
+        self.publish(&call);
+        Ok(call)
+    }
+
+    /// Applies `action` to call `id`. Answering while another call is active puts that one on
+    /// hold first, as a desk phone does.
+    pub async fn act(
+        &self,
+        id: CallId,
+        action: CallAction,
+        source: Source,
+    ) -> Result<Call, CallError> {
+        let mut open = self.open.lock().await;
+        let call = open.get(&id).cloned().ok_or(CallError::UnknownCall(id))?;
+        let next = action.next(call.state).ok_or(CallError::IllegalMove {
+            action: action.verb(),
+            state: call.state.as_str(),
+        })?;
+        if let CallAction::Transfer { target } = action {
+            self.check_target(target)?;
+        }
+        let displaced = match (action, &source) {
+            (CallAction::Answer, _) => open
+                .values()
+                .find(|other| other.id != id && other.state == CallState::Active)
+                .cloned(),
+            _ => None,
+        };
+        if matches!(source, Source::Operator(_)) {
+            if let Some(other) = &displaced {
+                self.adapter.carry_out(other, CallAction::Hold).await?;
+            }
+            self.adapter.carry_out(&call, action).await?;
+        }
+
+        let held = displaced.map(|other| apply(other, CallAction::Hold, CallState::Held));
+        let moved = apply(call, action, next);
+        let changes: Vec<(&Call, &str)> = held
+            .iter()
+            .map(|call| (call, "hold"))
+            .chain([(&moved, action.verb())])
+            .collect();
+        let mut tx = self.db.begin().await?;
+        for (call, verb) in &changes {
+            sqlx::query(
+                "UPDATE calls SET state = ?, answered_at_ms = ?, transfer_target = ? WHERE id = ?",
+            )
+            .bind(call.state.as_str())
+            .bind(call.answered_at_ms)
+            .bind(call.transfer_target)
+            .bind(call.id)
+            .execute(&mut *tx)
+            .await?;
+            record(&mut tx, call, verb, &source).await?;
+        }
+        tx.commit().await?;
+        for (call, _) in changes {
+            if call.state == CallState::Cleared {
+                open.remove(&call.id);
+            } else {
+                open.insert(call.id, call.clone());
+            }
+            self.publish(call);
+        }
+        Ok(moved)
+    }
+
+    fn check_target(&self, target: EntryId) -> Result<(), CallError> {
+        if self.directory.contains(target) {
+            Ok(())
+        } else {
+            Err(CallError::Invalid {
+                field: "target",
+                message: format!("there is no directory entry {target}"),
+            })
+        }
+    }
+
+    fn publish(&self, call: &Call) {
+        self.hub
+            .broadcast(ServerFrame::Call(call.clone()).encode().into());
+    }
+}
+
+/// The call after a legal move to `next`.
+fn apply(mut call: Call, action: CallAction, next: CallState) -> Call {
+    if next == CallState::Active && call.answered_at_ms.is_none() {
+        call.answered_at_ms = Some(now_ms());
+    }
+    call.transfer_target = match action {
+        CallAction::Transfer { target } => Some(target),
+        _ => None,
+    };
+    call.state = next;
+    call
+}
+
+async fn record(
+    tx: &mut sqlx::SqliteConnection,
+    call: &Call,
+    action: &str,
+    source: &Source,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO call_events (call_id, action, target, state, source, at_ms) \
+         VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(call.id)
+    .bind(action)
+    .bind(call.transfer_target)
+    .bind(call.state.as_str())
+    .bind(source.label())
+    .bind(now_ms())
+    .execute(tx)
+    .await?;
+    Ok(())
+}

@@ -8,7 +8,9 @@
 use serde::{Deserialize, Serialize};
 
 mod calls;
+mod chat;
 pub use calls::{Call, CallAction, CallId, CallState, NewCall, TransferRequest};
+pub use chat::{ChatMessage, ChatRefusal, ConversationId, ConversationSummary, MessageId};
 
 /// Version of this protocol; the server refuses a `hello` with another major version.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -35,6 +37,22 @@ pub enum ClientFrame {
     TransferCall { call: CallId, target: EntryId },
     /// Release the call, or complete its transfer.
     ClearCall { call: CallId },
+    /// Send a chat message. `client_msg_id` is a random UUID chosen once per message: resending
+    /// it (after a reconnect) never makes a second message, it gets the same `chat_ack`.
+    ChatSend {
+        client_msg_id: String,
+        to: UserId,
+        body: String,
+    },
+    /// Ask for the messages with `with` before `before_seq` (newest first when absent),
+    /// at most `limit` of them.
+    History {
+        with: UserId,
+        before_seq: Option<i64>,
+        limit: u32,
+    },
+    /// Find users by name, including those with no conversation yet.
+    SearchUsers { query: String },
 }
 
 /// Frames the server sends.
@@ -59,6 +77,35 @@ pub enum ServerFrame {
     CallsSnapshot { calls: Vec<Call>, now_ms: i64 },
     /// A call was queued or changed; a `cleared` call leaves every list.
     Call(Call),
+    /// The chat list: conversations of the user, most recent first.
+    ConversationsSnapshot {
+        conversations: Vec<ConversationSummary>,
+    },
+    /// The message `client_msg_id` is stored (durably) as `id`, number `seq` of its
+    /// conversation.
+    ChatAck {
+        client_msg_id: String,
+        id: MessageId,
+        conversation: ConversationId,
+        seq: i64,
+        sent_at_ms: i64,
+    },
+    /// The message `client_msg_id` was not accepted; nothing was stored.
+    ChatNack {
+        client_msg_id: String,
+        reason: ChatRefusal,
+        message: String,
+    },
+    /// A new message, sent to every session of both parties.
+    ChatMessage(ChatMessage),
+    /// Answer to `history`: messages in ascending seq; `has_more` when older ones exist.
+    HistoryPage {
+        with: UserId,
+        messages: Vec<ChatMessage>,
+        has_more: bool,
+    },
+    /// Answer to `search_users`, at most 20 users, by display name.
+    UserResults { query: String, users: Vec<User> },
     /// A frame was refused; nothing changed.
     Error { code: ErrorCode, message: String },
 }
@@ -259,6 +306,27 @@ mod tests {
         }
     }
 
+    fn sample_user() -> User {
+        User {
+            id: 2,
+            username: "alice".into(),
+            display_name: "Alice Archer".into(),
+        }
+    }
+
+    fn sample_message() -> ChatMessage {
+        ChatMessage {
+            id: 10,
+            conversation: 3,
+            seq: 7,
+            from: 1,
+            to: 2,
+            body: "Your caller is holding on line 2".into(),
+            sent_at_ms: 1_700_000_000_500,
+            client_msg_id: "0b7e4f0e-7f39-4c1e-9a8e-2f3a1c9d5e61".into(),
+        }
+    }
+
     fn sample_call() -> Call {
         Call {
             id: 4,
@@ -286,6 +354,19 @@ mod tests {
             ClientFrame::HoldCall { call: 1 },
             ClientFrame::TransferCall { call: 1, target: 9 },
             ClientFrame::ClearCall { call: 1 },
+            ClientFrame::ChatSend {
+                client_msg_id: "0b7e4f0e-7f39-4c1e-9a8e-2f3a1c9d5e61".into(),
+                to: 2,
+                body: "<img src=x onerror=alert(1)>\nline two".into(),
+            },
+            ClientFrame::History {
+                with: 2,
+                before_seq: Some(40),
+                limit: 50,
+            },
+            ClientFrame::SearchUsers {
+                query: "ali".into(),
+            },
         ];
         for frame in frames {
             assert_eq!(ClientFrame::decode(&frame.encode()).unwrap(), frame);
@@ -336,6 +417,35 @@ mod tests {
                 transfer_target: Some(12),
                 ..sample_call()
             }),
+            ServerFrame::ConversationsSnapshot {
+                conversations: vec![ConversationSummary {
+                    id: 3,
+                    partner: sample_user(),
+                    last: sample_message(),
+                }],
+            },
+            ServerFrame::ChatAck {
+                client_msg_id: "0b7e4f0e-7f39-4c1e-9a8e-2f3a1c9d5e61".into(),
+                id: 10,
+                conversation: 3,
+                seq: 7,
+                sent_at_ms: 1_700_000_000_500,
+            },
+            ServerFrame::ChatNack {
+                client_msg_id: "x".into(),
+                reason: ChatRefusal::PartnerOffline,
+                message: "Alice Archer is offline".into(),
+            },
+            ServerFrame::ChatMessage(sample_message()),
+            ServerFrame::HistoryPage {
+                with: 2,
+                messages: vec![sample_message()],
+                has_more: true,
+            },
+            ServerFrame::UserResults {
+                query: "ali".into(),
+                users: vec![sample_user()],
+            },
             ServerFrame::Error {
                 code: ErrorCode::MalformedFrame,
                 message: "expected a JSON object".into(),
@@ -379,6 +489,8 @@ mod tests {
             r#"{"type": "set_presence", "state": "busy", "extra": true}"#,
             r#"{"type": "hello", "version": 1"#,
             r#"{"type": "answer_call"}"#,
+            r#"{"type": "chat_send", "to": 2, "body": "hi"}"#,
+            r#"{"type": "history", "with": 2, "limit": -5}"#,
             r#"{"type": "transfer_call", "call": 1}"#,
             r#"{"type": "clear_call", "call": "one"}"#,
         ];

@@ -13,20 +13,24 @@ use std::{
 use axum::extract::ws::Utf8Bytes;
 use sqlx::{Row, SqlitePool};
 use switchboard_protocol::{PresenceState, PresenceUpdate, ServerFrame, UserId};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
 /// Frames a connection may lag behind before it is closed and must resync.
 const FAN_OUT_QUEUE: usize = 4096;
+/// Frames addressed to one connection (chat) that may wait before it is closed as too slow.
+const DIRECT_QUEUE: usize = 1024;
 
 /// Identifies one open connection in the hub.
 pub type ConnId = u64;
 
-/// What a connection gets when it joins: its fan-out receiver, a token the hub cancels to
-/// close it (sign-out), and the presence snapshot taken at the same instant.
+/// What a connection gets when it joins: its receivers (frames for everyone, frames for its
+/// user), a token the hub cancels to close it (sign-out), and the presence snapshot taken at
+/// the same instant. `direct` ends when the connection fell too far behind.
 pub struct Joined {
     pub id: ConnId,
     pub events: broadcast::Receiver<Utf8Bytes>,
+    pub direct: mpsc::Receiver<Utf8Bytes>,
     pub closed: CancellationToken,
     pub snapshot: Utf8Bytes,
 }
@@ -35,14 +39,16 @@ struct Connection {
     user: UserId,
     session: String,
     closed: CancellationToken,
+    /// Dropped (set to `None`) when full, which ends the connection's `direct` receiver.
+    direct: Option<mpsc::Sender<Utf8Bytes>>,
 }
 
 #[derive(Default)]
 struct HubState {
     /// The state each user chose, for every user.
     chosen: HashMap<UserId, PresenceState>,
-    /// Open connections per user.
-    online: HashMap<UserId, usize>,
+    /// Open connections per user; a user is online while this holds an entry for them.
+    online: HashMap<UserId, Vec<ConnId>>,
     connections: HashMap<ConnId, Connection>,
     next_id: ConnId,
 }
@@ -114,15 +120,16 @@ impl Hub {
     /// their first connection.
     pub fn join(&self, user: UserId, session: &str) -> Joined {
         let mut state = self.lock();
-        let count = state.online.entry(user).or_insert(0);
-        *count += 1;
-        if *count == 1 {
+        let id = state.next_id;
+        state.next_id += 1;
+        let conns = state.online.entry(user).or_default();
+        conns.push(id);
+        if conns.len() == 1 {
             self.publish(user, state.shown(user));
         }
         // Subscribed after that publish: the snapshot below already holds it.
         let events = self.events.subscribe();
-        let id = state.next_id;
-        state.next_id += 1;
+        let (direct_tx, direct) = mpsc::channel(DIRECT_QUEUE);
         let closed = CancellationToken::new();
         state.connections.insert(
             id,
@@ -130,6 +137,7 @@ impl Hub {
                 user,
                 session: session.to_owned(),
                 closed: closed.clone(),
+                direct: Some(direct_tx),
             },
         );
         let presence = state
@@ -144,6 +152,7 @@ impl Hub {
         Joined {
             id,
             events,
+            direct,
             closed,
             snapshot,
         }
@@ -156,11 +165,11 @@ impl Hub {
             return;
         };
         let last = match state.online.get_mut(&conn.user) {
-            Some(count) if *count > 1 => {
-                *count -= 1;
-                false
+            Some(conns) => {
+                conns.retain(|&other| other != id);
+                conns.is_empty()
             }
-            _ => true,
+            None => true,
         };
         if last {
             state.online.remove(&conn.user);
@@ -193,6 +202,33 @@ impl Hub {
                 conn.closed.cancel();
             }
         }
+    }
+
+    /// Sends a frame to every connection of `user` (chat). A connection whose queue is full is
+    /// cut off, so it closes and resyncs instead of slowing the sender.
+    pub fn send_to_user(&self, user: UserId, frame: &Utf8Bytes) {
+        let mut state = self.lock();
+        let HubState {
+            online,
+            connections,
+            ..
+        } = &mut *state;
+        for id in online.get(&user).into_iter().flatten() {
+            let Some(conn) = connections.get_mut(id) else {
+                continue;
+            };
+            if let Some(direct) = &conn.direct
+                && direct.try_send(frame.clone()).is_err()
+            {
+                tracing::warn!(user, conn = id, "connection too far behind; closing it");
+                conn.direct = None;
+            }
+        }
+    }
+
+    /// Whether `user` is someone who can chat (a known account).
+    pub fn is_user(&self, user: UserId) -> bool {
+        self.lock().chosen.contains_key(&user)
     }
 
     /// Current shown presence of a user.
@@ -286,5 +322,33 @@ mod tests {
         hub.close_session("a");
         assert!(a.closed.is_cancelled());
         assert!(!b.closed.is_cancelled());
+    }
+
+    #[tokio::test]
+    async fn direct_frames_reach_only_that_users_connections_and_a_slow_one_is_cut_off() {
+        let hub = hub_with_users(&[1, 2]);
+        let mut tab1 = hub.join(1, "a");
+        let mut tab2 = hub.join(1, "b");
+        let mut other = hub.join(2, "c");
+        let frame: Utf8Bytes = "{}".into();
+        hub.send_to_user(1, &frame);
+        assert_eq!(tab1.direct.try_recv().unwrap(), frame);
+        assert_eq!(tab2.direct.try_recv().unwrap(), frame);
+        assert!(other.direct.try_recv().is_err());
+
+        // tab2 never reads: once its queue is full it is cut off, tab1 goes on.
+        for _ in 0..=DIRECT_QUEUE {
+            hub.send_to_user(1, &frame);
+            assert_eq!(tab1.direct.try_recv().unwrap(), frame);
+        }
+        let mut drained = 0;
+        while tab2.direct.try_recv().is_ok() {
+            drained += 1;
+        }
+        assert_eq!(drained, DIRECT_QUEUE);
+        assert!(matches!(
+            tab2.direct.try_recv(),
+            Err(mpsc::error::TryRecvError::Disconnected)
+        ));
     }
 }

@@ -10,6 +10,7 @@ use crate::{
         Calls,
         adapter::{CallControl, PbxIngest, SimulatedExchange},
     },
+    chat::Chat,
     config::Config,
     directory::Directory,
     presence::Hub,
@@ -26,6 +27,8 @@ pub struct AppState {
     pub directory: Arc<Directory>,
     /// The queue, the active call and transfers.
     pub calls: Arc<Calls>,
+    /// Messages, history, the chat list.
+    pub chat: Arc<Chat>,
     /// Cancelled when the server shuts down; connection tasks then close their sockets.
     pub shutdown: CancellationToken,
 }
@@ -46,12 +49,15 @@ impl AppState {
             Box::new(PbxIngest)
         };
         let calls = Calls::load(db.clone(), hub.clone(), directory.clone(), adapter).await?;
+        let max_chars = config.client.limits.max_message_chars;
+        let chat = Chat::start(db.clone(), hub.clone(), config.mode, max_chars);
         Ok(AppState {
             db,
             config: Arc::new(config),
             hub,
             directory,
             calls: Arc::new(calls),
+            chat: Arc::new(chat),
             shutdown,
         })
     }

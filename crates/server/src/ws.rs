@@ -13,8 +13,12 @@ use axum::{
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use switchboard_protocol::{
     CallAction, CallId, ClientFrame, ErrorCode, PROTOCOL_VERSION, PresenceState, ServerFrame,
+    UserId,
 };
-use tokio::{sync::broadcast, time::Instant};
+use tokio::{
+    sync::{broadcast, mpsc},
+    time::Instant,
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -77,6 +81,7 @@ enum Stop {
 struct Joined {
     id: ConnId,
     events: broadcast::Receiver<Utf8Bytes>,
+    direct: mpsc::Receiver<Utf8Bytes>,
 }
 
 /// One console's connection, over any sink and stream of WebSocket messages.
@@ -110,12 +115,15 @@ where
         let step = tokio::select! {
             _ = shutdown.cancelled() => Err(Stop::Close(close_code::RESTART, "server restarting")),
             _ = signed_out.cancelled() => Err(Stop::Close(SIGNED_OUT, "signed out")),
-            event = next_event(&mut conn.joined) => match event {
-                Ok(frame) => conn.send(frame).await,
-                Err(broadcast::error::RecvError::Lagged(_)) => {
+            outbound = next_outbound(&mut conn.joined) => match outbound {
+                Outbound::Everyone(Ok(frame)) | Outbound::Direct(Some(frame)) => {
+                    conn.send(frame).await
+                }
+                Outbound::Everyone(Err(broadcast::error::RecvError::Lagged(_)))
+                | Outbound::Direct(None) => {
                     Err(Stop::Close(close_code::AGAIN, "too far behind; reconnect to resync"))
                 }
-                Err(broadcast::error::RecvError::Closed) => Err(Stop::Gone),
+                Outbound::Everyone(Err(broadcast::error::RecvError::Closed)) => Err(Stop::Gone),
             },
             message = stream.next() => {
                 last_heard = Instant::now();
@@ -152,10 +160,21 @@ where
     }
 }
 
-/// The next fan-out frame, or never before `hello`.
-async fn next_event(joined: &mut Option<Joined>) -> Result<Utf8Bytes, broadcast::error::RecvError> {
+/// A frame from the hub for this connection.
+enum Outbound {
+    /// From the fan-out to every console (presence, calls); lagging ends it.
+    Everyone(Result<Utf8Bytes, broadcast::error::RecvError>),
+    /// Addressed to this user (chat); `None` when the hub cut the connection off as too slow.
+    Direct(Option<Utf8Bytes>),
+}
+
+/// The next frame from the hub; never before `hello`.
+async fn next_outbound(joined: &mut Option<Joined>) -> Outbound {
     match joined {
-        Some(joined) => joined.events.recv().await,
+        Some(joined) => tokio::select! {
+            frame = joined.events.recv() => Outbound::Everyone(frame),
+            frame = joined.direct.recv() => Outbound::Direct(frame),
+        },
         None => std::future::pending().await,
     }
 }
@@ -197,6 +216,17 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
                     .await
             }
             Ok(ClientFrame::ClearCall { call }) => self.call_action(call, CallAction::Clear).await,
+            Ok(ClientFrame::ChatSend {
+                client_msg_id,
+                to,
+                body,
+            }) => self.chat_send(client_msg_id, to, body).await,
+            Ok(ClientFrame::History {
+                with,
+                before_seq,
+                limit,
+            }) => self.history(with, before_seq, limit).await,
+            Ok(ClientFrame::SearchUsers { query }) => self.search_users(query).await,
         }
     }
 
@@ -217,6 +247,7 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
         self.joined = Some(Joined {
             id: joined.id,
             events: joined.events,
+            direct: joined.direct,
         });
         let welcome = ServerFrame::Welcome {
             version: PROTOCOL_VERSION,
@@ -230,7 +261,20 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
         // After joining: a call change from now on is in the snapshot, the queue, or both
         // (changes are whole calls, so seeing one twice is harmless).
         let calls = self.state.calls.snapshot().await;
-        self.send_frame(&calls).await
+        self.send_frame(&calls).await?;
+        match self.state.chat.conversations(self.session.user.id).await {
+            Ok(conversations) => {
+                self.send_frame(&ServerFrame::ConversationsSnapshot { conversations })
+                    .await
+            }
+            Err(err) => {
+                tracing::error!(%err, "loading the chat list");
+                Err(Stop::Close(
+                    close_code::ERROR,
+                    "could not load the chat list; reconnect",
+                ))
+            }
+        }
     }
 
     /// `set_presence`: store the chosen state, then tell everyone.
@@ -281,6 +325,93 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
                     CallError::Adapter(_) | CallError::Database(_) => ErrorCode::Internal,
                 };
                 self.refuse(code, err.to_string()).await
+            }
+        }
+    }
+}
+
+impl<S: Sink<Message> + Unpin> Connection<S> {
+    /// `chat_send`: acknowledged only once the message is committed; the message itself
+    /// reaches every session of both parties through the hub.
+    async fn chat_send(
+        &mut self,
+        client_msg_id: String,
+        to: UserId,
+        body: String,
+    ) -> Result<(), Stop> {
+        if self.joined.is_none() {
+            return self.refuse(ErrorCode::OutOfOrder, "send hello first").await;
+        }
+        let from = self.session.user.id;
+        let frame = match self
+            .state
+            .chat
+            .send(from, client_msg_id.clone(), to, body)
+            .await
+        {
+            Ok(stored) => ServerFrame::ChatAck {
+                client_msg_id,
+                id: stored.message.id,
+                conversation: stored.message.conversation,
+                seq: stored.message.seq,
+                sent_at_ms: stored.message.sent_at_ms,
+            },
+            Err(refused) => ServerFrame::ChatNack {
+                client_msg_id,
+                reason: refused.reason,
+                message: refused.message,
+            },
+        };
+        self.send_frame(&frame).await
+    }
+
+    /// `history`: one page of the conversation with `with`.
+    async fn history(
+        &mut self,
+        with: UserId,
+        before_seq: Option<i64>,
+        limit: u32,
+    ) -> Result<(), Stop> {
+        if self.joined.is_none() {
+            return self.refuse(ErrorCode::OutOfOrder, "send hello first").await;
+        }
+        let me = self.session.user.id;
+        match self.state.chat.history(me, with, before_seq, limit).await {
+            Ok((messages, has_more)) => {
+                let page = ServerFrame::HistoryPage {
+                    with,
+                    messages,
+                    has_more,
+                };
+                self.send_frame(&page).await
+            }
+            Err(err) => {
+                tracing::error!(%err, "loading history");
+                self.refuse(ErrorCode::Internal, "could not load the history; try again")
+                    .await
+            }
+        }
+    }
+
+    /// `search_users`: users by name, for starting or finding a conversation.
+    async fn search_users(&mut self, query: String) -> Result<(), Stop> {
+        if self.joined.is_none() {
+            return self.refuse(ErrorCode::OutOfOrder, "send hello first").await;
+        }
+        match self
+            .state
+            .chat
+            .search_users(self.session.user.id, &query)
+            .await
+        {
+            Ok(users) => {
+                self.send_frame(&ServerFrame::UserResults { query, users })
+                    .await
+            }
+            Err(err) => {
+                tracing::error!(%err, "searching users");
+                self.refuse(ErrorCode::Internal, "could not search; try again")
+                    .await
             }
         }
     }

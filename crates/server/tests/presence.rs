@@ -148,7 +148,7 @@ async fn bad_frames_get_errors_and_change_nothing() {
     let ServerFrame::Welcome { me, .. } = bob.recv().await else {
         panic!("no welcome")
     };
-    for _ in ["directory", "presence", "calls"] {
+    for _ in ["directory", "presence", "calls", "chat list"] {
         bob.recv().await;
     }
     bob.send(&ClientFrame::SetPresence {

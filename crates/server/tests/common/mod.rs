@@ -147,7 +147,7 @@ impl TestServer {
             })
             .await;
         let mut frames = Vec::new();
-        for _ in 0..4 {
+        for _ in 0..5 {
             frames.push(client.recv().await);
         }
         (client, frames)

@@ -1,0 +1,56 @@
+//! Chat as both sides see it: messages, acknowledgements, history pages, the chat list.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{User, UserId};
+
+/// Server-assigned id of a message.
+pub type MessageId = i64;
+
+/// Server-assigned id of a 1:1 conversation.
+pub type ConversationId = i64;
+
+/// A stored chat message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    pub id: MessageId,
+    pub conversation: ConversationId,
+    /// Position in the conversation, from 1, without gaps.
+    pub seq: i64,
+    pub from: UserId,
+    pub to: UserId,
+    /// Plain text; consoles render it as text, never as markup.
+    pub body: String,
+    /// When the server stored it, milliseconds since the Unix epoch.
+    pub sent_at_ms: i64,
+    /// The sender's id for this message, so the sender's consoles match it to their outbox.
+    pub client_msg_id: String,
+}
+
+/// A conversation in the chat list: the partner and the newest message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationSummary {
+    pub id: ConversationId,
+    pub partner: User,
+    pub last: ChatMessage,
+}
+
+/// Why a message was not accepted. Nothing was stored; the console may let the user retry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChatRefusal {
+    /// Empty or whitespace-only.
+    Empty,
+    /// Longer than the configured limit.
+    TooLong,
+    /// `client_msg_id` is not a UUID.
+    BadClientMsgId,
+    /// No such user, or oneself.
+    UnknownRecipient,
+    /// Micollab mode: the partner is offline, so chat is unavailable.
+    PartnerOffline,
+    /// Sending too fast; retry a little later.
+    RateLimited,
+    /// The server failed to store it; retry.
+    Internal,
+}

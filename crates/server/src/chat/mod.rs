@@ -1,0 +1,247 @@
+//! Chat: checking and storing messages, history pages, the chat list and user search.
+
+pub mod writer;
+
+use std::sync::Arc;
+
+use sqlx::{Row, SqlitePool, sqlite::SqliteRow};
+use switchboard_protocol::{
+    ChatMessage, ChatRefusal, ConversationSummary, Mode, PresenceState, User, UserId,
+};
+
+use self::writer::{Outgoing, Stored, Writer};
+use crate::presence::Hub;
+
+/// Most messages in one history page.
+pub const MAX_PAGE: u32 = 200;
+/// Most conversations in the chat list sent at hello.
+const MAX_CONVERSATIONS: i64 = 200;
+/// Most users in a search answer.
+const MAX_RESULTS: i64 = 20;
+
+/// A message was refused: why, and a sentence for the person who wrote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    pub reason: ChatRefusal,
+    pub message: String,
+}
+
+fn refuse(reason: ChatRefusal, message: impl Into<String>) -> Refused {
+    Refused {
+        reason,
+        message: message.into(),
+    }
+}
+
+/// The chat service, shared by every connection.
+pub struct Chat {
+    db: SqlitePool,
+    hub: Arc<Hub>,
+    writer: Writer,
+    mode: Mode,
+    max_chars: usize,
+}
+
+pub(crate) fn message_from_row(row: &SqliteRow) -> ChatMessage {
+    ChatMessage {
+        id: row.get("id"),
+        conversation: row.get("conversation_id"),
+        seq: row.get("seq"),
+        from: row.get("sender"),
+        to: row.get("recipient"),
+        body: row.get("body"),
+        sent_at_ms: row.get("sent_at_ms"),
+        client_msg_id: row.get("client_msg_id"),
+    }
+}
+
+/// A UUID in its usual text form (8-4-4-4-12 hex digits): what consoles use as message ids.
+fn is_uuid(id: &str) -> bool {
+    id.len() == 36
+        && id.char_indices().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == '-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+impl Chat {
+    /// Starts the chat service and its writer.
+    pub fn start(db: SqlitePool, hub: Arc<Hub>, mode: Mode, max_chars: usize) -> Self {
+        let writer = Writer::start(db.clone(), hub.clone());
+        Chat {
+            db,
+            hub,
+            writer,
+            mode,
+            max_chars,
+        }
+    }
+
+    /// Checks and stores a message from `from`; returns it once committed. A resend of a
+    /// stored `client_msg_id` returns the stored message again and stores nothing.
+    pub async fn send(
+        &self,
+        from: UserId,
+        client_msg_id: String,
+        to: UserId,
+        body: String,
+    ) -> Result<Stored, Refused> {
+        if !is_uuid(&client_msg_id) {
+            return Err(refuse(
+                ChatRefusal::BadClientMsgId,
+                "client_msg_id must be a UUID chosen once per message",
+            ));
+        }
+        if body.trim().is_empty() {
+            return Err(refuse(ChatRefusal::Empty, "An empty message is not sent."));
+        }
+        let chars = body.chars().count();
+        if chars > self.max_chars {
+            return Err(refuse(
+                ChatRefusal::TooLong,
+                format!(
+                    "Messages are limited to {} characters; this one has {chars}.",
+                    self.max_chars
+                ),
+            ));
+        }
+        if to == from || !self.hub.is_user(to) {
+            return Err(refuse(
+                ChatRefusal::UnknownRecipient,
+                "There is nobody to chat with under that id.",
+            ));
+        }
+        if self.mode == Mode::Micollab && self.hub.presence_of(to) == PresenceState::Offline {
+            return Err(refuse(
+                ChatRefusal::PartnerOffline,
+                "Chat is unavailable: this person is offline.",
+            ));
+        }
+        let outgoing = Outgoing {
+            from,
+            to,
+            client_msg_id,
+            body,
+        };
+        self.writer.store(outgoing).await.map_err(|err| {
+            tracing::error!(%err, "a message could not be stored");
+            refuse(
+                ChatRefusal::Internal,
+                "The message could not be stored; it will be retried.",
+            )
+        })
+    }
+
+    /// Messages between `me` and `with` before `before_seq` (the newest when `None`), at most
+    /// `limit`, in ascending seq, and whether older ones exist. Only the two parties can read
+    /// a conversation: it is found by the pair, never by an id the client gives.
+    pub async fn history(
+        &self,
+        me: UserId,
+        with: UserId,
+        before_seq: Option<i64>,
+        limit: u32,
+    ) -> Result<(Vec<ChatMessage>, bool), sqlx::Error> {
+        let limit = i64::from(limit.clamp(1, MAX_PAGE));
+        let rows = sqlx::query(
+            "SELECT m.id, m.conversation_id, m.seq, m.sender, m.recipient, m.client_msg_id, \
+                    m.body, m.sent_at_ms \
+             FROM conversations c JOIN messages m ON m.conversation_id = c.id \
+             WHERE c.user_a = ? AND c.user_b = ? AND m.seq < ? \
+             ORDER BY m.seq DESC LIMIT ?",
+        )
+        .bind(me.min(with))
+        .bind(me.max(with))
+        .bind(before_seq.unwrap_or(i64::MAX))
+        .bind(limit + 1)
+        .fetch_all(&self.db)
+        .await?;
+        let has_more = rows.len() as i64 > limit;
+        let mut messages: Vec<ChatMessage> = rows
+            .iter()
+            .take(limit as usize)
+            .map(message_from_row)
+            .collect();
+        messages.reverse();
+        Ok((messages, has_more))
+    }
+
+    /// The chat list of `me`: conversations with their newest message, most recent first.
+    pub async fn conversations(&self, me: UserId) -> Result<Vec<ConversationSummary>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT c.id AS conv, u.id AS uid, u.username, u.display_name, \
+                    m.id, m.conversation_id, m.seq, m.sender, m.recipient, m.client_msg_id, \
+                    m.body, m.sent_at_ms \
+             FROM conversations c \
+             JOIN users u ON u.id = CASE WHEN c.user_a = ?1 THEN c.user_b ELSE c.user_a END \
+             JOIN messages m ON m.conversation_id = c.id AND m.seq = c.last_seq \
+             WHERE c.user_a = ?1 OR c.user_b = ?1 \
+             ORDER BY c.last_at_ms DESC, c.id DESC LIMIT ?2",
+        )
+        .bind(me)
+        .bind(MAX_CONVERSATIONS)
+        .fetch_all(&self.db)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|row| ConversationSummary {
+                id: row.get("conv"),
+                partner: User {
+                    id: row.get("uid"),
+                    username: row.get("username"),
+                    display_name: row.get("display_name"),
+                },
+                last: message_from_row(row),
+            })
+            .collect())
+    }
+
+    /// Users other than `me` whose display name or user name contains `query`.
+    pub async fn search_users(&self, me: UserId, query: &str) -> Result<Vec<User>, sqlx::Error> {
+        let query = query.trim();
+        if query.is_empty() {
+            return Ok(Vec::new());
+        }
+        let escaped: String = query
+            .chars()
+            .flat_map(|c| match c {
+                '%' | '_' | '\\' => vec!['\\', c],
+                c => vec![c],
+            })
+            .collect();
+        let pattern = format!("%{escaped}%");
+        let rows = sqlx::query(
+            "SELECT id, username, display_name FROM users \
+             WHERE id <> ? AND (display_name LIKE ?2 ESCAPE '\\' OR username LIKE ?2 ESCAPE '\\') \
+             ORDER BY display_name COLLATE NOCASE LIMIT ?3",
+        )
+        .bind(me)
+        .bind(&pattern)
+        .bind(MAX_RESULTS)
+        .fetch_all(&self.db)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|row| User {
+                id: row.get("id"),
+                username: row.get("username"),
+                display_name: row.get("display_name"),
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_uuid;
+
+    #[test]
+    fn only_uuids_are_message_ids() {
+        assert!(is_uuid("0b7e4f0e-7f39-4c1e-9a8e-2f3a1c9d5e61"));
+        assert!(is_uuid("0B7E4F0E-7F39-4C1E-9A8E-2F3A1C9D5E61"));
+        assert!(!is_uuid("1"));
+        assert!(!is_uuid("0b7e4f0e7f394c1e9a8e2f3a1c9d5e61xxxx"));
+        assert!(!is_uuid("0b7e4f0e-7f39-4c1e-9a8e-2f3a1c9d5e6g"));
+        assert!(!is_uuid("0b7e4f0e-7f39-4c1e-9a8e-2f3a1c9d5e6é"));
+    }
+}

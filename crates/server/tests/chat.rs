@@ -1,0 +1,295 @@
+//! Chat through real sockets: send, acknowledge, de-duplicate, fan out, history, chat list,
+//! user search, authorization and the micollab rule.
+
+mod common;
+
+use common::{Client, TestServer};
+use switchboard_protocol::{ChatMessage, ChatRefusal, ClientFrame, Mode, ServerFrame, UserId};
+
+fn uuid(n: u64) -> String {
+    format!("00000000-0000-4000-8000-{n:012x}")
+}
+
+fn me(frames: &[ServerFrame]) -> UserId {
+    let ServerFrame::Welcome { me, .. } = &frames[0] else {
+        panic!("no welcome")
+    };
+    me.id
+}
+
+async fn send(client: &mut Client, id: u64, to: UserId, body: &str) {
+    client
+        .send(&ClientFrame::ChatSend {
+            client_msg_id: uuid(id),
+            to,
+            body: body.into(),
+        })
+        .await;
+}
+
+/// Reads frames until the ack (or nack) of `id`, collecting the chat messages seen on the way.
+async fn answer_to(client: &mut Client, id: u64) -> (ServerFrame, Vec<ChatMessage>) {
+    let mut seen = Vec::new();
+    loop {
+        match client.recv().await {
+            ServerFrame::ChatMessage(message) => seen.push(message),
+            frame @ (ServerFrame::ChatAck { .. } | ServerFrame::ChatNack { .. }) => {
+                let (ServerFrame::ChatAck { client_msg_id, .. }
+                | ServerFrame::ChatNack { client_msg_id, .. }) = &frame
+                else {
+                    unreachable!()
+                };
+                assert_eq!(client_msg_id, &uuid(id));
+                return (frame, seen);
+            }
+            ServerFrame::Presence(_) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+async fn next_message(client: &mut Client) -> ChatMessage {
+    loop {
+        match client.recv().await {
+            ServerFrame::ChatMessage(message) => return message,
+            ServerFrame::Presence(_) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+async fn history(
+    client: &mut Client,
+    with: UserId,
+    before_seq: Option<i64>,
+    limit: u32,
+) -> (Vec<i64>, bool) {
+    client
+        .send(&ClientFrame::History {
+            with,
+            before_seq,
+            limit,
+        })
+        .await;
+    loop {
+        match client.recv().await {
+            ServerFrame::HistoryPage {
+                messages,
+                has_more,
+                with: w,
+            } => {
+                assert_eq!(w, with);
+                return (messages.iter().map(|m| m.seq).collect(), has_more);
+            }
+            ServerFrame::Presence(_) | ServerFrame::ChatMessage(_) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_message_is_acknowledged_once_and_reaches_every_session_of_both_parties() {
+    let server = TestServer::start().await;
+    let (mut operator, frames) = server.connect("operator").await;
+    let operator_id = me(&frames);
+    let (mut operator_tab, _) = server.connect("operator").await;
+    let (mut alice, frames) = server.connect("alice").await;
+    let alice_id = me(&frames);
+    let (mut alice_tab, _) = server.connect("alice").await;
+
+    let body = "<img src=x onerror=alert(1)> is held on line 2";
+    send(&mut operator, 1, alice_id, body).await;
+    let (ack, _) = answer_to(&mut operator, 1).await;
+    let ServerFrame::ChatAck { seq, id, .. } = ack else {
+        panic!("refused: {ack:?}")
+    };
+    assert_eq!(seq, 1);
+    for client in [&mut operator_tab, &mut alice, &mut alice_tab] {
+        let message = next_message(client).await;
+        assert_eq!(
+            (message.id, message.from, message.to),
+            (id, operator_id, alice_id)
+        );
+        assert_eq!(message.body, body, "stored and sent verbatim");
+    }
+
+    // A resend (same client_msg_id, e.g. after a reconnect) gets the same ack, and no copy.
+    send(&mut operator, 1, alice_id, body).await;
+    let (again, copies) = answer_to(&mut operator, 1).await;
+    assert!(matches!(again, ServerFrame::ChatAck { id: same, seq: 1, .. } if same == id));
+    assert!(copies.iter().all(|m| m.id == id), "{copies:?}");
+
+    // Alice answers: seq 2 in the same conversation, and the next thing everyone sees.
+    send(&mut alice_tab, 2, operator_id, "On my way").await;
+    let (ack, _) = answer_to(&mut alice_tab, 2).await;
+    assert!(
+        matches!(ack, ServerFrame::ChatAck { seq: 2, .. }),
+        "{ack:?}"
+    );
+    for client in [&mut operator_tab, &mut alice] {
+        assert_eq!(next_message(client).await.body, "On my way");
+    }
+    let (seqs, has_more) = history(&mut alice, operator_id, None, 50).await;
+    assert_eq!((seqs, has_more), (vec![1, 2], false));
+}
+
+#[tokio::test]
+async fn refused_messages_say_why_and_store_nothing() {
+    let server = TestServer::start().await;
+    let (mut operator, frames) = server.connect("operator").await;
+    let operator_id = me(&frames);
+    let (_alice, frames) = server.connect("alice").await;
+    let alice_id = me(&frames);
+    let too_long = "x".repeat(4001);
+    let cases: [(u64, UserId, &str, ChatRefusal); 5] = [
+        (10, alice_id, "", ChatRefusal::Empty),
+        (11, alice_id, " \n\t ", ChatRefusal::Empty),
+        (12, alice_id, &too_long, ChatRefusal::TooLong),
+        (13, operator_id, "me", ChatRefusal::UnknownRecipient),
+        (14, 987_654, "nobody", ChatRefusal::UnknownRecipient),
+    ];
+    for (id, to, body, reason) in cases {
+        send(&mut operator, id, to, body).await;
+        let (answer, _) = answer_to(&mut operator, id).await;
+        let ServerFrame::ChatNack {
+            reason: got,
+            message,
+            ..
+        } = answer
+        else {
+            panic!("{answer:?}")
+        };
+        assert_eq!(got, reason);
+        assert!(!message.is_empty());
+    }
+    operator
+        .send(&ClientFrame::ChatSend {
+            client_msg_id: "7".into(),
+            to: alice_id,
+            body: "hi".into(),
+        })
+        .await;
+    let ServerFrame::ChatNack { reason, .. } = operator.recv().await else {
+        panic!()
+    };
+    assert_eq!(reason, ChatRefusal::BadClientMsgId);
+    assert_eq!(
+        history(&mut operator, alice_id, None, 50).await,
+        (vec![], false)
+    );
+}
+
+#[tokio::test]
+async fn history_pages_go_back_by_seq_and_only_the_parties_read_them() {
+    let server = TestServer::start().await;
+    let (mut operator, frames) = server.connect("operator").await;
+    let operator_id = me(&frames);
+    let (mut bob, frames) = server.connect("bob").await;
+    let bob_id = me(&frames);
+    for n in 1..=25 {
+        send(&mut operator, n, bob_id, &format!("message {n}")).await;
+        answer_to(&mut operator, n).await;
+    }
+    let (page, more) = history(&mut operator, bob_id, None, 10).await;
+    assert_eq!((page, more), ((16..=25).collect::<Vec<_>>(), true));
+    let (page, more) = history(&mut operator, bob_id, Some(16), 10).await;
+    assert_eq!((page, more), ((6..=15).collect::<Vec<_>>(), true));
+    let (page, more) = history(&mut bob, operator_id, Some(6), 10).await;
+    assert_eq!((page, more), ((1..=5).collect::<Vec<_>>(), false));
+
+    // Carol asks for "the conversation with bob": she gets hers (empty), never the operator's.
+    let (mut carol, _) = server.connect("carol").await;
+    assert_eq!(history(&mut carol, bob_id, None, 50).await, (vec![], false));
+    assert_eq!(
+        history(&mut carol, operator_id, None, 50).await,
+        (vec![], false)
+    );
+}
+
+#[tokio::test]
+async fn the_chat_list_comes_with_hello_most_recent_first() {
+    let server = TestServer::start().await;
+    let (mut operator, frames) = server.connect("operator").await;
+    let ServerFrame::ConversationsSnapshot { conversations } = &frames[4] else {
+        panic!("no chat list in {frames:?}")
+    };
+    assert!(conversations.is_empty());
+    let (_bob, frames) = server.connect("bob").await;
+    let bob_id = me(&frames);
+    let (_dave, frames) = server.connect("dave").await;
+    let dave_id = me(&frames);
+    send(&mut operator, 1, bob_id, "first").await;
+    answer_to(&mut operator, 1).await;
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    send(&mut operator, 2, dave_id, "second").await;
+    answer_to(&mut operator, 2).await;
+
+    let (_again, frames) = server.connect("operator").await;
+    let ServerFrame::ConversationsSnapshot { conversations } = &frames[4] else {
+        panic!()
+    };
+    let list: Vec<(&str, &str)> = conversations
+        .iter()
+        .map(|c| (c.partner.display_name.as_str(), c.last.body.as_str()))
+        .collect();
+    assert_eq!(list, [("Dave Dalton", "second"), ("Bob Baker", "first")]);
+}
+
+#[tokio::test]
+async fn user_search_finds_people_without_a_conversation() {
+    let server = TestServer::start().await;
+    let (mut operator, _) = server.connect("operator").await;
+    let mut search = async |query: &str| {
+        operator
+            .send(&ClientFrame::SearchUsers {
+                query: query.into(),
+            })
+            .await;
+        let ServerFrame::UserResults {
+            users,
+            query: echoed,
+        } = operator.recv().await
+        else {
+            panic!()
+        };
+        assert_eq!(echoed, query);
+        users
+            .into_iter()
+            .map(|u| u.display_name)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(search("archer").await, ["Alice Archer"]);
+    assert_eq!(search("ALI").await, ["Alice Archer"]);
+    assert!(search("operator").await.is_empty(), "not oneself");
+    assert!(search("%").await.is_empty(), "wildcards are literal");
+    assert!(search("  ").await.is_empty());
+    assert!(search("amelia").await.len() > 5);
+}
+
+#[tokio::test]
+async fn micollab_mode_refuses_offline_partners() {
+    let server = TestServer::start_with(|config| config.mode = Mode::Micollab).await;
+    let (mut operator, _) = server.connect("operator").await;
+    let alice_id = 2;
+    send(&mut operator, 1, alice_id, "are you there?").await;
+    let (answer, _) = answer_to(&mut operator, 1).await;
+    assert!(
+        matches!(
+            answer,
+            ServerFrame::ChatNack {
+                reason: ChatRefusal::PartnerOffline,
+                ..
+            }
+        ),
+        "{answer:?}"
+    );
+    let (mut alice, frames) = server.connect("alice").await;
+    assert_eq!(me(&frames), alice_id);
+    send(&mut operator, 1, alice_id, "are you there?").await;
+    let (answer, _) = answer_to(&mut operator, 1).await;
+    assert!(
+        matches!(answer, ServerFrame::ChatAck { seq: 1, .. }),
+        "{answer:?}"
+    );
+    assert_eq!(next_message(&mut alice).await.body, "are you there?");
+}

@@ -27,12 +27,40 @@ pub struct ChatMessage {
     pub client_msg_id: String,
 }
 
-/// A conversation in the chat list: the partner and the newest message.
+/// A conversation in the chat list: the partner, the newest message and both parties'
+/// markers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConversationSummary {
     pub id: ConversationId,
     pub partner: User,
     pub last: ChatMessage,
+    /// The receiving user's own markers: what they have read (red dots derive from it).
+    pub mine: Marker,
+    /// The partner's markers: receipts of the receiving user's messages derive from them.
+    pub theirs: Marker,
+    /// Messages from the partner above `mine.read_seq`, counted up to `last.seq`.
+    pub unread: u32,
+}
+
+/// How far one party of a conversation has got: messages up to `delivered_seq` reached one
+/// of their consoles, messages up to `read_seq` were displayed to them. Both only grow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Marker {
+    pub read_seq: i64,
+    pub delivered_seq: i64,
+}
+
+/// A party's markers changed; sent to every session of both parties.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MarkerUpdate {
+    pub conversation: ConversationId,
+    /// Whose markers these are.
+    pub user: UserId,
+    pub marker: Marker,
+    /// For `user`'s own consoles: messages from the partner above `read_seq`, counted up to
+    /// `as_of_seq` (later messages are counted by the console as they arrive).
+    pub unread: u32,
+    pub as_of_seq: i64,
 }
 
 /// Why a message was not accepted. Nothing was stored; the console may let the user retry.

@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 mod calls;
 mod chat;
 pub use calls::{Call, CallAction, CallId, CallState, NewCall, TransferRequest};
-pub use chat::{ChatMessage, ChatRefusal, ConversationId, ConversationSummary, MessageId};
+pub use chat::{
+    ChatMessage, ChatRefusal, ConversationId, ConversationSummary, Marker, MarkerUpdate, MessageId,
+};
 
 /// Version of this protocol; the server refuses a `hello` with another major version.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -53,6 +55,12 @@ pub enum ClientFrame {
     },
     /// Find users by name, including those with no conversation yet.
     SearchUsers { query: String },
+    /// The user has seen the conversation with `with` up to `seq` (it is open and visible).
+    /// Markers only grow; a seq beyond the newest message is refused.
+    ChatRead { with: UserId, seq: i64 },
+    /// The user is typing to `to`; consoles send it at most every few seconds while typing
+    /// and show it for a few seconds. Not stored.
+    Typing { to: UserId },
 }
 
 /// Frames the server sends.
@@ -104,6 +112,11 @@ pub enum ServerFrame {
         messages: Vec<ChatMessage>,
         has_more: bool,
     },
+    /// Markers of a party changed (read, or delivered): clears red dots in every session of
+    /// the reader and updates receipts on the partner's side.
+    Marker(MarkerUpdate),
+    /// `from` is typing to this user.
+    Typing { from: UserId },
     /// Answer to `search_users`, at most 20 users, by display name.
     UserResults { query: String, users: Vec<User> },
     /// A frame was refused; nothing changed.
@@ -367,6 +380,8 @@ mod tests {
             ClientFrame::SearchUsers {
                 query: "ali".into(),
             },
+            ClientFrame::ChatRead { with: 2, seq: 7 },
+            ClientFrame::Typing { to: 2 },
         ];
         for frame in frames {
             assert_eq!(ClientFrame::decode(&frame.encode()).unwrap(), frame);
@@ -422,6 +437,12 @@ mod tests {
                     id: 3,
                     partner: sample_user(),
                     last: sample_message(),
+                    mine: Marker::default(),
+                    theirs: Marker {
+                        read_seq: 7,
+                        delivered_seq: 7,
+                    },
+                    unread: 0,
                 }],
             },
             ServerFrame::ChatAck {
@@ -437,6 +458,17 @@ mod tests {
                 message: "Alice Archer is offline".into(),
             },
             ServerFrame::ChatMessage(sample_message()),
+            ServerFrame::Marker(MarkerUpdate {
+                conversation: 3,
+                user: 2,
+                marker: Marker {
+                    read_seq: 5,
+                    delivered_seq: 7,
+                },
+                unread: 2,
+                as_of_seq: 7,
+            }),
+            ServerFrame::Typing { from: 2 },
             ServerFrame::HistoryPage {
                 with: 2,
                 messages: vec![sample_message()],

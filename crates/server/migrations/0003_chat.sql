@@ -26,3 +26,13 @@ CREATE TABLE messages (
     UNIQUE (conversation_id, seq),
     UNIQUE (sender, client_msg_id)
 );
+
+-- How far each party of a conversation has got. Only grow. Red dots and receipts derive
+-- from these and the messages; no unread counter is stored.
+CREATE TABLE markers (
+    user_id         INTEGER NOT NULL REFERENCES users(id),
+    conversation_id INTEGER NOT NULL REFERENCES conversations(id),
+    read_seq        INTEGER NOT NULL DEFAULT 0,
+    delivered_seq   INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (user_id, conversation_id)
+) WITHOUT ROWID;

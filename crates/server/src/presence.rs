@@ -226,6 +226,11 @@ impl Hub {
         }
     }
 
+    /// Whether `user` has a connection open (a console, or a demo bot).
+    pub fn is_online(&self, user: UserId) -> bool {
+        self.lock().online.contains_key(&user)
+    }
+
     /// Whether `user` is someone who can chat (a known account).
     pub fn is_user(&self, user: UserId) -> bool {
         self.lock().chosen.contains_key(&user)

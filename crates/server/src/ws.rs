@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     auth::CurrentSession,
     calls::{CallError, Source},
+    chat::markers::MarkError,
     error::AppError,
     presence::ConnId,
     state::AppState,
@@ -33,6 +34,8 @@ use crate::{
 const PING_EVERY: Duration = Duration::from_secs(20);
 /// A console silent for this long (no frame, no pong) is gone.
 const SILENCE_LIMIT: Duration = Duration::from_secs(60);
+/// Typing notices forwarded at most this often per connection.
+const TYPING_INTERVAL: Duration = Duration::from_secs(1);
 /// Close code telling the console its session ended (sign-out): do not reconnect blindly.
 const SIGNED_OUT: u16 = 4001;
 
@@ -92,6 +95,8 @@ struct Connection<S> {
     joined: Option<Joined>,
     /// Cancelled by the hub when the session signs out.
     signed_out: CancellationToken,
+    /// When this connection last forwarded a typing notice.
+    last_typing: Option<Instant>,
 }
 
 /// Runs one connection until the console leaves, signs out, or the server shuts down.
@@ -107,6 +112,7 @@ where
         sink,
         joined: None,
         signed_out: CancellationToken::new(),
+        last_typing: None,
     };
     let mut ping = tokio::time::interval(PING_EVERY);
     let mut last_heard = Instant::now();
@@ -227,6 +233,8 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
                 limit,
             }) => self.history(with, before_seq, limit).await,
             Ok(ClientFrame::SearchUsers { query }) => self.search_users(query).await,
+            Ok(ClientFrame::ChatRead { with, seq }) => self.chat_read(with, seq).await,
+            Ok(ClientFrame::Typing { to }) => self.typing(to).await,
         }
     }
 
@@ -265,7 +273,16 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
         match self.state.chat.conversations(self.session.user.id).await {
             Ok(conversations) => {
                 self.send_frame(&ServerFrame::ConversationsSnapshot { conversations })
+                    .await?;
+                if let Err(err) = self
+                    .state
+                    .chat
+                    .delivered_on_arrival(self.session.user.id)
                     .await
+                {
+                    tracing::error!(%err, "marking messages delivered");
+                }
+                Ok(())
             }
             Err(err) => {
                 tracing::error!(%err, "loading the chat list");
@@ -390,6 +407,50 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
                 self.refuse(ErrorCode::Internal, "could not load the history; try again")
                     .await
             }
+        }
+    }
+
+    /// `chat_read`: move the read marker; every session of both parties hears of it.
+    async fn chat_read(&mut self, with: UserId, seq: i64) -> Result<(), Stop> {
+        if self.joined.is_none() {
+            return self.refuse(ErrorCode::OutOfOrder, "send hello first").await;
+        }
+        match self.state.chat.read(self.session.user.id, with, seq).await {
+            Ok(()) => Ok(()),
+            Err(MarkError::Invalid(message)) => {
+                self.refuse(ErrorCode::InvalidRequest, message).await
+            }
+            Err(MarkError::Database(err)) => {
+                tracing::error!(%err, "storing a read marker");
+                self.refuse(
+                    ErrorCode::Internal,
+                    "could not store the read marker; try again",
+                )
+                .await
+            }
+        }
+    }
+
+    /// `typing`: forwarded to the partner's consoles, at most once a second per connection.
+    async fn typing(&mut self, to: UserId) -> Result<(), Stop> {
+        if self.joined.is_none() {
+            return self.refuse(ErrorCode::OutOfOrder, "send hello first").await;
+        }
+        if self
+            .last_typing
+            .is_some_and(|at| at.elapsed() < TYPING_INTERVAL)
+        {
+            return Ok(());
+        }
+        self.last_typing = Some(Instant::now());
+        if self.state.chat.typing(self.session.user.id, to) {
+            Ok(())
+        } else {
+            self.refuse(
+                ErrorCode::InvalidRequest,
+                "there is nobody to type to under that id",
+            )
+            .await
         }
     }
 

@@ -42,7 +42,7 @@ async fn answer_to(client: &mut Client, id: u64) -> (ServerFrame, Vec<ChatMessag
                 assert_eq!(client_msg_id, &uuid(id));
                 return (frame, seen);
             }
-            ServerFrame::Presence(_) => {}
+            ServerFrame::Presence(_) | ServerFrame::Marker(_) => {}
             other => panic!("unexpected {other:?}"),
         }
     }
@@ -52,7 +52,7 @@ async fn next_message(client: &mut Client) -> ChatMessage {
     loop {
         match client.recv().await {
             ServerFrame::ChatMessage(message) => return message,
-            ServerFrame::Presence(_) => {}
+            ServerFrame::Presence(_) | ServerFrame::Marker(_) => {}
             other => panic!("unexpected {other:?}"),
         }
     }
@@ -81,7 +81,7 @@ async fn history(
                 assert_eq!(w, with);
                 return (messages.iter().map(|m| m.seq).collect(), has_more);
             }
-            ServerFrame::Presence(_) | ServerFrame::ChatMessage(_) => {}
+            ServerFrame::Presence(_) | ServerFrame::ChatMessage(_) | ServerFrame::Marker(_) => {}
             other => panic!("unexpected {other:?}"),
         }
     }
@@ -292,4 +292,193 @@ async fn micollab_mode_refuses_offline_partners() {
         "{answer:?}"
     );
     assert_eq!(next_message(&mut alice).await.body, "are you there?");
+}
+
+/// The next marker update that moved a read marker, skipping other frames (delivery updates
+/// included).
+async fn next_read(client: &mut Client) -> switchboard_protocol::MarkerUpdate {
+    loop {
+        match client.recv().await {
+            ServerFrame::Marker(update) if update.marker.read_seq > 0 => return update,
+            ServerFrame::Marker(_) => {}
+            ServerFrame::Presence(_)
+            | ServerFrame::ChatMessage(_)
+            | ServerFrame::ChatAck { .. } => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn reading_in_one_tab_moves_the_marker_in_every_session_and_never_backwards() {
+    let server = TestServer::start().await;
+    let (mut tab1, frames) = server.connect("operator").await;
+    let operator_id = me(&frames);
+    let (mut tab2, _) = server.connect("operator").await;
+    let (mut alice, frames) = server.connect("alice").await;
+    let alice_id = me(&frames);
+    for n in 1..=3 {
+        send(&mut alice, n, operator_id, &format!("reply {n}")).await;
+        answer_to(&mut alice, n).await;
+    }
+    // The operator's chat list says 3 unread.
+    let (_tab3, frames) = server.connect("operator").await;
+    let ServerFrame::ConversationsSnapshot { conversations } = &frames[4] else {
+        panic!()
+    };
+    assert_eq!(conversations[0].unread, 3);
+    assert_eq!(conversations[0].mine.read_seq, 0);
+
+    tab1.send(&ClientFrame::ChatRead {
+        with: alice_id,
+        seq: 2,
+    })
+    .await;
+    for client in [&mut tab2, &mut alice] {
+        let update = next_read(client).await;
+        assert_eq!((update.user, update.marker.read_seq), (operator_id, 2));
+        assert_eq!((update.unread, update.as_of_seq), (1, 3));
+    }
+    // Backwards: nothing moves, nobody is told. Beyond the newest message or with nobody: refused.
+    tab1.send(&ClientFrame::ChatRead {
+        with: alice_id,
+        seq: 1,
+    })
+    .await;
+    for (with, seq) in [(alice_id, 4), (alice_id, -1), (4, 1)] {
+        tab1.send(&ClientFrame::ChatRead { with, seq }).await;
+        loop {
+            match tab1.recv().await {
+                ServerFrame::Error { code, .. } => {
+                    assert_eq!(code, switchboard_protocol::ErrorCode::InvalidRequest);
+                    break;
+                }
+                ServerFrame::ChatMessage(_) | ServerFrame::Marker(_) | ServerFrame::Presence(_) => {
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+    tab1.send(&ClientFrame::ChatRead {
+        with: alice_id,
+        seq: 3,
+    })
+    .await;
+    let update = next_marker(&mut tab2).await;
+    assert_eq!(
+        (update.marker.read_seq, update.unread),
+        (3, 0),
+        "seq 1 changed nothing"
+    );
+    let (_tab4, frames) = server.connect("operator").await;
+    let ServerFrame::ConversationsSnapshot { conversations } = &frames[4] else {
+        panic!()
+    };
+    assert_eq!(
+        (conversations[0].unread, conversations[0].mine.read_seq),
+        (0, 3)
+    );
+}
+
+/// The next frame that is not a presence change (people come and go meanwhile).
+async fn recv_skipping_presence(client: &mut Client) -> ServerFrame {
+    loop {
+        match client.recv().await {
+            ServerFrame::Presence(_) => {}
+            other => return other,
+        }
+    }
+}
+
+/// The next marker update of any kind.
+async fn next_marker(client: &mut Client) -> switchboard_protocol::MarkerUpdate {
+    loop {
+        match client.recv().await {
+            ServerFrame::Marker(update) => return update,
+            ServerFrame::Presence(_)
+            | ServerFrame::ChatMessage(_)
+            | ServerFrame::ChatAck { .. } => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn receipts_follow_the_partners_markers() {
+    let server = TestServer::start().await;
+    let (mut operator, frames) = server.connect("operator").await;
+    let operator_id = me(&frames);
+    let alice_id = 2;
+
+    // Alice is away: stored and acknowledged, not delivered.
+    send(&mut operator, 1, alice_id, "while you were out").await;
+    let (ack, _) = answer_to(&mut operator, 1).await;
+    assert!(matches!(ack, ServerFrame::ChatAck { seq: 1, .. }));
+
+    // She signs in: delivered, and the operator's console hears it.
+    let (mut alice, frames) = server.connect("alice").await;
+    let ServerFrame::ConversationsSnapshot { conversations } = &frames[4] else {
+        panic!()
+    };
+    assert_eq!(
+        conversations[0].unread, 1,
+        "her chat list shows the message as unread"
+    );
+    let update = next_marker(&mut operator).await;
+    assert_eq!(
+        (
+            update.user,
+            update.marker.delivered_seq,
+            update.marker.read_seq
+        ),
+        (alice_id, 1, 0)
+    );
+
+    // Online now: the next message is delivered at once.
+    send(&mut operator, 2, alice_id, "are you free?").await;
+    let update = next_marker(&mut operator).await;
+    assert_eq!((update.user, update.marker.delivered_seq), (alice_id, 2));
+
+    // She reads: the operator sees it read.
+    alice
+        .send(&ClientFrame::ChatRead {
+            with: operator_id,
+            seq: 2,
+        })
+        .await;
+    let update = next_marker(&mut operator).await;
+    assert_eq!((update.user, update.marker.read_seq), (alice_id, 2));
+}
+
+#[tokio::test]
+async fn typing_reaches_the_partner_only_and_is_throttled() {
+    let server = TestServer::start().await;
+    let (mut operator, frames) = server.connect("operator").await;
+    let operator_id = me(&frames);
+    let (mut alice, frames) = server.connect("alice").await;
+    let alice_id = me(&frames);
+    let (mut bob, _) = server.connect("bob").await;
+    for _ in 0..5 {
+        operator.send(&ClientFrame::Typing { to: alice_id }).await;
+    }
+    assert_eq!(
+        recv_skipping_presence(&mut alice).await,
+        ServerFrame::Typing { from: operator_id }
+    );
+    // One notice for the burst: the next frame alice gets is the message that follows.
+    send(&mut operator, 1, alice_id, "done typing").await;
+    answer_to(&mut operator, 1).await;
+    assert_eq!(next_message(&mut alice).await.body, "done typing");
+    send(&mut operator, 2, 2_000_000, "x").await;
+    let (answer, _) = answer_to(&mut operator, 2).await;
+    assert!(matches!(answer, ServerFrame::ChatNack { .. }));
+    bob.send(&ClientFrame::SearchUsers {
+        query: "zz-none".into(),
+    })
+    .await;
+    let reply = recv_skipping_presence(&mut bob).await;
+    assert!(
+        matches!(reply, ServerFrame::UserResults { .. }),
+        "bob heard nothing of the typing: {reply:?}"
+    );
 }

@@ -1,15 +1,20 @@
 //! Chat: checking and storing messages, history pages, the chat list and user search.
 
+pub mod markers;
 pub mod writer;
 
 use std::sync::Arc;
 
 use sqlx::{Row, SqlitePool, sqlite::SqliteRow};
 use switchboard_protocol::{
-    ChatMessage, ChatRefusal, ConversationSummary, Mode, PresenceState, User, UserId,
+    ChatMessage, ChatRefusal, ConversationSummary, Marker, Mode, PresenceState, ServerFrame, User,
+    UserId,
 };
 
-use self::writer::{Outgoing, Stored, Writer};
+use self::{
+    markers::MarkError,
+    writer::{Outgoing, Stored, Writer},
+};
 use crate::presence::Hub;
 
 /// Most messages in one history page.
@@ -171,10 +176,18 @@ impl Chat {
         let rows = sqlx::query(
             "SELECT c.id AS conv, u.id AS uid, u.username, u.display_name, \
                     m.id, m.conversation_id, m.seq, m.sender, m.recipient, m.client_msg_id, \
-                    m.body, m.sent_at_ms \
+                    m.body, m.sent_at_ms, \
+                    coalesce(mine.read_seq, 0) AS my_read, \
+                    coalesce(mine.delivered_seq, 0) AS my_delivered, \
+                    coalesce(theirs.read_seq, 0) AS their_read, \
+                    coalesce(theirs.delivered_seq, 0) AS their_delivered, \
+                    (SELECT count(*) FROM messages x WHERE x.conversation_id = c.id \
+                       AND x.sender = u.id AND x.seq > coalesce(mine.read_seq, 0)) AS unread \
              FROM conversations c \
              JOIN users u ON u.id = CASE WHEN c.user_a = ?1 THEN c.user_b ELSE c.user_a END \
              JOIN messages m ON m.conversation_id = c.id AND m.seq = c.last_seq \
+             LEFT JOIN markers mine ON mine.conversation_id = c.id AND mine.user_id = ?1 \
+             LEFT JOIN markers theirs ON theirs.conversation_id = c.id AND theirs.user_id = u.id \
              WHERE c.user_a = ?1 OR c.user_b = ?1 \
              ORDER BY c.last_at_ms DESC, c.id DESC LIMIT ?2",
         )
@@ -192,8 +205,48 @@ impl Chat {
                     display_name: row.get("display_name"),
                 },
                 last: message_from_row(row),
+                mine: Marker {
+                    read_seq: row.get("my_read"),
+                    delivered_seq: row.get("my_delivered"),
+                },
+                theirs: Marker {
+                    read_seq: row.get("their_read"),
+                    delivered_seq: row.get("their_delivered"),
+                },
+                unread: row.get::<i64, _>("unread").try_into().unwrap_or(u32::MAX),
             })
             .collect())
+    }
+
+    /// `me` read the conversation with `with` up to `seq`: store it and tell every session of
+    /// both parties (clearing red dots everywhere, updating receipts).
+    pub async fn read(&self, me: UserId, with: UserId, seq: i64) -> Result<(), MarkError> {
+        if let Some(update) = markers::read(&self.db, me, with, seq).await? {
+            let frame = ServerFrame::Marker(update).encode().into();
+            self.hub.send_to_user(me, &frame);
+            self.hub.send_to_user(with, &frame);
+        }
+        Ok(())
+    }
+
+    /// `me` connected: what was sent to them while away is delivered now; their partners'
+    /// consoles learn it.
+    pub async fn delivered_on_arrival(&self, me: UserId) -> Result<(), sqlx::Error> {
+        for (partner, update) in markers::deliver_all(&self.db, me).await? {
+            let frame = ServerFrame::Marker(update).encode().into();
+            self.hub.send_to_user(partner, &frame);
+        }
+        Ok(())
+    }
+
+    /// `me` is typing to `to`: tell `to`'s consoles. Nothing is stored.
+    pub fn typing(&self, me: UserId, to: UserId) -> bool {
+        if to == me || !self.hub.is_user(to) {
+            return false;
+        }
+        let frame = ServerFrame::Typing { from: me }.encode().into();
+        self.hub.send_to_user(to, &frame);
+        true
     }
 
     /// Users other than `me` whose display name or user name contains `query`.

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use sqlx::{Row, SqliteConnection, SqlitePool};
-use switchboard_protocol::{ChatMessage, ServerFrame, UserId};
+use switchboard_protocol::{ChatMessage, MarkerUpdate, ServerFrame, UserId};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::presence::Hub;
@@ -29,6 +29,9 @@ pub struct Outgoing {
 pub struct Stored {
     pub message: ChatMessage,
     pub new: bool,
+    /// The recipient's markers when this stored message reached them at once (they were
+    /// online): the sender's consoles show it delivered.
+    pub delivered: Option<MarkerUpdate>,
 }
 
 struct Job {
@@ -67,7 +70,7 @@ impl Writer {
 async fn run(db: SqlitePool, hub: Arc<Hub>, mut queue: mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        match commit(&db, &batch).await {
+        match commit(&db, &hub, &batch).await {
             Ok(stored) => {
                 for (job, stored) in batch.drain(..).zip(stored) {
                     if stored.new {
@@ -75,6 +78,10 @@ async fn run(db: SqlitePool, hub: Arc<Hub>, mut queue: mpsc::Receiver<Job>) {
                         let frame = frame.into();
                         hub.send_to_user(stored.message.from, &frame);
                         hub.send_to_user(stored.message.to, &frame);
+                    }
+                    if let Some(update) = stored.delivered {
+                        let frame = ServerFrame::Marker(update).encode().into();
+                        hub.send_to_user(stored.message.from, &frame);
                     }
                     let _ = job.reply.send(Ok(stored));
                 }
@@ -90,11 +97,25 @@ async fn run(db: SqlitePool, hub: Arc<Hub>, mut queue: mpsc::Receiver<Job>) {
 }
 
 /// Stores a batch in one transaction; results in the batch's order.
-async fn commit(db: &SqlitePool, batch: &[Job]) -> Result<Vec<Stored>, sqlx::Error> {
+async fn commit(db: &SqlitePool, hub: &Hub, batch: &[Job]) -> Result<Vec<Stored>, sqlx::Error> {
     let mut tx = db.begin().await?;
     let mut stored = Vec::with_capacity(batch.len());
     for job in batch {
-        stored.push(store_one(&mut tx, &job.message).await?);
+        let mut one = store_one(&mut tx, &job.message).await?;
+        if one.new && hub.is_online(job.message.to) {
+            let (conversation, seq) = (one.message.conversation, one.message.seq);
+            let marker =
+                super::markers::deliver(&mut tx, job.message.to, conversation, seq).await?;
+            one.delivered = Some(MarkerUpdate {
+                conversation,
+                user: job.message.to,
+                marker,
+                // For the recipient's own consoles only; this update goes to the sender.
+                unread: 0,
+                as_of_seq: 0,
+            });
+        }
+        stored.push(one);
     }
     tx.commit().await?;
     Ok(stored)
@@ -119,6 +140,7 @@ async fn store_one(tx: &mut SqliteConnection, message: &Outgoing) -> Result<Stor
         return Ok(Stored {
             message: super::message_from_row(&row),
             new: false,
+            delivered: None,
         });
     }
     let (a, b) = (message.from.min(message.to), message.from.max(message.to));
@@ -160,5 +182,6 @@ async fn store_one(tx: &mut SqliteConnection, message: &Outgoing) -> Result<Stor
             client_msg_id: message.client_msg_id.clone(),
         },
         new: true,
+        delivered: None,
     })
 }

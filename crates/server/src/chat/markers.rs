@@ -1,0 +1,147 @@
+//! Read and delivery markers: stored per user per conversation, only ever moved forward.
+
+use sqlx::{Row, SqliteConnection, SqlitePool};
+use switchboard_protocol::{ConversationId, Marker, MarkerUpdate, UserId};
+
+/// Why a read marker was not moved.
+#[derive(Debug, thiserror::Error)]
+pub enum MarkError {
+    /// `invalid_request`: no conversation with that user, or a seq outside it.
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// Raises `user`'s delivered marker in `conversation` to `seq` (no-op if already there).
+pub async fn deliver(
+    tx: &mut SqliteConnection,
+    user: UserId,
+    conversation: ConversationId,
+    seq: i64,
+) -> Result<Marker, sqlx::Error> {
+    let row = sqlx::query(
+        "INSERT INTO markers (user_id, conversation_id, delivered_seq) VALUES (?, ?, ?) \
+         ON CONFLICT (user_id, conversation_id) \
+         DO UPDATE SET delivered_seq = max(delivered_seq, excluded.delivered_seq) \
+         RETURNING read_seq, delivered_seq",
+    )
+    .bind(user)
+    .bind(conversation)
+    .bind(seq)
+    .fetch_one(tx)
+    .await?;
+    Ok(Marker {
+        read_seq: row.get("read_seq"),
+        delivered_seq: row.get("delivered_seq"),
+    })
+}
+
+/// `me` has read the conversation with `with` up to `seq`. Returns the update to send to
+/// both parties, or `None` when the marker was already there (markers never move back).
+pub async fn read(
+    db: &SqlitePool,
+    me: UserId,
+    with: UserId,
+    seq: i64,
+) -> Result<Option<MarkerUpdate>, MarkError> {
+    let mut tx = db.begin().await?;
+    let conversation =
+        sqlx::query("SELECT id, last_seq FROM conversations WHERE user_a = ? AND user_b = ?")
+            .bind(me.min(with))
+            .bind(me.max(with))
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| MarkError::Invalid("there is no conversation with that user".into()))?;
+    let id: ConversationId = conversation.get("id");
+    let last_seq: i64 = conversation.get("last_seq");
+    if !(0..=last_seq).contains(&seq) {
+        return Err(MarkError::Invalid(format!(
+            "seq {seq} is outside the conversation (1 to {last_seq})"
+        )));
+    }
+    let before: Option<i64> = sqlx::query_scalar(
+        "SELECT read_seq FROM markers WHERE user_id = ? AND conversation_id = ?",
+    )
+    .bind(me)
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if before.is_some_and(|read| read >= seq) {
+        return Ok(None);
+    }
+    // Reading implies delivery.
+    sqlx::query(
+        "INSERT INTO markers (user_id, conversation_id, read_seq, delivered_seq) VALUES (?1, ?2, ?3, ?3) \
+         ON CONFLICT (user_id, conversation_id) DO UPDATE SET \
+         read_seq = max(read_seq, excluded.read_seq), \
+         delivered_seq = max(delivered_seq, excluded.read_seq)",
+    )
+    .bind(me)
+    .bind(id)
+    .bind(seq)
+    .execute(&mut *tx)
+    .await?;
+    let update = update_for(&mut tx, me, id, last_seq).await?;
+    tx.commit().await?;
+    Ok(Some(update))
+}
+
+/// The marker update of `user` in `conversation`, with their unread count up to `as_of_seq`.
+async fn update_for(
+    tx: &mut SqliteConnection,
+    user: UserId,
+    conversation: ConversationId,
+    as_of_seq: i64,
+) -> Result<MarkerUpdate, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT k.read_seq, k.delivered_seq, \
+                (SELECT count(*) FROM messages m WHERE m.conversation_id = k.conversation_id \
+                   AND m.sender <> k.user_id AND m.seq > k.read_seq AND m.seq <= ?3) AS unread \
+         FROM markers k WHERE k.user_id = ?1 AND k.conversation_id = ?2",
+    )
+    .bind(user)
+    .bind(conversation)
+    .bind(as_of_seq)
+    .fetch_one(tx)
+    .await?;
+    Ok(MarkerUpdate {
+        conversation,
+        user,
+        marker: Marker {
+            read_seq: row.get("read_seq"),
+            delivered_seq: row.get("delivered_seq"),
+        },
+        unread: row.get::<i64, _>("unread").try_into().unwrap_or(u32::MAX),
+        as_of_seq,
+    })
+}
+
+/// `me` just connected: everything sent to them is now delivered. Returns, per conversation
+/// whose delivered marker moved, the partner to tell and the update.
+pub async fn deliver_all(
+    db: &SqlitePool,
+    me: UserId,
+) -> Result<Vec<(UserId, MarkerUpdate)>, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let behind = sqlx::query(
+        "SELECT c.id, c.last_seq, CASE WHEN c.user_a = ?1 THEN c.user_b ELSE c.user_a END AS partner \
+         FROM conversations c LEFT JOIN markers k ON k.conversation_id = c.id AND k.user_id = ?1 \
+         WHERE (c.user_a = ?1 OR c.user_b = ?1) AND coalesce(k.delivered_seq, 0) < c.last_seq",
+    )
+    .bind(me)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut updates = Vec::with_capacity(behind.len());
+    for row in behind {
+        let conversation: ConversationId = row.get("id");
+        let last_seq: i64 = row.get("last_seq");
+        deliver(&mut tx, me, conversation, last_seq).await?;
+        updates.push((
+            row.get("partner"),
+            update_for(&mut tx, me, conversation, last_seq).await?,
+        ));
+    }
+    tx.commit().await?;
+    Ok(updates)
+}

@@ -14,6 +14,8 @@ use switchboard_protocol::{ClientConfig, Limits, Mode};
     about = "Switchboard attendant console server"
 )]
 pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
     /// Address to listen on.
     #[arg(long, env = "SWITCHBOARD_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
@@ -48,6 +50,18 @@ pub struct Cli {
     /// Bearer token of the call ingest API (`/api/calls`); without it that API refuses all.
     #[arg(long, env = "SWITCHBOARD_INGEST_TOKEN")]
     pub ingest_token: Option<String>,
+}
+
+/// What to do instead of serving.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Copy the database, while the server runs, into a new file (restore: stop the server
+    /// and put the copy in place of the database file).
+    Backup {
+        /// The copy to write; must not exist yet.
+        #[arg(long)]
+        to: PathBuf,
+    },
 }
 
 /// Chat mode as a flag value.
@@ -86,6 +100,20 @@ pub struct FileConfig {
 pub struct FileLimits {
     pub max_frame_bytes: Option<usize>,
     pub max_message_chars: Option<usize>,
+    pub messages_per_second: Option<u32>,
+    pub message_burst: Option<u32>,
+    pub connections_per_user: Option<usize>,
+}
+
+/// Limits only the server needs to know (the console's are in [`ClientConfig::limits`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerLimits {
+    /// Chat messages a user may send per second, on average.
+    pub messages_per_second: u32,
+    /// Messages a user may send at once above that rate (an outbox flushed after a reconnect).
+    pub message_burst: u32,
+    /// WebSocket connections (tabs, devices) one user may hold open.
+    pub connections_per_user: usize,
 }
 
 /// Everything the running server needs to know, validated.
@@ -101,6 +129,7 @@ pub struct Config {
     pub simulator_calls_per_minute: u32,
     /// Token the ingest API requires; `None` disables it.
     pub ingest_token: Option<String>,
+    pub limits: ServerLimits,
     pub client: ClientConfig,
 }
 
@@ -154,16 +183,18 @@ impl Config {
     }
 
     fn from_parts(cli: &Cli, file: FileConfig, database_url: String) -> Result<Self, ConfigError> {
-        let limits = Limits {
+        let client_limits = Limits {
             max_frame_bytes: file.limits.max_frame_bytes.unwrap_or(64 * 1024),
             max_message_chars: file.limits.max_message_chars.unwrap_or(4000),
         };
-        if !(1024..=1024 * 1024).contains(&limits.max_frame_bytes) {
+        if !(1024..=1024 * 1024).contains(&client_limits.max_frame_bytes) {
             return Err(ConfigError::Invalid(
                 "limits.max_frame_bytes must be between 1024 and 1048576".into(),
             ));
         }
-        if limits.max_message_chars == 0 || limits.max_message_chars * 4 > limits.max_frame_bytes {
+        if client_limits.max_message_chars == 0
+            || client_limits.max_message_chars * 4 > client_limits.max_frame_bytes
+        {
             return Err(ConfigError::Invalid(
                 "limits.max_message_chars must be at least 1 and fit in max_frame_bytes (4 bytes per character)"
                     .into(),
@@ -180,6 +211,21 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "--ingest-token must be at least 16 characters (e.g. `openssl rand -hex 16`)"
                     .into(),
+            ));
+        }
+        let limits = ServerLimits {
+            messages_per_second: file.limits.messages_per_second.unwrap_or(10),
+            message_burst: file.limits.message_burst.unwrap_or(100),
+            connections_per_user: file.limits.connections_per_user.unwrap_or(20),
+        };
+        if limits.messages_per_second == 0 || limits.message_burst == 0 {
+            return Err(ConfigError::Invalid(
+                "limits.messages_per_second and limits.message_burst must be at least 1".into(),
+            ));
+        }
+        if limits.connections_per_user == 0 {
+            return Err(ConfigError::Invalid(
+                "limits.connections_per_user must be at least 1".into(),
             ));
         }
         let chat_key = file.chat_key.unwrap_or_else(|| "F9".into());
@@ -213,10 +259,11 @@ impl Config {
                 0
             },
             ingest_token: cli.ingest_token.clone(),
+            limits,
             client: ClientConfig {
                 predefined_messages,
                 chat_key,
-                limits,
+                limits: client_limits,
             },
         })
     }

@@ -1,7 +1,11 @@
 //! `switchboard-server`: parse the configuration, open the database, serve until a signal.
 
 use clap::Parser;
-use switchboard_server::{Config, config::Cli};
+use switchboard_server::{
+    Config,
+    config::{Cli, Command},
+    storage,
+};
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
@@ -12,6 +16,12 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     let config = Config::load(&cli)?;
+    if let Some(Command::Backup { to }) = &cli.command {
+        let db = storage::open(&config.database_url).await?;
+        storage::backup(&db, to).await?;
+        println!("backup written to {}", to.display());
+        return Ok(());
+    }
     let shutdown = CancellationToken::new();
     let state = switchboard_server::prepare(config, shutdown.clone()).await?;
     let listener = tokio::net::TcpListener::bind(cli.listen)

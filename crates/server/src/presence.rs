@@ -119,7 +119,20 @@ impl Hub {
     /// Registers a connection of `user` under `session`. The user comes online if this is
     /// their first connection.
     pub fn join(&self, user: UserId, session: &str) -> Joined {
+        self.join_limited(user, session, usize::MAX)
+            .expect("no limit, no refusal")
+    }
+
+    /// [`Hub::join`], unless `user` already holds `max` connections: then `None`.
+    pub fn join_limited(&self, user: UserId, session: &str, max: usize) -> Option<Joined> {
         let mut state = self.lock();
+        if state
+            .online
+            .get(&user)
+            .is_some_and(|conns| conns.len() >= max)
+        {
+            return None;
+        }
         let id = state.next_id;
         state.next_id += 1;
         let conns = state.online.entry(user).or_default();
@@ -149,13 +162,13 @@ impl Hub {
             })
             .collect();
         let snapshot = ServerFrame::PresenceSnapshot { presence }.encode().into();
-        Joined {
+        Some(Joined {
             id,
             events,
             direct,
             closed,
             snapshot,
-        }
+        })
     }
 
     /// Unregisters a connection; the user goes offline when it was their last.

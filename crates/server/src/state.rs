@@ -49,8 +49,7 @@ impl AppState {
             Box::new(PbxIngest)
         };
         let calls = Calls::load(db.clone(), hub.clone(), directory.clone(), adapter).await?;
-        let max_chars = config.client.limits.max_message_chars;
-        let chat = Chat::start(db.clone(), hub.clone(), config.mode, max_chars);
+        let chat = Chat::start(db.clone(), hub.clone(), &config);
         Ok(AppState {
             db,
             config: Arc::new(config),

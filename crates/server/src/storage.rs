@@ -40,3 +40,49 @@ pub async fn open(url: &str) -> Result<SqlitePool, sqlx::Error> {
     sqlx::migrate!("./migrations").run(&pool).await?;
     Ok(pool)
 }
+
+/// Writes a consistent copy of the database into `to` while others keep using it
+/// (`VACUUM INTO`: one read transaction, the copy is compact and complete).
+pub async fn backup(db: &SqlitePool, to: &std::path::Path) -> Result<(), sqlx::Error> {
+    if to.exists() {
+        return Err(sqlx::Error::Configuration(
+            format!("{} exists already; choose a new file", to.display()).into(),
+        ));
+    }
+    sqlx::query("VACUUM INTO ?")
+        .bind(to.to_string_lossy().as_ref())
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_backup_is_a_complete_database_and_never_overwrites() {
+        let dir = tempfile::tempdir().unwrap();
+        let live = open(&format!(
+            "sqlite://{}",
+            dir.path().join("live.db").display()
+        ))
+        .await
+        .unwrap();
+        sqlx::query("INSERT INTO users (username, display_name) VALUES ('zoe', 'Zoe Zeller')")
+            .execute(&live)
+            .await
+            .unwrap();
+        let copy = dir.path().join("copy.db");
+        backup(&live, &copy).await.unwrap();
+        let restored = open(&format!("sqlite://{}", copy.display())).await.unwrap();
+        let name: String =
+            sqlx::query_scalar("SELECT display_name FROM users WHERE username = 'zoe'")
+                .fetch_one(&restored)
+                .await
+                .unwrap();
+        assert_eq!(name, "Zoe Zeller");
+        let again = backup(&live, &copy).await.unwrap_err();
+        assert!(again.to_string().contains("exists already"), "{again}");
+    }
+}

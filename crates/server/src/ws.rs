@@ -250,7 +250,14 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
             return self.refuse(ErrorCode::UnsupportedVersion, message).await;
         }
         let hub = self.state.hub.clone();
-        let joined = hub.join(self.session.user.id, &self.session.session);
+        let max = self.state.config.limits.connections_per_user;
+        let Some(joined) = hub.join_limited(self.session.user.id, &self.session.session, max)
+        else {
+            return Err(Stop::Close(
+                close_code::POLICY,
+                "too many open consoles for this user; close one",
+            ));
+        };
         self.signed_out = joined.closed;
         self.joined = Some(Joined {
             id: joined.id,

@@ -3,7 +3,11 @@
 pub mod markers;
 pub mod writer;
 
-use std::sync::Arc;
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Instant,
+};
 
 use sqlx::{Row, SqlitePool, sqlite::SqliteRow};
 use switchboard_protocol::{
@@ -15,7 +19,7 @@ use self::{
     markers::MarkError,
     writer::{Outgoing, Stored, Writer},
 };
-use crate::presence::Hub;
+use crate::{config::Config, presence::Hub};
 
 /// Most messages in one history page.
 pub const MAX_PAGE: u32 = 200;
@@ -38,6 +42,30 @@ fn refuse(reason: ChatRefusal, message: impl Into<String>) -> Refused {
     }
 }
 
+/// A token bucket per user: `rate` messages a second on average, `burst` at once.
+struct RateLimit {
+    rate: f64,
+    burst: f64,
+    buckets: Mutex<HashMap<UserId, (f64, Instant)>>,
+}
+
+impl RateLimit {
+    /// Takes a token for `user`; false when the user sends too fast.
+    fn allow(&self, user: UserId) -> bool {
+        let now = Instant::now();
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let (tokens, at) = buckets.entry(user).or_insert((self.burst, now));
+        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * self.rate).min(self.burst);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 /// The chat service, shared by every connection.
 pub struct Chat {
     db: SqlitePool,
@@ -45,6 +73,7 @@ pub struct Chat {
     writer: Writer,
     mode: Mode,
     max_chars: usize,
+    rate: RateLimit,
 }
 
 pub(crate) fn message_from_row(row: &SqliteRow) -> ChatMessage {
@@ -71,14 +100,19 @@ fn is_uuid(id: &str) -> bool {
 
 impl Chat {
     /// Starts the chat service and its writer.
-    pub fn start(db: SqlitePool, hub: Arc<Hub>, mode: Mode, max_chars: usize) -> Self {
+    pub fn start(db: SqlitePool, hub: Arc<Hub>, config: &Config) -> Self {
         let writer = Writer::start(db.clone(), hub.clone());
         Chat {
             db,
             hub,
             writer,
-            mode,
-            max_chars,
+            mode: config.mode,
+            max_chars: config.client.limits.max_message_chars,
+            rate: RateLimit {
+                rate: f64::from(config.limits.messages_per_second),
+                burst: f64::from(config.limits.message_burst),
+                buckets: Mutex::default(),
+            },
         }
     }
 
@@ -114,6 +148,12 @@ impl Chat {
             return Err(refuse(
                 ChatRefusal::UnknownRecipient,
                 "There is nobody to chat with under that id.",
+            ));
+        }
+        if !self.rate.allow(from) {
+            return Err(refuse(
+                ChatRefusal::RateLimited,
+                "Too many messages at once; wait a moment and send again.",
             ));
         }
         if self.mode == Mode::Micollab && self.hub.presence_of(to) == PresenceState::Offline {

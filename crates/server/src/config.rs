@@ -47,6 +47,13 @@ pub struct Cli {
         default_value_t = 3
     )]
     pub simulator_calls_per_minute: u32,
+    /// Minutes a session may go unused before it ends (an open console keeps it in use).
+    #[arg(long, env = "SWITCHBOARD_SESSION_IDLE_MINUTES", default_value_t = 720)]
+    pub session_idle_minutes: u32,
+    /// Mark the session cookie `Secure`: set it when the console is served over HTTPS
+    /// (usually by a reverse proxy in front of this server).
+    #[arg(long, env = "SWITCHBOARD_SECURE_COOKIES")]
+    pub secure_cookies: bool,
     /// Bearer token of the call ingest API (`/api/calls`); without it that API refuses all.
     #[arg(long, env = "SWITCHBOARD_INGEST_TOKEN")]
     pub ingest_token: Option<String>,
@@ -130,6 +137,10 @@ pub struct Config {
     /// Token the ingest API requires; `None` disables it.
     pub ingest_token: Option<String>,
     pub limits: ServerLimits,
+    /// Seconds a session may go unused.
+    pub session_idle_secs: i64,
+    /// Whether the session cookie is `Secure`.
+    pub secure_cookies: bool,
     pub client: ClientConfig,
 }
 
@@ -223,6 +234,11 @@ impl Config {
                 "limits.messages_per_second and limits.message_burst must be at least 1".into(),
             ));
         }
+        if cli.session_idle_minutes == 0 {
+            return Err(ConfigError::Invalid(
+                "--session-idle-minutes must be at least 1".into(),
+            ));
+        }
         if limits.connections_per_user == 0 {
             return Err(ConfigError::Invalid(
                 "limits.connections_per_user must be at least 1".into(),
@@ -260,6 +276,8 @@ impl Config {
             },
             ingest_token: cli.ingest_token.clone(),
             limits,
+            session_idle_secs: i64::from(cli.session_idle_minutes) * 60,
+            secure_cookies: cli.secure_cookies,
             client: ClientConfig {
                 predefined_messages,
                 chat_key,

@@ -34,6 +34,9 @@ pub enum AppError {
     /// A call could not change: 404, 409, 400 or 502 by its kind.
     #[error(transparent)]
     Call(#[from] CallError),
+    /// 429 `too_many_attempts`: sign-in throttled; the number is the minutes to wait.
+    #[error("Too many failed sign-ins; try again in {0} minutes.")]
+    TooManyAttempts(u64),
     /// 401 `unauthenticated`: no valid session cookie.
     #[error("Sign in first.")]
     Unauthenticated,
@@ -66,6 +69,7 @@ impl AppError {
                 CallError::Database(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             },
             AppError::ForbiddenOrigin => (StatusCode::FORBIDDEN, "forbidden_origin"),
+            AppError::TooManyAttempts(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
             AppError::Database(_) | AppError::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
             }

@@ -56,7 +56,9 @@ pub async fn prepare(
 /// Serves until `state.shutdown` is cancelled, then lets open requests finish.
 pub async fn run(listener: TcpListener, state: AppState) -> std::io::Result<()> {
     let shutdown = state.shutdown.clone();
-    axum::serve(listener, http::router(state))
+    // Peer addresses are needed for sign-in throttling per address.
+    let app = http::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await
 }

@@ -6,6 +6,7 @@ use sqlx::SqlitePool;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
+    auth::throttle::Throttle,
     calls::{
         Calls,
         adapter::{CallControl, PbxIngest, SimulatedExchange},
@@ -29,6 +30,8 @@ pub struct AppState {
     pub calls: Arc<Calls>,
     /// Messages, history, the chat list.
     pub chat: Arc<Chat>,
+    /// Failed sign-ins per user name and address.
+    pub throttle: Arc<Throttle>,
     /// Cancelled when the server shuts down; connection tasks then close their sockets.
     pub shutdown: CancellationToken,
 }
@@ -57,6 +60,7 @@ impl AppState {
             directory,
             calls: Arc::new(calls),
             chat: Arc::new(chat),
+            throttle: Arc::default(),
             shutdown,
         })
     }

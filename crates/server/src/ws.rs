@@ -97,6 +97,8 @@ struct Connection<S> {
     signed_out: CancellationToken,
     /// When this connection last forwarded a typing notice.
     last_typing: Option<Instant>,
+    /// When this connection last recorded its session as in use.
+    last_touch: Instant,
 }
 
 /// Runs one connection until the console leaves, signs out, or the server shuts down.
@@ -113,6 +115,7 @@ where
         joined: None,
         signed_out: CancellationToken::new(),
         last_typing: None,
+        last_touch: Instant::now(),
     };
     let mut ping = tokio::time::interval(PING_EVERY);
     let mut last_heard = Instant::now();
@@ -146,6 +149,7 @@ where
                 if last_heard.elapsed() > SILENCE_LIMIT {
                     Err(Stop::Gone)
                 } else {
+                    conn.keep_session_alive().await;
                     conn.sink.send(Message::Ping(Default::default())).await.map_err(|_| Stop::Gone)
                 }
             }
@@ -195,6 +199,17 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
 
     async fn send_frame(&mut self, frame: &ServerFrame) -> Result<(), Stop> {
         self.send(frame.encode().into()).await
+    }
+
+    /// An open console is a session in use: it must not reach the idle timeout.
+    async fn keep_session_alive(&mut self) {
+        let every = Duration::from_secs(crate::auth::TOUCH_EVERY_SECS.unsigned_abs());
+        if self.last_touch.elapsed() >= every {
+            self.last_touch = Instant::now();
+            if let Err(err) = crate::auth::touch(&self.state.db, &self.session.session).await {
+                tracing::warn!(%err, "recording session use");
+            }
+        }
     }
 
     /// Answers a refused frame with an `error` frame; the connection goes on.

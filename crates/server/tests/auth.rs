@@ -154,3 +154,62 @@ async fn malformed_sign_in_bodies_get_a_json_error() {
         assert!(!error.message.is_empty());
     }
 }
+
+#[tokio::test]
+async fn repeated_failures_throttle_that_name_even_with_the_right_password() {
+    let server = TestServer::start().await;
+    for _ in 0..5 {
+        let response = server.sign_in("alice", "guess").await.unwrap_err();
+        assert_eq!(response.status(), 401);
+    }
+    let blocked = server.sign_in("alice", "alice").await.unwrap_err();
+    assert_eq!(blocked.status(), 429);
+    let error: ApiError = blocked.json().await.unwrap();
+    assert_eq!(error.error, "too_many_attempts");
+    assert!(error.message.contains("minutes"), "{}", error.message);
+    // An unknown name is throttled the same way: the answer does not reveal who exists.
+    for _ in 0..5 {
+        server.sign_in("nobody", "guess").await.unwrap_err();
+    }
+    assert_eq!(
+        server.sign_in("nobody", "x").await.unwrap_err().status(),
+        429
+    );
+    assert!(
+        server.sign_in("bob", "bob").await.is_ok(),
+        "other names are not blocked"
+    );
+}
+
+#[tokio::test]
+async fn an_unused_session_ends_after_the_idle_timeout() {
+    let server = TestServer::start_with(|config| config.session_idle_secs = 1).await;
+    let cookie = server.sign_in("carol", "carol").await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
+    let whoami = reqwest::Client::new()
+        .get(server.url("/api/session"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(whoami.status(), 401);
+    assert!(
+        server
+            .open_ws(Some(&cookie), Some(&server.url("")))
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn the_cookie_is_secure_when_served_over_https() {
+    let server = TestServer::start_with(|config| config.secure_cookies = true).await;
+    let response = reqwest::Client::new()
+        .post(server.url("/api/session"))
+        .json(&serde_json::json!({"username": "dave", "password": "dave"}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = response.headers()["set-cookie"].to_str().unwrap();
+    assert!(cookie.contains("Secure"), "{cookie}");
+}

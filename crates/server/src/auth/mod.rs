@@ -4,7 +4,10 @@
 //! SameSite=Strict cookie; the database keeps only its SHA-256, so a copy of the database
 //! cannot be used to sign in.
 
+pub mod throttle;
+
 use std::{
+    net::SocketAddr,
     sync::OnceLock,
     time::{SystemTime, UNIX_EPOCH},
 };
@@ -12,7 +15,7 @@ use std::{
 use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier, password_hash::SaltString};
 use axum::{
     Json, Router,
-    extract::{FromRequestParts, State},
+    extract::{ConnectInfo, FromRequestParts, State},
     http::{StatusCode, request::Parts},
     response::IntoResponse,
     routing::get,
@@ -105,13 +108,24 @@ impl FromRequestParts<AppState> for CurrentSession {
         let token = jar.get(COOKIE).ok_or(AppError::Unauthenticated)?;
         let session = token_hash(token.value());
         let row = sqlx::query(
-            "SELECT u.id, u.username, u.display_name FROM sessions s \
+            "SELECT u.id, u.username, u.display_name, s.last_seen FROM sessions s \
              JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?",
         )
         .bind(&session)
         .fetch_optional(&state.db)
         .await?
         .ok_or(AppError::Unauthenticated)?;
+        let idle = now() - row.get::<i64, _>("last_seen");
+        if idle > state.config.session_idle_secs {
+            sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
+                .bind(&session)
+                .execute(&state.db)
+                .await?;
+            return Err(AppError::Unauthenticated);
+        }
+        if idle >= TOUCH_EVERY_SECS {
+            touch(&state.db, &session).await?;
+        }
         Ok(CurrentSession {
             user: User {
                 id: row.get("id"),
@@ -123,9 +137,23 @@ impl FromRequestParts<AppState> for CurrentSession {
     }
 }
 
-fn session_cookie(token: String) -> Cookie<'static> {
+/// A session's last use is written at most this often (not on every request).
+pub const TOUCH_EVERY_SECS: i64 = 60;
+
+/// Records that a session is in use, so the idle timeout does not end it.
+pub async fn touch(db: &SqlitePool, session: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE sessions SET last_seen = ? WHERE token_hash = ?")
+        .bind(now())
+        .bind(session)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+fn session_cookie(token: String, secure: bool) -> Cookie<'static> {
     Cookie::build((COOKIE, token))
         .http_only(true)
+        .secure(secure)
         .same_site(SameSite::Strict)
         .path("/")
         .build()
@@ -137,16 +165,22 @@ fn session_cookie(token: String) -> Cookie<'static> {
         (status = 200, description = "Signed in; the session cookie is set", body = SessionInfo),
         (status = 400, description = "The body is not a LoginRequest", body = switchboard_protocol::ApiError),
         (status = 401, description = "Wrong username or password", body = switchboard_protocol::ApiError),
+        (status = 429, description = "Too many failed sign-ins for this name or address", body = switchboard_protocol::ApiError),
     ))]
 pub async fn sign_in(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     jar: CookieJar,
     WithRejection(Json(login), _): WithRejection<Json<LoginRequest>, AppError>,
 ) -> Result<impl IntoResponse, AppError> {
+    let username = login.username.trim();
+    if let Some(wait) = state.throttle.wait(username, peer.ip()) {
+        return Err(AppError::TooManyAttempts(wait.as_secs().div_ceil(60)));
+    }
     let row = sqlx::query(
         "SELECT id, username, display_name, password_hash FROM users WHERE username = ?",
     )
-    .bind(login.username.trim())
+    .bind(username)
     .fetch_optional(&state.db)
     .await?;
     let stored: Option<String> = row.as_ref().and_then(|row| row.get("password_hash"));
@@ -155,9 +189,11 @@ pub async fn sign_in(
         .await
         .map_err(|err| AppError::Internal(format!("password check task: {err}")))?;
     let Some(row) = row.filter(|_| valid) else {
-        tracing::info!(username = %login.username, "failed sign-in");
+        tracing::info!(%username, address = %peer.ip(), "failed sign-in");
+        state.throttle.failed(username, peer.ip());
         return Err(AppError::InvalidCredentials);
     };
+    state.throttle.succeeded(username);
     let user = User {
         id: row.get("id"),
         username: row.get("username"),
@@ -166,7 +202,8 @@ pub async fn sign_in(
     // A new token at every sign-in: a session fixed before sign-in is never reused.
     let token = create_session(&state.db, user.id).await?;
     tracing::info!(username = %user.username, "signed in");
-    Ok((jar.add(session_cookie(token)), Json(SessionInfo { user })))
+    let cookie = session_cookie(token, state.config.secure_cookies);
+    Ok((jar.add(cookie), Json(SessionInfo { user })))
 }
 
 /// `GET /api/session`: who is signed in.

@@ -11,7 +11,7 @@ SERVER_DEBUG := $(CARGO_TARGET_DIR)/debug/switchboard-server
 SERVER_RELEASE := $(CARGO_TARGET_DIR)/release/switchboard-server
 LISTEN ?= 127.0.0.1:8080
 
-.PHONY: run test tools console lint rust-test e2e clean
+.PHONY: run test tools console lint rust-test chaos-short chaos e2e clean
 
 ## run: install what is missing, build the console and the server, start the demo company
 run: tools console
@@ -22,7 +22,7 @@ run: tools console
 	$(SERVER_RELEASE) --demo --listen $(LISTEN)
 
 ## test: formatting, clippy, Rust tests, release console build, end-to-end tests in Chromium
-test: lint rust-test console e2e
+test: lint rust-test chaos-short console e2e
 	@echo "==> all checks passed"
 
 tools:
@@ -43,6 +43,18 @@ lint: tools
 rust-test: tools
 	@echo "==> Rust tests"
 	cargo test --workspace
+
+## chaos: 50 consoles chat for 60 s while the server is killed (SIGKILL) 5 times; nothing
+## acknowledged may be lost, duplicated or undelivered. `make test` runs a 15 s form.
+CHAOS = cargo build -p switchboard-server -p switchboard-loadgen && \
+	$(CARGO_TARGET_DIR)/debug/chaos --server $(SERVER_DEBUG) --clients 50
+chaos: tools
+	@echo "==> chaos test (60 s, 5 kills)"
+	$(CHAOS) --seconds 60 --kills 5
+
+chaos-short: tools
+	@echo "==> chaos test (15 s, 3 kills)"
+	$(CHAOS) --seconds 15 --kills 3
 
 ## e2e: Playwright against the real (debug) server and the release console in dist/
 e2e: tools

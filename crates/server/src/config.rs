@@ -37,6 +37,10 @@ pub struct Cli {
     /// Seed the demo company (users operator, alice, bob, carol, dave; 200+ directory entries).
     #[arg(long, env = "SWITCHBOARD_DEMO")]
     pub demo: bool,
+    /// Seed this many load-test accounts `bench1`..`benchN` (password `bench`), each with a
+    /// directory entry, for benchmarks and the chaos test. Idempotent.
+    #[arg(long, env = "SWITCHBOARD_BENCH_USERS", default_value_t = 0)]
+    pub bench_users: u32,
     /// With --demo: bring the demo's colleagues to life (presence changes); `false` for none.
     #[arg(long, env = "SWITCHBOARD_DEMO_BOTS", default_value_t = true, action = clap::ArgAction::Set)]
     pub demo_bots: bool,
@@ -130,6 +134,8 @@ pub struct Config {
     pub mode: Mode,
     pub static_dir: PathBuf,
     pub demo: bool,
+    /// Load-test accounts to seed.
+    pub bench_users: u32,
     /// Run the demo bots (only with `demo`).
     pub demo_bots: bool,
     /// Calls per minute the demo's simulated exchange queues (0 without `demo`).
@@ -268,6 +274,7 @@ impl Config {
             mode: cli.mode.into(),
             static_dir: cli.static_dir.clone(),
             demo: cli.demo,
+            bench_users: cli.bench_users,
             demo_bots: cli.demo && cli.demo_bots,
             simulator_calls_per_minute: if cli.demo {
                 cli.simulator_calls_per_minute

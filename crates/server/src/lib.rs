@@ -42,6 +42,9 @@ pub async fn prepare(
     if config.demo {
         demo::seed(&db).await?;
     }
+    if config.bench_users > 0 {
+        demo::seed_bench_users(&db, config.bench_users).await?;
+    }
     let state = AppState::load(db, config, shutdown).await?;
     if state.config.demo_bots {
         tokio::spawn(demo::bots::run(state.clone()));

@@ -158,10 +158,7 @@ async fn insert_entry(
     extension: u32,
     user: Option<i64>,
 ) -> Result<(), sqlx::Error> {
-    let numbers = serde_json::json!([
-        extension.to_string(),
-        format!("+1 555 01{:02}", extension % 100)
-    ]);
+    let numbers = serde_json::json!([extension.to_string(), format!("+1 555 {extension:04}")]);
     sqlx::query(
         "INSERT INTO directory_entries (name, numbers, department, title, location, user_id) \
          VALUES (?, ?, ?, ?, ?, ?)",
@@ -174,5 +171,39 @@ async fn insert_entry(
     .bind(user)
     .execute(tx)
     .await?;
+    Ok(())
+}
+
+/// Password of every load-test account.
+pub const BENCH_PASSWORD: &str = "bench";
+
+/// Seeds accounts `bench1`..`bench{count}` that do not exist yet. They share one password
+/// hash: hashing thousands of passwords would take minutes, and these accounts guard nothing.
+pub async fn seed_bench_users(db: &SqlitePool, count: u32) -> Result<(), AppError> {
+    let hash = tokio::task::spawn_blocking(|| hash_password(BENCH_PASSWORD))
+        .await
+        .map_err(|err| AppError::Internal(format!("hashing task: {err}")))??;
+    let mut tx = db.begin().await?;
+    for n in 1..=count {
+        let username = format!("bench{n}");
+        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE username = ?")
+            .bind(&username)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_some() {
+            continue;
+        }
+        let name = format!("Bench User {n}");
+        let user = insert_user(&mut tx, &username, &name, Some(&hash)).await?;
+        let entry = Entry {
+            name: &name,
+            department: "Load test",
+            title: "",
+            location: "",
+        };
+        insert_entry(&mut tx, &entry, 100_000 + n, Some(user)).await?;
+    }
+    tx.commit().await?;
+    tracing::info!(count, "bench users ready");
     Ok(())
 }

@@ -1,0 +1,474 @@
+//! Chaos test: simulated consoles chat at random while the server is killed (SIGKILL) and
+//! restarted; afterwards every acknowledged message must be stored exactly once and have
+//! reached its recipient exactly once, in order. Talks only to 127.0.0.1; bounded in time.
+
+use std::{
+    collections::{BTreeMap, HashMap, VecDeque},
+    path::PathBuf,
+    process::ExitCode,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use clap::Parser;
+use rand::{Rng, SeedableRng, rngs::StdRng};
+use sqlx::Row;
+use switchboard_loadgen::{client, server::ServerProcess};
+use switchboard_protocol::{ChatMessage, ChatRefusal, ClientFrame, ServerFrame, UserId};
+use tokio::time::{Instant, sleep};
+
+/// Chaos test of message delivery across server crashes.
+#[derive(Debug, Parser)]
+struct Args {
+    /// Simulated consoles (one user each).
+    #[arg(long, default_value_t = 50)]
+    clients: u32,
+    /// Seconds of chatting (the drain and the checks come after).
+    #[arg(long, default_value_t = 30)]
+    seconds: u64,
+    /// Times the server is killed with SIGKILL and restarted during the chatting.
+    #[arg(long, default_value_t = 3)]
+    kills: u32,
+    /// The server binary.
+    #[arg(long, env = "SWITCHBOARD_SERVER_BIN")]
+    server: PathBuf,
+}
+
+/// Longest the drain (resending what is unacknowledged, catching up) may take.
+const DRAIN_LIMIT: Duration = Duration::from_secs(60);
+
+/// What every console saw, for the checks at the end.
+#[derive(Default)]
+struct Ledger {
+    /// client_msg_id -> (sender, recipient) of every message a console created.
+    sent: HashMap<String, (UserId, UserId)>,
+    /// client_msg_id -> message id of every acknowledgement (a second, different id is a
+    /// duplicate).
+    acked: HashMap<String, i64>,
+    duplicate_acks: u64,
+    /// Per recipient, per sender: seq -> message id as received (live or replayed).
+    received: HashMap<UserId, HashMap<UserId, BTreeMap<i64, i64>>>,
+    /// The same seq received with two different ids.
+    conflicting: u64,
+}
+
+impl Ledger {
+    fn receive(&mut self, me: UserId, message: &ChatMessage) {
+        if message.to != me {
+            return;
+        }
+        let seqs = self
+            .received
+            .entry(me)
+            .or_default()
+            .entry(message.from)
+            .or_default();
+        if let Some(&known) = seqs.get(&message.seq) {
+            if known != message.id {
+                self.conflicting += 1;
+            }
+        } else {
+            seqs.insert(message.seq, message.id);
+        }
+    }
+}
+
+struct Pending {
+    client_msg_id: String,
+    to: UserId,
+    body: String,
+}
+
+/// One simulated console.
+struct Console {
+    me: UserId,
+    username: String,
+    peers: Vec<UserId>,
+    outbox: VecDeque<Pending>,
+    /// Per partner, the highest seq this console holds of the conversation.
+    newest: HashMap<UserId, i64>,
+    /// Per partner being caught up: the highest seq held before the gap.
+    catching_up: HashMap<UserId, i64>,
+    ledger: Arc<Mutex<Ledger>>,
+    rng: StdRng,
+    sent: u64,
+}
+
+fn uuid(rng: &mut StdRng) -> String {
+    let bits: u128 = rng.random();
+    let hex = format!("{bits:032x}");
+    format!(
+        "{}-{}-4{}-8{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[13..16],
+        &hex[17..20],
+        &hex[20..32]
+    )
+}
+
+impl Console {
+    fn ledger(&self) -> std::sync::MutexGuard<'_, Ledger> {
+        self.ledger.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn note(&mut self, message: &ChatMessage) {
+        let partner = if message.from == self.me {
+            message.to
+        } else {
+            message.from
+        };
+        let newest = self.newest.entry(partner).or_default();
+        *newest = (*newest).max(message.seq);
+        self.ledger().receive(self.me, message);
+    }
+
+    /// Handles one frame; returns a history request to make, if the frame calls for one.
+    fn handle(&mut self, frame: ServerFrame) -> Option<ClientFrame> {
+        match frame {
+            ServerFrame::ChatAck {
+                client_msg_id, id, ..
+            } => {
+                self.outbox.retain(|p| p.client_msg_id != client_msg_id);
+                let mut ledger = self.ledger();
+                if let Some(&earlier) = ledger.acked.get(&client_msg_id) {
+                    if earlier != id {
+                        ledger.duplicate_acks += 1;
+                    }
+                } else {
+                    ledger.acked.insert(client_msg_id, id);
+                }
+                None
+            }
+            ServerFrame::ChatMessage(message) => {
+                self.note(&message);
+                None
+            }
+            ServerFrame::HistoryPage {
+                with,
+                messages,
+                has_more,
+            } => {
+                for message in &messages {
+                    self.note(message);
+                }
+                // Walk back until the page reaches what was held before the gap.
+                let held = self.catching_up.get(&with).copied()?;
+                match messages.first() {
+                    Some(oldest) if has_more && oldest.seq > held + 1 => {
+                        Some(ClientFrame::History {
+                            with,
+                            before_seq: Some(oldest.seq),
+                            limit: 200,
+                        })
+                    }
+                    _ => {
+                        self.catching_up.remove(&with);
+                        None
+                    }
+                }
+            }
+            // Rate limited or refused: it stays in the outbox and is sent again later.
+            ServerFrame::ChatNack { reason, .. } => {
+                if reason != ChatRefusal::RateLimited && reason != ChatRefusal::Internal {
+                    eprintln!("{}: message refused: {reason:?}", self.username);
+                }
+                None
+            }
+            _ => None,
+        }
+    }
+
+    fn new_message(&mut self) -> ClientFrame {
+        let to = self.peers[self.rng.random_range(0..self.peers.len())];
+        self.sent += 1;
+        let pending = Pending {
+            client_msg_id: uuid(&mut self.rng),
+            to,
+            body: format!("{} #{}", self.username, self.sent),
+        };
+        self.ledger()
+            .sent
+            .insert(pending.client_msg_id.clone(), (self.me, to));
+        let frame = ClientFrame::ChatSend {
+            client_msg_id: pending.client_msg_id.clone(),
+            to,
+            body: pending.body.clone(),
+        };
+        self.outbox.push_back(pending);
+        frame
+    }
+
+    /// The history requests that fill the gaps a conversations snapshot reveals.
+    fn gaps(&mut self, frames: Vec<ServerFrame>) -> Vec<ClientFrame> {
+        let mut requests = Vec::new();
+        for frame in frames {
+            let ServerFrame::ConversationsSnapshot { conversations } = frame else {
+                continue;
+            };
+            for summary in conversations {
+                let partner = summary.partner.id;
+                let held = self.newest.get(&partner).copied().unwrap_or(0);
+                if summary.last.seq > held {
+                    self.catching_up.insert(partner, held);
+                    requests.push(ClientFrame::History {
+                        with: partner,
+                        before_seq: None,
+                        limit: 200,
+                    });
+                }
+            }
+        }
+        requests
+    }
+
+    fn resend(&self) -> Vec<ClientFrame> {
+        self.outbox
+            .iter()
+            .map(|p| ClientFrame::ChatSend {
+                client_msg_id: p.client_msg_id.clone(),
+                to: p.to,
+                body: p.body.clone(),
+            })
+            .collect()
+    }
+
+    /// Connects (again), catches up what it missed and resends its outbox in order with the
+    /// same ids; `None` while the server is away.
+    async fn reconnect(
+        &mut self,
+        addr: std::net::SocketAddr,
+        cookie: &mut Option<String>,
+    ) -> Option<client::Connection> {
+        if cookie.is_none() {
+            *cookie = client::sign_in(addr, &self.username, "bench").await.ok();
+        }
+        let (mut conn, frames) = client::Connection::open(addr, cookie.as_deref()?)
+            .await
+            .ok()?;
+        self.catching_up.clear();
+        let mut frames = self.gaps(frames);
+        frames.extend(self.resend());
+        for frame in &frames {
+            conn.send(frame).await.ok()?;
+        }
+        Some(conn)
+    }
+
+    /// Chats until `chat_until`, reconnecting whenever the server goes away, then keeps
+    /// resending what is unacknowledged until the outbox is empty or `give_up`.
+    async fn run(
+        mut self,
+        addr: std::net::SocketAddr,
+        chat_until: Instant,
+        give_up: Instant,
+    ) -> Self {
+        let mut cookie = None;
+        while Instant::now() < give_up {
+            let Some(mut conn) = self.reconnect(addr, &mut cookie).await else {
+                sleep(Duration::from_millis(self.rng.random_range(100..300))).await;
+                continue;
+            };
+            // Consoles also lose their network now and then, for up to two seconds: what is
+            // sent to them meanwhile must come back through the catch-up.
+            let drop_at =
+                Instant::now() + Duration::from_millis(self.rng.random_range(2_000..8_000));
+            loop {
+                let chatting = Instant::now() < chat_until;
+                if !chatting && self.outbox.is_empty() {
+                    return self;
+                }
+                let pause = Duration::from_millis(self.rng.random_range(100..400));
+                let sent = tokio::select! {
+                    frame = conn.recv(Duration::from_secs(30)) => match frame {
+                        Ok(Some(frame)) => match self.handle(frame) {
+                            Some(next) => conn.send(&next).await,
+                            None => Ok(()),
+                        },
+                        _ => break,
+                    },
+                    _ = sleep(pause), if chatting => {
+                        let frame = self.new_message();
+                        conn.send(&frame).await
+                    }
+                    _ = tokio::time::sleep_until(drop_at), if chatting => break,
+                    // Unacknowledged after the chatting (rate limited): send again.
+                    _ = sleep(Duration::from_secs(2)), if !chatting => {
+                        let mut sent = Ok(());
+                        for frame in self.resend() {
+                            sent = sent.and(conn.send(&frame).await);
+                        }
+                        sent
+                    }
+                };
+                if sent.is_err() {
+                    break;
+                }
+            }
+            drop(conn);
+            sleep(Duration::from_millis(self.rng.random_range(200..2_000))).await;
+        }
+        eprintln!(
+            "{}: gave up with {} unacknowledged",
+            self.username,
+            self.outbox.len()
+        );
+        self
+    }
+
+    /// Once everyone is done: connects as a console opening after the storm would, and
+    /// catches up every conversation (bounded by `give_up`).
+    async fn final_catch_up(&mut self, addr: std::net::SocketAddr, give_up: Instant) {
+        let mut cookie = None;
+        while Instant::now() < give_up {
+            let Some(mut conn) = self.reconnect(addr, &mut cookie).await else {
+                sleep(Duration::from_millis(200)).await;
+                continue;
+            };
+            while !self.catching_up.is_empty() && Instant::now() < give_up {
+                match conn.recv(Duration::from_secs(10)).await {
+                    Ok(Some(frame)) => {
+                        if let Some(next) = self.handle(frame) {
+                            let _ = conn.send(&next).await;
+                        }
+                    }
+                    _ => break,
+                }
+            }
+            if self.catching_up.is_empty() {
+                return;
+            }
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<ExitCode> {
+    let args = Args::parse();
+    anyhow::ensure!(args.clients >= 2, "--clients must be at least 2");
+    let data_dir = std::env::temp_dir().join(format!("switchboard-chaos-{}", std::process::id()));
+    std::fs::create_dir_all(&data_dir)?;
+    let bench = args.clients.to_string();
+    let mut server = ServerProcess::launch(
+        args.server.clone(),
+        data_dir.clone(),
+        &["--bench-users", &bench],
+    )
+    .await?;
+    println!(
+        "chaos: {} consoles, {} s of chat, {} kills, server on {}",
+        args.clients, args.seconds, args.kills, server.addr
+    );
+
+    // Users bench1..benchN are the only accounts of this fresh database, in id order.
+    let db_url = format!("sqlite://{}", data_dir.join("switchboard.db").display());
+    let ids: Vec<UserId> = {
+        let db = sqlx::SqlitePool::connect(&db_url).await?;
+        let ids =
+            sqlx::query_scalar("SELECT id FROM users WHERE username LIKE 'bench%' ORDER BY id")
+                .fetch_all(&db)
+                .await?;
+        db.close().await;
+        ids
+    };
+    anyhow::ensure!(
+        ids.len() == args.clients as usize,
+        "expected {} bench users",
+        args.clients
+    );
+
+    let ledger = Arc::new(Mutex::new(Ledger::default()));
+    let start = Instant::now();
+    let chat_until = start + Duration::from_secs(args.seconds);
+    let give_up = chat_until + DRAIN_LIMIT;
+    let mut consoles = Vec::new();
+    for (n, &me) in ids.iter().enumerate() {
+        let console = Console {
+            me,
+            username: format!("bench{}", n + 1),
+            peers: ids.iter().copied().filter(|&id| id != me).collect(),
+            outbox: VecDeque::new(),
+            newest: HashMap::new(),
+            catching_up: HashMap::new(),
+            ledger: ledger.clone(),
+            rng: StdRng::seed_from_u64(n as u64),
+            sent: 0,
+        };
+        consoles.push(tokio::spawn(console.run(server.addr, chat_until, give_up)));
+    }
+
+    let every = Duration::from_secs(args.seconds) / (args.kills + 1);
+    for kill in 1..=args.kills {
+        sleep(every).await;
+        server.kill().await?;
+        println!("chaos: killed the server ({kill}/{})", args.kills);
+        sleep(Duration::from_millis(500)).await;
+        server.start().await?;
+    }
+    let mut finished = Vec::new();
+    for console in consoles {
+        finished.push(console.await?);
+    }
+    for console in &mut finished {
+        console
+            .final_catch_up(server.addr, give_up + DRAIN_LIMIT)
+            .await;
+    }
+    server.kill().await?;
+
+    // The checks: the database as the server left it after its last crash.
+    let db = sqlx::SqlitePool::connect(&db_url).await?;
+    let rows = sqlx::query("SELECT id, client_msg_id, sender, recipient, seq FROM messages")
+        .fetch_all(&db)
+        .await?;
+    db.close().await;
+    let ledger = ledger.lock().unwrap_or_else(|p| p.into_inner());
+    let mut stored: HashMap<String, Vec<(i64, UserId, UserId, i64)>> = HashMap::new();
+    for row in &rows {
+        stored.entry(row.get("client_msg_id")).or_default().push((
+            row.get("id"),
+            row.get("sender"),
+            row.get("recipient"),
+            row.get("seq"),
+        ));
+    }
+    let mut lost = 0u64;
+    let mut duplicated = ledger.duplicate_acks + ledger.conflicting;
+    let mut undelivered = 0u64;
+    for (client_msg_id, &id) in &ledger.acked {
+        match stored.get(client_msg_id).map(Vec::as_slice) {
+            Some([(stored_id, from, to, seq)]) if *stored_id == id => {
+                let received = ledger
+                    .received
+                    .get(to)
+                    .and_then(|by| by.get(from))
+                    .and_then(|seqs| seqs.get(seq));
+                if received != Some(&id) {
+                    undelivered += 1;
+                }
+            }
+            Some([_]) | None => lost += 1,
+            Some(_) => duplicated += 1,
+        }
+    }
+    let strangers = stored
+        .keys()
+        .filter(|id| !ledger.sent.contains_key(*id))
+        .count();
+    let unacknowledged = ledger.sent.len() - ledger.acked.len();
+    println!(
+        "chaos: sent {} / acknowledged {} / stored {} / lost {lost} / duplicated {duplicated} / \
+         undelivered {undelivered} / unacknowledged {unacknowledged} / unknown {strangers} ({:.1} s)",
+        ledger.sent.len(),
+        ledger.acked.len(),
+        rows.len(),
+        start.elapsed().as_secs_f64()
+    );
+    let _ = std::fs::remove_dir_all(&data_dir);
+    let failed = lost + duplicated + undelivered > 0 || strangers > 0 || unacknowledged > 0;
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,70 @@
+//! A real `switchboard-server` process on 127.0.0.1, with its own data directory, that can be
+//! killed and started again on the same port and data.
+
+use std::{net::SocketAddr, path::PathBuf, process::Stdio, time::Duration};
+
+use anyhow::{Context, bail};
+use tokio::process::{Child, Command};
+
+/// A server process; killed when dropped.
+pub struct ServerProcess {
+    binary: PathBuf,
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    args: Vec<String>,
+    child: Option<Child>,
+}
+
+impl ServerProcess {
+    /// Picks a free port on 127.0.0.1 and starts the server with `args` added.
+    pub async fn launch(binary: PathBuf, data_dir: PathBuf, args: &[&str]) -> anyhow::Result<Self> {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let addr = probe.local_addr()?;
+        drop(probe);
+        let mut server = ServerProcess {
+            binary,
+            addr,
+            data_dir,
+            args: args.iter().map(|a| a.to_string()).collect(),
+            child: None,
+        };
+        server.start().await?;
+        Ok(server)
+    }
+
+    /// Starts the process and waits (at most 30 s) until `/healthz` answers.
+    pub async fn start(&mut self) -> anyhow::Result<()> {
+        let child = Command::new(&self.binary)
+            .arg("--listen")
+            .arg(self.addr.to_string())
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .args(&self.args)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("starting {}", self.binary.display()))?;
+        self.child = Some(child);
+        let url = format!("http://{}/healthz", self.addr);
+        for _ in 0..300 {
+            if reqwest::get(&url)
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("the server did not become ready within 30 s")
+    }
+
+    /// Kills the process at once (SIGKILL: a crash, nothing is flushed).
+    pub async fn kill(&mut self) -> anyhow::Result<()> {
+        if let Some(mut child) = self.child.take() {
+            child.kill().await?;
+        }
+        Ok(())
+    }
+}

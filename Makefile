@@ -11,7 +11,7 @@ SERVER_DEBUG := $(CARGO_TARGET_DIR)/debug/switchboard-server
 SERVER_RELEASE := $(CARGO_TARGET_DIR)/release/switchboard-server
 LISTEN ?= 127.0.0.1:8080
 
-.PHONY: run test tools console lint rust-test chaos-short chaos e2e clean
+.PHONY: run test tools console lint rust-test chaos-short chaos fuzz e2e clean
 
 ## run: install what is missing, build the console and the server, start the demo company
 run: tools console
@@ -55,6 +55,20 @@ chaos: tools
 chaos-short: tools
 	@echo "==> chaos test (15 s, 3 kills)"
 	$(CHAOS) --seconds 15 --kills 3
+
+## fuzz: cargo fuzz on the frame decoder (seed corpus in fuzz/corpus), then schemathesis on
+## the OpenAPI document against a real server; each bounded to FUZZ_SECONDS.
+FUZZ_SECONDS ?= 60
+fuzz: tools
+	@echo "==> cargo fuzz: client frame decoder ($(FUZZ_SECONDS) s)"
+	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --version 0.13.2 --locked
+	corpus=$$(mktemp -d) && cd fuzz && RUSTC_BOOTSTRAP=1 \
+		CARGO_TARGET_DIR=$(HOME)/.cache/switchboard/fuzz-target cargo fuzz run client_frame \
+		$$corpus corpus/client_frame -- -max_total_time=$(FUZZ_SECONDS) -max_len=4096; \
+		status=$$?; rm -rf $$corpus; exit $$status
+	@echo "==> schemathesis on /api/openapi.json ($(FUZZ_SECONDS) s)"
+	cargo build -p switchboard-server
+	scripts/fuzz-api.sh $(SERVER_DEBUG) $(FUZZ_SECONDS)
 
 ## e2e: Playwright against the real (debug) server and the release console in dist/
 e2e: tools

@@ -92,6 +92,7 @@ impl CallAction {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Call {
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub id: CallId,
     /// Name of the source party as the telephone system reports it (may be empty).
     pub caller_name: String,
@@ -100,6 +101,7 @@ pub struct Call {
     /// The number the caller dialled (which line of the company they called).
     pub dialled: String,
     /// The user behind the caller when the call is internal: their presence is shown.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
     pub caller_user: Option<UserId>,
     pub state: CallState,
     /// When the call was queued, milliseconds since the Unix epoch (server clock).
@@ -107,6 +109,7 @@ pub struct Call {
     /// When the operator first answered, milliseconds since the Unix epoch (server clock).
     pub answered_at_ms: Option<i64>,
     /// The directory entry the call is being transferred to.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
     pub transfer_target: Option<EntryId>,
 }
 
@@ -115,11 +118,37 @@ pub struct Call {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewCall {
+    /// Name of the caller as the network reports it; may be empty.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 128, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")
+    )]
     pub caller_name: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 128,
+            pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+        )
+    )]
     pub caller_number: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 128,
+            pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+        )
+    )]
     pub dialled: String,
-    #[serde(default)]
+    /// The user behind an internal caller (their presence is shown); must exist.
+    #[serde(default, deserialize_with = "optional_integral")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = Option<i64>, minimum = 1, maximum = 9_007_199_254_740_991_i64)
+    )]
     pub caller_user: Option<UserId>,
 }
 
@@ -128,7 +157,44 @@ pub struct NewCall {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TransferRequest {
+    /// The directory entry to transfer to; must exist.
+    #[serde(deserialize_with = "integral")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = i64, minimum = 1, maximum = 9_007_199_254_740_991_i64)
+    )]
     pub target: EntryId,
+}
+
+/// Largest id accepted in a body: ids are exact in every JSON reader (2^53 - 1).
+const MAX_ID: i64 = (1 << 53) - 1;
+
+/// A JSON number that is a positive integer id, also when written `7.0` (JSON Schema counts
+/// that as an integer); `7.5`, 0 and ids beyond [`MAX_ID`] are refused.
+fn integral<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Number {
+        Integer(i64),
+        Float(f64),
+    }
+    let id = match Number::deserialize(deserializer)? {
+        Number::Integer(n) => Some(n),
+        Number::Float(f) if f.fract() == 0.0 && f.abs() <= MAX_ID as f64 => Some(f as i64),
+        Number::Float(_) => None,
+    };
+    id.filter(|id| (1..=MAX_ID).contains(id)).ok_or_else(|| {
+        serde::de::Error::custom(format!("ids are whole numbers from 1 to {MAX_ID}"))
+    })
+}
+
+/// [`integral`], or `null`.
+fn optional_integral<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<i64>, D::Error> {
+    #[derive(Deserialize)]
+    struct Wrapped(#[serde(deserialize_with = "integral")] i64);
+    Ok(Option::<Wrapped>::deserialize(deserializer)?.map(|Wrapped(n)| n))
 }
 
 #[cfg(test)]
@@ -174,6 +240,29 @@ mod tests {
                 "{action:?} revived a cleared call"
             );
         }
+    }
+
+    #[test]
+    fn ids_written_as_whole_floats_are_integers() {
+        let request: TransferRequest = serde_json::from_str(r#"{"target": 7.0}"#).unwrap();
+        assert_eq!(request.target, 7);
+        assert!(serde_json::from_str::<TransferRequest>(r#"{"target": 7.5}"#).is_err());
+        assert!(serde_json::from_str::<TransferRequest>(r#"{"target": "7"}"#).is_err());
+        for out_of_range in ["0", "-3", "9007199254740992", "1e300"] {
+            let body = format!(r#"{{"target": {out_of_range}}}"#);
+            assert!(
+                serde_json::from_str::<TransferRequest>(&body).is_err(),
+                "{body}"
+            );
+        }
+        let call: NewCall =
+            serde_json::from_str(r#"{"caller_number": "1", "dialled": "2", "caller_user": 3.0}"#)
+                .unwrap();
+        assert_eq!(call.caller_user, Some(3));
+        let call: NewCall =
+            serde_json::from_str(r#"{"caller_number": "1", "dialled": "2", "caller_user": null}"#)
+                .unwrap();
+        assert_eq!(call.caller_user, None);
     }
 
     #[test]

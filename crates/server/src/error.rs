@@ -25,6 +25,9 @@ pub enum AppError {
     /// 400 `bad_request`: the query string is not what the route takes.
     #[error("{}", .0.body_text())]
     BadQuery(#[from] QueryRejection),
+    /// 400 `bad_request`: a query value is out of range; the message says which.
+    #[error("{0}")]
+    InvalidQuery(String),
     /// 401 `unauthenticated`: the ingest API is off because no token is configured.
     #[error("The call ingest API is off: start the server with --ingest-token.")]
     IngestDisabled,
@@ -55,14 +58,17 @@ impl AppError {
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             AppError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
-            AppError::BadRequest(_) | AppError::BadPath(_) | AppError::BadQuery(_) => {
-                (StatusCode::BAD_REQUEST, "bad_request")
-            }
+            AppError::BadRequest(_)
+            | AppError::BadPath(_)
+            | AppError::BadQuery(_)
+            | AppError::InvalidQuery(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             AppError::Unauthenticated | AppError::IngestDisabled | AppError::BadIngestToken => {
                 (StatusCode::UNAUTHORIZED, "unauthenticated")
             }
             AppError::Call(err) => match err {
-                CallError::UnknownCall(_) => (StatusCode::NOT_FOUND, "not_found"),
+                CallError::UnknownCall(_) | CallError::UnknownReference { .. } => {
+                    (StatusCode::NOT_FOUND, "not_found")
+                }
                 CallError::IllegalMove { .. } => (StatusCode::CONFLICT, "illegal_move"),
                 CallError::Invalid { .. } => (StatusCode::BAD_REQUEST, "invalid_request"),
                 CallError::Adapter(_) => (StatusCode::BAD_GATEWAY, "telephony_failed"),

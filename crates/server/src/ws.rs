@@ -358,7 +358,9 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
             Ok(_) => Ok(()),
             Err(err) => {
                 let code = match &err {
-                    CallError::UnknownCall(_) => ErrorCode::NotFound,
+                    CallError::UnknownCall(_) | CallError::UnknownReference { .. } => {
+                        ErrorCode::NotFound
+                    }
                     CallError::IllegalMove { .. } => ErrorCode::IllegalMove,
                     CallError::Invalid { .. } => ErrorCode::InvalidRequest,
                     CallError::Adapter(_) | CallError::Database(_) => ErrorCode::Internal,

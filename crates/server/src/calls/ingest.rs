@@ -56,6 +56,7 @@ pub struct CallList {
 pub struct CallEvent {
     /// Position in the feed; ask for `after` the last one you saw.
     pub seq: i64,
+    #[schema(value_type = i64)]
     pub call: CallId,
     /// `queue`, `answer`, `hold`, `transfer` or `clear`.
     pub action: String,
@@ -80,8 +81,10 @@ pub struct CallEventList {
 pub struct EventQuery {
     /// Only events after this position (0 for the start).
     #[serde(default)]
+    #[param(minimum = 0)]
     pub after: i64,
     /// At most this many events (1 to 1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
 }
 
@@ -94,6 +97,7 @@ type CallPath = WithRejection<Path<CallId>, AppError>;
         (status = 201, description = "Queued", body = Call),
         (status = 400, description = "A field is wrong; the message names it", body = switchboard_protocol::ApiError),
         (status = 401, description = "Missing or wrong token", body = switchboard_protocol::ApiError),
+        (status = 404, description = "caller_user names no user", body = switchboard_protocol::ApiError),
     ))]
 pub async fn queue(
     _: IngestToken,
@@ -123,6 +127,7 @@ async fn act(state: &AppState, id: CallId, action: CallAction) -> Result<Json<Ca
 #[utoipa::path(post, path = "/api/calls/{id}/answer", tag = "calls", security(("ingest_token" = [])),
     params(("id" = i64, Path, description = "Call id")),
     responses(
+        (status = 400, description = "The id is not a number", body = switchboard_protocol::ApiError),
         (status = 200, description = "The call, now active", body = Call),
         (status = 401, description = "Missing or wrong token", body = switchboard_protocol::ApiError),
         (status = 404, description = "No such open call", body = switchboard_protocol::ApiError),
@@ -140,6 +145,7 @@ pub async fn answer(
 #[utoipa::path(post, path = "/api/calls/{id}/hold", tag = "calls", security(("ingest_token" = [])),
     params(("id" = i64, Path, description = "Call id")),
     responses(
+        (status = 400, description = "The id is not a number", body = switchboard_protocol::ApiError),
         (status = 200, description = "The call, now held", body = Call),
         (status = 401, description = "Missing or wrong token", body = switchboard_protocol::ApiError),
         (status = 404, description = "No such open call", body = switchboard_protocol::ApiError),
@@ -159,9 +165,9 @@ pub async fn hold(
     params(("id" = i64, Path, description = "Call id")),
     responses(
         (status = 200, description = "The call, now transferring", body = Call),
-        (status = 400, description = "Unknown target", body = switchboard_protocol::ApiError),
+        (status = 400, description = "The id or the body is malformed", body = switchboard_protocol::ApiError),
         (status = 401, description = "Missing or wrong token", body = switchboard_protocol::ApiError),
-        (status = 404, description = "No such open call", body = switchboard_protocol::ApiError),
+        (status = 404, description = "No such open call, or no such target entry", body = switchboard_protocol::ApiError),
         (status = 409, description = "Not allowed in the call's state", body = switchboard_protocol::ApiError),
     ))]
 pub async fn transfer(
@@ -184,6 +190,7 @@ pub async fn transfer(
 #[utoipa::path(post, path = "/api/calls/{id}/clear", tag = "calls", security(("ingest_token" = [])),
     params(("id" = i64, Path, description = "Call id")),
     responses(
+        (status = 400, description = "The id is not a number", body = switchboard_protocol::ApiError),
         (status = 200, description = "The call, now cleared", body = Call),
         (status = 401, description = "Missing or wrong token", body = switchboard_protocol::ApiError),
         (status = 404, description = "No such open call", body = switchboard_protocol::ApiError),
@@ -210,7 +217,12 @@ pub async fn events(
     State(state): State<AppState>,
     WithRejection(Query(query), _): WithRejection<Query<EventQuery>, AppError>,
 ) -> Result<Json<CallEventList>, AppError> {
-    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) || query.after < 0 {
+        return Err(AppError::InvalidQuery(
+            "limit must be 1 to 1000 and after at least 0".into(),
+        ));
+    }
     let rows = sqlx::query(
         "SELECT seq, call_id, action, target, state, source, at_ms FROM call_events \
          WHERE seq > ? ORDER BY seq LIMIT ?",

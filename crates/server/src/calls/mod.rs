@@ -57,6 +57,12 @@ pub enum CallError {
         field: &'static str,
         message: String,
     },
+    /// 404 / `not_found`: a field names a user or directory entry that does not exist.
+    #[error("{field}: {message}")]
+    UnknownReference {
+        field: &'static str,
+        message: String,
+    },
     /// 502 / `internal`: the telephone system refused.
     #[error(transparent)]
     Adapter(#[from] AdapterError),
@@ -99,6 +105,8 @@ fn from_row(row: &SqliteRow) -> Call {
 }
 
 fn check_field(field: &'static str, value: &str, required: bool) -> Result<String, CallError> {
+    // Counted before trimming: the limit is on what was sent.
+    let too_long = value.chars().count() > MAX_FIELD_CHARS;
     let value = value.trim();
     if required && value.is_empty() {
         return Err(CallError::Invalid {
@@ -106,7 +114,7 @@ fn check_field(field: &'static str, value: &str, required: bool) -> Result<Strin
             message: "must not be empty".into(),
         });
     }
-    if value.chars().count() > MAX_FIELD_CHARS {
+    if too_long {
         return Err(CallError::Invalid {
             field,
             message: format!("must be at most {MAX_FIELD_CHARS} characters"),
@@ -171,7 +179,7 @@ impl Calls {
                 .fetch_optional(&mut *tx)
                 .await?;
             if known.is_none() {
-                return Err(CallError::Invalid {
+                return Err(CallError::UnknownReference {
                     field: "caller_user",
                     message: format!("there is no user {user}"),
                 });
@@ -274,7 +282,7 @@ impl Calls {
         if self.directory.contains(target) {
             Ok(())
         } else {
-            Err(CallError::Invalid {
+            Err(CallError::UnknownReference {
                 field: "target",
                 message: format!("there is no directory entry {target}"),
             })

@@ -26,6 +26,8 @@ for _ in $(seq 100); do
 done
 echo "==> schemathesis for ${seconds}s against 127.0.0.1:$port"
 # A cleared call is gone by design, so "created resource not found" after a clear is right.
+# Run from the throwaway directory: schemathesis keeps its example database in the cwd.
+cd "$data"
 "$venv/bin/st" run "http://127.0.0.1:$port/api/openapi.json" \
   -H "Authorization: Bearer $token" \
   --checks all --exclude-checks ensure_resource_availability \

@@ -10,6 +10,8 @@ export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 SERVER_DEBUG := $(CARGO_TARGET_DIR)/debug/switchboard-server
 SERVER_RELEASE := $(CARGO_TARGET_DIR)/release/switchboard-server
 LISTEN ?= 127.0.0.1:8080
+# Set to enable the call ingest API in `make run` (at least 16 characters).
+INGEST_TOKEN ?=
 
 .PHONY: run test tools console lint rust-test chaos-short chaos fuzz e2e clean
 
@@ -19,7 +21,7 @@ run: tools console
 	cargo build --release -p switchboard-server
 	@echo "==> Switchboard: open http://$(LISTEN)/ and sign in as operator / operator"
 	@echo "    (other demo accounts: alice, bob, carol, dave; password = user name). Ctrl-C stops."
-	$(SERVER_RELEASE) --demo --listen $(LISTEN)
+	$(SERVER_RELEASE) --demo --listen $(LISTEN) $(if $(INGEST_TOKEN),--ingest-token $(INGEST_TOKEN))
 
 ## test: formatting, clippy, Rust tests, release console build, end-to-end tests in Chromium
 test: lint rust-test chaos-short console e2e

@@ -1,12 +1,15 @@
 //! Root component: checks the session, then shows the sign-in form or the signed-in console.
 
+use leptos::html;
 use leptos::logging::warn;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use switchboard_protocol::User;
 
 use crate::api::{self, RequestError};
-use crate::components::{ConnectionStatus, Directory, Login, Toolbar};
+use crate::components::{
+    ActiveCall, ConnectionStatus, Directory, Login, QueuedCalls, Toolbar, TransferAssistant,
+};
 use crate::store::{ConnectionState, Store};
 use crate::ws;
 
@@ -49,6 +52,7 @@ pub fn App() -> impl IntoView {
 fn console(user: User, session: RwSignal<Session>) -> impl IntoView {
     let store = Store::new(user);
     provide_context(store);
+    store.start_clock();
     let connection = ws::connect(store, move || session.set(Session::SignedOut));
     on_cleanup({
         let connection = connection.clone();
@@ -64,6 +68,13 @@ fn console(user: User, session: RwSignal<Session>) -> impl IntoView {
             session.set(Session::SignedOut);
         });
     });
+    // The Active call's Transfer button hands the keyboard to the transfer assistant's search.
+    let transfer_search = NodeRef::<html::Input>::new();
+    let start_transfer = Callback::new(move |()| {
+        if let Some(search) = transfer_search.get_untracked() {
+            let _ = search.focus();
+        }
+    });
     let connection_state = store.connection();
     view! {
         <div
@@ -72,6 +83,11 @@ fn console(user: User, session: RwSignal<Session>) -> impl IntoView {
         >
             <Toolbar on_sign_out=sign_out />
             <main class="panes">
+                <div class="call-column">
+                    <QueuedCalls />
+                    <ActiveCall on_transfer=start_transfer />
+                    <TransferAssistant search=transfer_search />
+                </div>
                 <Directory />
             </main>
             <ConnectionStatus />

@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod app;
+pub mod calls;
 pub mod components;
 pub mod store;
 pub mod ws;

@@ -1,14 +1,21 @@
 //! The console's one store: server state fed by the WebSocket client, read by components.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use futures::channel::mpsc::UnboundedSender;
 use leptos::logging::{error, warn};
 use leptos::prelude::*;
 use switchboard_protocol::{
-    ClientConfig, ClientFrame, DirectoryEntry, EntryId, ErrorCode, Mode, PresenceState,
-    PresenceUpdate, ServerFrame, User, UserId,
+    Call, CallId, CallState, ClientConfig, ClientFrame, DirectoryEntry, EntryId, ErrorCode, Mode,
+    PresenceState, PresenceUpdate, ServerFrame, User, UserId,
 };
+
+use crate::calls::{answered_order, queue_order};
+
+/// How long a refused call action stays on screen: long enough to read, short enough not to
+/// linger over the next call.
+const NOTICE_MS: u64 = 6_000;
 
 /// What the operator is told about the link to the server (DESIGN §8: honest connection state).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +74,8 @@ impl Row {
 #[derive(Debug, Default)]
 pub struct Directory {
     rows: Vec<Row>,
+    /// Position of every entry by id, so a call's transfer target is found without a scan.
+    positions: HashMap<EntryId, usize>,
     generation: u64,
 }
 
@@ -75,7 +84,16 @@ impl Directory {
     fn new(entries: Vec<DirectoryEntry>, generation: u64) -> Self {
         let mut rows: Vec<Row> = entries.into_iter().map(Row::new).collect();
         rows.sort_unstable_by(|a, b| a.sort_key().cmp(&b.sort_key()));
-        Directory { rows, generation }
+        let positions = rows
+            .iter()
+            .enumerate()
+            .map(|(position, row)| (row.entry.id, position))
+            .collect();
+        Directory {
+            rows,
+            positions,
+            generation,
+        }
     }
 
     /// Number of entries.
@@ -93,6 +111,13 @@ impl Directory {
         self.rows.get(position).map(|row| &row.entry)
     }
 
+    /// The entry with this id, if the directory has it.
+    pub fn find(&self, id: EntryId) -> Option<&DirectoryEntry> {
+        self.positions
+            .get(&id)
+            .and_then(|&position| self.entry(position))
+    }
+
     /// Increases with every snapshot, so views keyed by it redraw rows whose content may differ.
     pub fn generation(&self) -> u64 {
         self.generation
@@ -102,6 +127,12 @@ impl Directory {
     /// must occur, case-insensitively, in the name, a number or the department; an empty query
     /// matches everything.
     pub fn filter(&self, query: &str) -> Vec<usize> {
+        self.search(query, usize::MAX)
+    }
+
+    /// Like [`Directory::filter`], but stops after `limit` matches: a picker that shows a few
+    /// names does not walk tens of thousands of entries per keystroke.
+    pub fn search(&self, query: &str, limit: usize) -> Vec<usize> {
         let query = query.to_lowercase();
         let terms: Vec<&str> = query.split_whitespace().collect();
         self.rows
@@ -109,6 +140,7 @@ impl Directory {
             .enumerate()
             .filter(|(_, row)| terms.iter().all(|term| row.haystack.contains(term)))
             .map(|(position, _)| position)
+            .take(limit)
             .collect()
     }
 }
@@ -119,11 +151,12 @@ struct Handshake {
     welcome: bool,
     directory: bool,
     presence: bool,
+    calls: bool,
 }
 
 impl Handshake {
     fn is_complete(self) -> bool {
-        self.welcome && self.directory && self.presence
+        self.welcome && self.directory && self.presence && self.calls
     }
 }
 
@@ -143,6 +176,24 @@ pub struct Store {
     /// fields that show that user and never the list around them. Reference-counted rather than
     /// owned by whichever row asked first, since rows come and go as the directory scrolls.
     presence: StoredValue<HashMap<UserId, ArcRwSignal<PresenceState>>>,
+    /// Calls not yet cleared, one signal each: a `call` update redraws the rows showing that
+    /// call, and the map itself changes only when a call comes or goes.
+    calls: RwSignal<HashMap<CallId, ArcRwSignal<Call>>>,
+    /// Queued calls, oldest first.
+    queue: Memo<Vec<CallId>>,
+    /// Answered calls, the current one first.
+    answered: Memo<Vec<CallId>>,
+    /// The call the Active call pane shows.
+    current_call: Memo<Option<CallId>>,
+    /// Server clock minus browser clock, in ms, from the last calls snapshot: waiting times
+    /// count from server timestamps, so a browser clock that is off must not skew them.
+    clock_offset: StoredValue<i64>,
+    /// Server time in ms, ticked once a second for every timer on screen.
+    now: RwSignal<i64>,
+    /// A refused call action, in the server's words, shown briefly in the call panes.
+    call_notice: RwSignal<Option<String>>,
+    /// Counts notices, so that clearing an old one never hides a newer one.
+    notices: StoredValue<u64>,
     handshake: StoredValue<Handshake>,
     /// Intents for the current socket; `None` while there is none.
     intents: StoredValue<Option<UnboundedSender<ClientFrame>>>,
@@ -151,6 +202,11 @@ pub struct Store {
 impl Store {
     /// An empty store for the signed-in user `me`, offline until the first socket is ready.
     pub fn new(me: User) -> Self {
+        let calls = RwSignal::new(HashMap::<CallId, ArcRwSignal<Call>>::new());
+        let read_calls =
+            move || calls.with(|calls| calls.values().map(ArcRwSignal::get).collect::<Vec<Call>>());
+        let queue = Memo::new(move |_| queue_order(&read_calls()));
+        let answered = Memo::new(move |_| answered_order(&read_calls()));
         Store {
             me: RwSignal::new(me),
             mode: RwSignal::new(None),
@@ -158,6 +214,14 @@ impl Store {
             connection: RwSignal::new(ConnectionState::Offline),
             directory: RwSignal::new(Directory::default()),
             presence: StoredValue::new(HashMap::new()),
+            calls,
+            queue,
+            answered,
+            current_call: Memo::new(move |_| answered.with(|ids| ids.first().copied())),
+            clock_offset: StoredValue::new(0),
+            now: RwSignal::new(0),
+            call_notice: RwSignal::new(None),
+            notices: StoredValue::new(0),
             handshake: StoredValue::new(Handshake::default()),
             intents: StoredValue::new(None),
         }
@@ -191,8 +255,15 @@ impl Store {
     /// Positions in [`Store::directory`] of the entries matching `query`, recomputed only when
     /// the query or the directory changes.
     pub fn filtered_directory(&self, query: Signal<String>) -> Memo<Vec<usize>> {
+        self.directory_matches(query, usize::MAX)
+    }
+
+    /// The first `limit` positions of [`Store::filtered_directory`], for pickers.
+    pub fn directory_matches(&self, query: Signal<String>, limit: usize) -> Memo<Vec<usize>> {
         let directory = self.directory;
-        Memo::new(move |_| query.with(|query| directory.with(|directory| directory.filter(query))))
+        Memo::new(move |_| {
+            query.with(|query| directory.with(|directory| directory.search(query, limit)))
+        })
     }
 
     /// The presence of `user`: a signal that changes only when that user's presence does.
@@ -205,6 +276,77 @@ impl Store {
         self.send(ClientFrame::SetPresence { state });
     }
 
+    /// Ids of the queued calls, oldest first.
+    pub fn queued_calls(&self) -> Memo<Vec<CallId>> {
+        self.queue
+    }
+
+    /// Ids of the answered calls (active, transferring, held), the current call first.
+    pub fn answered_calls(&self) -> Memo<Vec<CallId>> {
+        self.answered
+    }
+
+    /// The call the operator is dealing with: active, else transferring, else the most recently
+    /// answered held call.
+    pub fn current_call(&self) -> Memo<Option<CallId>> {
+        self.current_call
+    }
+
+    /// One call, changing with it; `None` once it left the store. Rows keyed by call id read
+    /// their call through this, so an update redraws only them.
+    pub fn call(&self, id: CallId) -> Option<Signal<Call>> {
+        self.calls
+            .with_untracked(|calls| calls.get(&id).map(|call| call.read_only().into()))
+    }
+
+    /// Reads one call, tracking it; `None` once it left the store. For memos that follow the
+    /// call without holding a signal of their own.
+    pub fn with_call<T>(&self, id: CallId, read: impl FnOnce(&Call) -> T) -> Option<T> {
+        let call = self.calls.with_untracked(|calls| calls.get(&id).cloned())?;
+        Some(call.with(read))
+    }
+
+    /// Server time in ms, ticking once a second (after [`Store::start_clock`]).
+    pub fn now(&self) -> ReadSignal<i64> {
+        self.now.read_only()
+    }
+
+    /// The last refused call action in the server's words, for a few seconds.
+    pub fn call_notice(&self) -> ReadSignal<Option<String>> {
+        self.call_notice.read_only()
+    }
+
+    /// Starts the one clock every waiting time and call duration ticks with, until the signed-in
+    /// view goes away. One interval for the whole console, not one per row.
+    pub fn start_clock(&self) {
+        let store = *self;
+        store.tick();
+        match set_interval_with_handle(move || store.tick(), Duration::from_secs(1)) {
+            Ok(interval) => on_cleanup(move || interval.clear()),
+            Err(error) => warn!("cannot start the clock: {error:?}"),
+        }
+    }
+
+    /// Takes a queued call, retrieves a held call, or cancels a transfer.
+    pub fn answer_call(&self, call: CallId) {
+        self.send_call_action(ClientFrame::AnswerCall { call });
+    }
+
+    /// Puts the active call on hold.
+    pub fn hold_call(&self, call: CallId) {
+        self.send_call_action(ClientFrame::HoldCall { call });
+    }
+
+    /// Starts transferring an answered call to a directory entry.
+    pub fn transfer_call(&self, call: CallId, target: EntryId) {
+        self.send_call_action(ClientFrame::TransferCall { call, target });
+    }
+
+    /// Releases a call, or completes its transfer.
+    pub fn clear_call(&self, call: CallId) {
+        self.send_call_action(ClientFrame::ClearCall { call });
+    }
+
     /// The only writer of server state: applies one frame from the server.
     pub fn apply(&self, frame: ServerFrame) {
         match frame {
@@ -214,7 +356,9 @@ impl Store {
             ServerFrame::DirectorySnapshot { entries } => self.replace_directory(entries),
             ServerFrame::PresenceSnapshot { presence } => self.replace_presence(presence),
             ServerFrame::Presence(update) => self.update_presence(update),
-            ServerFrame::Error { code, message } => Self::refused(code, &message),
+            ServerFrame::CallsSnapshot { calls, now_ms } => self.replace_calls(calls, now_ms),
+            ServerFrame::Call(call) => self.update_call(call),
+            ServerFrame::Error { code, message } => self.refused(code, message),
         }
     }
 
@@ -232,7 +376,8 @@ impl Store {
         self.connection.set(ConnectionState::Reconnecting);
     }
 
-    fn send(&self, frame: ClientFrame) {
+    /// Hands an intent to the current socket; tells whether there was one to take it.
+    fn send(&self, frame: ClientFrame) -> bool {
         let sent = self.intents.with_value(|intents| {
             intents
                 .as_ref()
@@ -241,6 +386,42 @@ impl Store {
         if !sent {
             warn!("not connected: intent dropped");
         }
+        sent
+    }
+
+    /// A call action the operator must not believe was done: say so when it could not be sent.
+    fn send_call_action(&self, frame: ClientFrame) {
+        if !self.send(frame) {
+            self.notify("Not connected to the server: the call was not changed.".to_owned());
+        }
+    }
+
+    /// Shows `message` in the call panes for [`NOTICE_MS`].
+    fn notify(&self, message: String) {
+        self.notices.update_value(|count| *count += 1);
+        let notice = self.notices.get_value();
+        self.call_notice.set(Some(message));
+        let store = *self;
+        set_timeout(
+            move || {
+                if store.notices.get_value() == notice {
+                    store.call_notice.set(None);
+                }
+            },
+            Duration::from_millis(NOTICE_MS),
+        );
+    }
+
+    /// Moves the clock to the server's time, and keeps the offset for the ticks that follow.
+    fn set_clock(&self, server_now_ms: i64) {
+        self.clock_offset
+            .set_value(server_now_ms - browser_now_ms());
+        self.tick();
+    }
+
+    fn tick(&self) {
+        self.now
+            .set(browser_now_ms() + self.clock_offset.get_value());
     }
 
     fn welcome(&self, me: User, mode: Mode, config: ClientConfig) {
@@ -277,8 +458,51 @@ impl Store {
         set_if_changed(&self.presence_signal(update.user), update.state);
     }
 
-    fn refused(code: ErrorCode, message: &str) {
+    fn replace_calls(&self, calls: Vec<Call>, now_ms: i64) {
+        self.set_clock(now_ms);
+        let mut incoming: HashMap<CallId, Call> = calls
+            .into_iter()
+            .filter(|call| call.state != CallState::Cleared)
+            .map(|call| (call.id, call))
+            .collect();
+        // Calls the console already shows keep their signal, so their rows stay put.
+        self.calls.update(|signals| {
+            signals.retain(|id, signal| match incoming.remove(id) {
+                Some(call) => {
+                    set_if_changed(signal, call);
+                    true
+                }
+                None => false,
+            });
+            for (id, call) in incoming {
+                signals.insert(id, ArcRwSignal::new(call));
+            }
+        });
+        self.handshake_step(|handshake| handshake.calls = true);
+    }
+
+    fn update_call(&self, call: Call) {
+        if call.state == CallState::Cleared {
+            self.calls
+                .maybe_update(|signals| signals.remove(&call.id).is_some());
+            return;
+        }
+        let known = self
+            .calls
+            .with_untracked(|signals| signals.get(&call.id).cloned());
+        match known {
+            Some(signal) => set_if_changed(&signal, call),
+            None => self.calls.update(|signals| {
+                signals.insert(call.id, ArcRwSignal::new(call));
+            }),
+        }
+    }
+
+    fn refused(&self, code: ErrorCode, message: String) {
         error!("server refused a frame ({code:?}): {message}");
+        if matches!(code, ErrorCode::NotFound | ErrorCode::IllegalMove) {
+            self.notify(message);
+        }
     }
 
     fn presence_signal(&self, user: UserId) -> ArcRwSignal<PresenceState> {
@@ -298,6 +522,11 @@ impl Store {
             set_if_changed(&self.connection, ConnectionState::Connected);
         }
     }
+}
+
+/// The browser's clock in ms since the Unix epoch.
+fn browser_now_ms() -> i64 {
+    js_sys::Date::now() as i64
 }
 
 /// Sets a signal only when the value differs, so that nothing redraws for a repeated value.
@@ -410,15 +639,39 @@ mod tests {
     }
 
     #[test]
-    fn handshake_completes_only_with_all_three_frames_in_any_order() {
+    fn handshake_completes_only_with_all_four_frames_in_any_order() {
         let mut handshake = Handshake {
             presence: true,
             ..Handshake::default()
         };
         assert!(!handshake.is_complete());
+        handshake.calls = true;
+        assert!(!handshake.is_complete());
         handshake.welcome = true;
         assert!(!handshake.is_complete());
         handshake.directory = true;
         assert!(handshake.is_complete());
+    }
+
+    #[test]
+    fn entries_are_found_by_id() {
+        let directory = company();
+        assert_eq!(
+            directory.find(2).map(|entry| entry.name.as_str()),
+            Some("Bob Baker")
+        );
+        assert_eq!(directory.find(99), None);
+        assert_eq!(Directory::default().find(2), None);
+    }
+
+    #[test]
+    fn a_limited_search_keeps_the_first_matches_in_order() {
+        let directory = company();
+        assert_eq!(directory.search("", 2), [0, 1]);
+        assert_eq!(
+            names(&directory, &directory.search("a", 3)),
+            ["alice Archer", "Bob Baker", "Carol Carter"]
+        );
+        assert!(directory.search("legal", 0).is_empty());
     }
 }

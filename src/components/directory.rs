@@ -6,10 +6,9 @@ use leptos::ev;
 use leptos::html;
 use leptos::prelude::*;
 use switchboard_protocol::EntryId;
-use wasm_bindgen::JsCast;
-use web_sys::HtmlElement;
 
 use super::directory_row::ROW_HEIGHT_PX;
+use super::focus::focus_index;
 use super::{DirectoryRow, PresenceLegend};
 use crate::store::Store;
 
@@ -184,15 +183,8 @@ pub fn Directory() -> impl IntoView {
 
 /// Focuses the row at `index` if it is in the DOM; tells whether it was.
 fn focus_rendered(list: NodeRef<html::Div>, index: usize) -> bool {
-    let row = list.get_untracked().and_then(|list| {
-        list.query_selector(&format!("[data-index=\"{index}\"]"))
-            .ok()
-            .flatten()
-    });
-    match row.and_then(|row| row.dyn_into::<HtmlElement>().ok()) {
-        Some(row) => row.focus().is_ok(),
-        None => false,
-    }
+    list.get_untracked()
+        .is_some_and(|list| focus_index(&list, index))
 }
 
 /// A DOM pixel measure as an index-friendly count; negative values (overscroll) are 0.

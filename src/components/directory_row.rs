@@ -5,6 +5,7 @@ use leptos::prelude::*;
 use switchboard_protocol::DirectoryEntry;
 
 use super::PresenceField;
+use super::focus::navigation_target;
 
 /// Height of every row in pixels; the virtualized list computes positions from it.
 pub const ROW_HEIGHT_PX: usize = 36;
@@ -51,39 +52,5 @@ pub fn DirectoryRow(
             <span class="numbers">{numbers}</span>
             <span class="location">{entry.location}</span>
         </div>
-    }
-}
-
-/// The row a key moves the focus to from row `index` of `count`, if the key navigates.
-fn navigation_target(key: &str, index: usize, count: usize) -> Option<usize> {
-    let last = count.checked_sub(1)?;
-    let target = match key {
-        "ArrowUp" => index.saturating_sub(1),
-        "ArrowDown" => (index + 1).min(last),
-        "Home" => 0,
-        "End" => last,
-        _ => return None,
-    };
-    Some(target)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::navigation_target;
-
-    #[test]
-    fn arrows_move_one_row_and_stop_at_the_ends() {
-        assert_eq!(navigation_target("ArrowDown", 0, 3), Some(1));
-        assert_eq!(navigation_target("ArrowDown", 2, 3), Some(2));
-        assert_eq!(navigation_target("ArrowUp", 2, 3), Some(1));
-        assert_eq!(navigation_target("ArrowUp", 0, 3), Some(0));
-    }
-
-    #[test]
-    fn home_and_end_jump_and_other_keys_do_not_navigate() {
-        assert_eq!(navigation_target("Home", 7, 10), Some(0));
-        assert_eq!(navigation_target("End", 0, 10), Some(9));
-        assert_eq!(navigation_target("Enter", 0, 10), None);
-        assert_eq!(navigation_target("ArrowDown", 0, 0), None);
     }
 }

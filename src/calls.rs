@@ -1,0 +1,168 @@
+//! Pure call logic the store and the call panes share: queue order, the current call, durations.
+
+use std::cmp::Reverse;
+
+use switchboard_protocol::{Call, CallAction, CallId, CallState};
+
+/// Ids of the queued calls, oldest first; calls queued in the same millisecond keep id order,
+/// so every tab of the operator shows the same order.
+pub fn queue_order<'a>(calls: impl IntoIterator<Item = &'a Call>) -> Vec<CallId> {
+    let mut queued: Vec<(i64, CallId)> = calls
+        .into_iter()
+        .filter(|call| call.state == CallState::Queued)
+        .map(|call| (call.queued_at_ms, call.id))
+        .collect();
+    queued.sort_unstable();
+    queued.into_iter().map(|(_, id)| id).collect()
+}
+
+/// Ids of the answered calls (active, transferring or held), the current call first.
+///
+/// The current call is the one the operator is talking on, else the one being transferred
+/// (so its transfer can be completed or cancelled), else a held one. Among calls in the same
+/// state the most recently answered comes first: that is the one the operator last dealt with.
+pub fn answered_order<'a>(calls: impl IntoIterator<Item = &'a Call>) -> Vec<CallId> {
+    let mut answered: Vec<(u8, Reverse<i64>, Reverse<CallId>)> = calls
+        .into_iter()
+        .filter_map(|call| {
+            let rank = match call.state {
+                CallState::Active => 0,
+                CallState::Transferring => 1,
+                CallState::Held => 2,
+                CallState::Queued | CallState::Cleared => return None,
+            };
+            Some((
+                rank,
+                Reverse(call.answered_at_ms.unwrap_or(call.queued_at_ms)),
+                Reverse(call.id),
+            ))
+        })
+        .collect();
+    answered.sort_unstable();
+    answered.into_iter().map(|(_, _, Reverse(id))| id).collect()
+}
+
+/// A transfer to no one in particular: whether a transfer is legal does not depend on its target.
+pub const ANY_TRANSFER: CallAction = CallAction::Transfer { target: 0 };
+
+/// Whether `action` is a legal move for a call in `state`, by the protocol's own table; the
+/// panes enable a button only when the server would accept it.
+pub fn can(action: CallAction, state: CallState) -> bool {
+    action.next(state).is_some()
+}
+
+/// The caller as the operator reads it: the reported name, or "Unknown caller" when the
+/// telephone system gave none.
+pub fn caller_label(call: &Call) -> &str {
+    if call.caller_name.trim().is_empty() {
+        "Unknown caller"
+    } else {
+        &call.caller_name
+    }
+}
+
+/// A call's state in the operator's words, as the call panes show it.
+pub fn state_label(state: CallState) -> &'static str {
+    match state {
+        CallState::Queued => "Waiting",
+        CallState::Active => "Active",
+        CallState::Held => "On hold",
+        CallState::Transferring => "Transferring",
+        CallState::Cleared => "Cleared",
+    }
+}
+
+/// A waiting time or call duration as a clock reads: "0:07", "12:45", "1:02:03". A negative
+/// span (clocks a little apart) reads "0:00" rather than a nonsense value.
+pub fn format_duration(ms: i64) -> String {
+    let seconds = ms.max(0) / 1000;
+    let (hours, minutes, seconds) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
+    if hours > 0 {
+        format!("{hours}:{minutes:02}:{seconds:02}")
+    } else {
+        format!("{minutes}:{seconds:02}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(id: CallId, state: CallState, queued_at_ms: i64, answered_at_ms: Option<i64>) -> Call {
+        Call {
+            id,
+            caller_name: format!("Caller {id}"),
+            caller_number: "+1 555 0100".into(),
+            dialled: "+1 555 2000".into(),
+            caller_user: None,
+            state,
+            queued_at_ms,
+            answered_at_ms,
+            transfer_target: None,
+        }
+    }
+
+    #[test]
+    fn the_queue_is_oldest_first_then_by_id() {
+        let calls = [
+            call(1, CallState::Queued, 3_000, None),
+            call(2, CallState::Active, 1_000, Some(2_000)),
+            call(4, CallState::Queued, 2_000, None),
+            call(3, CallState::Queued, 2_000, None),
+        ];
+        assert_eq!(queue_order(&calls), [3, 4, 1]);
+        assert!(queue_order(&[]).is_empty());
+    }
+
+    #[test]
+    fn the_active_call_is_current_before_transferring_and_held_ones() {
+        let calls = [
+            call(1, CallState::Held, 0, Some(5_000)),
+            call(2, CallState::Queued, 0, None),
+            call(3, CallState::Transferring, 0, Some(1_000)),
+            call(4, CallState::Active, 0, Some(500)),
+        ];
+        assert_eq!(answered_order(&calls), [4, 3, 1]);
+        assert_eq!(answered_order(&calls[..3]), [3, 1]);
+        assert_eq!(answered_order(&calls[..2]), [1]);
+        assert!(answered_order(&calls[1..2]).is_empty());
+    }
+
+    #[test]
+    fn among_held_calls_the_most_recently_answered_is_current() {
+        let calls = [
+            call(1, CallState::Held, 0, Some(1_000)),
+            call(2, CallState::Held, 0, Some(3_000)),
+            call(3, CallState::Held, 0, Some(2_000)),
+            call(4, CallState::Held, 0, Some(3_000)),
+        ];
+        assert_eq!(answered_order(&calls), [4, 2, 3, 1]);
+    }
+
+    #[test]
+    fn buttons_follow_the_protocols_legal_moves() {
+        assert!(can(CallAction::Hold, CallState::Active));
+        assert!(!can(CallAction::Hold, CallState::Held));
+        assert!(can(ANY_TRANSFER, CallState::Held));
+        assert!(!can(ANY_TRANSFER, CallState::Transferring));
+        assert!(can(CallAction::Answer, CallState::Transferring));
+    }
+
+    #[test]
+    fn a_caller_without_a_name_is_unknown() {
+        let mut anonymous = call(1, CallState::Queued, 0, None);
+        assert_eq!(caller_label(&anonymous), "Caller 1");
+        anonymous.caller_name = "  ".into();
+        assert_eq!(caller_label(&anonymous), "Unknown caller");
+    }
+
+    #[test]
+    fn durations_read_like_a_clock() {
+        assert_eq!(format_duration(0), "0:00");
+        assert_eq!(format_duration(7_999), "0:07");
+        assert_eq!(format_duration(765_000), "12:45");
+        assert_eq!(format_duration(3_723_000), "1:02:03");
+        assert_eq!(format_duration(36_000_000), "10:00:00");
+        assert_eq!(format_duration(-1_500), "0:00");
+    }
+}

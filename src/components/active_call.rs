@@ -1,0 +1,143 @@
+//! Active call pane: the current call with its controls, other answered calls below it.
+
+use leptos::prelude::*;
+use switchboard_protocol::{Call, CallAction, CallId, CallState};
+
+use super::{CallParty, Elapsed};
+use crate::calls::{ANY_TRANSFER, can, state_label};
+use crate::store::Store;
+
+/// The call the operator is dealing with: source party, state, duration, Hold or Retrieve,
+/// Transfer and Release. Calls held besides it are listed compactly with a Retrieve button.
+#[component]
+pub fn ActiveCall(
+    /// Starts the transfer flow: the transfer assistant takes the focus.
+    #[prop(into)]
+    on_transfer: Callback<()>,
+) -> impl IntoView {
+    let store = expect_context::<Store>();
+    let current = store.current_call();
+    let answered = store.answered_calls();
+    let others = Memo::new(move |_| answered.with(|ids| ids.iter().skip(1).copied().collect()));
+    let notice = store.call_notice();
+    view! {
+        <section class="pane active-call" aria-label="Active call">
+            <header class="pane-header">
+                <h2>"Active call"</h2>
+            </header>
+            {move || {
+                notice.get().map(|message| view! { <p class="call-notice" role="alert">{message}</p> })
+            }}
+            // Redrawn only when another call becomes current; the call's own changes update
+            // the fields inside.
+            {move || match current.get().and_then(|id| store.call(id)) {
+                Some(call) => view! { <CurrentCall call on_transfer /> }.into_any(),
+                None => view! { <p class="pane-empty">"No active call"</p> }.into_any(),
+            }}
+            <Show when=move || others.with(|others: &Vec<CallId>| !others.is_empty())>
+                <ul class="other-calls" role="list" aria-label="Other answered calls">
+                    <For
+                        each=move || others.get()
+                        key=|id| *id
+                        children=|id| view! { <OtherCall id /> }
+                    />
+                </ul>
+            </Show>
+        </section>
+    }
+}
+
+/// The current call in full.
+#[component]
+fn CurrentCall(
+    /// The current call; this view is replaced when another call becomes current.
+    call: Signal<Call>,
+    /// Starts the transfer flow.
+    on_transfer: Callback<()>,
+) -> impl IntoView {
+    let store = expect_context::<Store>();
+    let id = call.with_untracked(|call| call.id);
+    let state = Memo::new(move |_| call.with(|call| call.state));
+    let dialled = call.with_untracked(|call| format!("Dialled: {}", call.dialled));
+    let hold_or_retrieve = move || {
+        if state.get() == CallState::Held {
+            view! {
+                <button type="button" class="primary" on:click=move |_| store.answer_call(id)>
+                    "Retrieve"
+                </button>
+            }
+            .into_any()
+        } else {
+            view! {
+                <button
+                    type="button"
+                    disabled=move || !can(CallAction::Hold, state.get())
+                    on:click=move |_| store.hold_call(id)
+                >
+                    "Hold"
+                </button>
+            }
+            .into_any()
+        }
+    };
+    view! {
+        <div class="current-call" data-state=move || state.get().as_str()>
+            <div class="current-party">
+                <CallParty call />
+            </div>
+            <div class="current-details">
+                <span class="call-state">{move || state_label(state.get())}</span>
+                <Elapsed since=answered_since(call) label="Duration" />
+                <span class="dialled">{dialled}</span>
+            </div>
+            <div class="call-controls">
+                {hold_or_retrieve}
+                <button
+                    type="button"
+                    disabled=move || !can(ANY_TRANSFER, state.get())
+                    on:click=move |_| on_transfer.run(())
+                >
+                    "Transfer"
+                </button>
+                <button
+                    type="button"
+                    class="danger"
+                    disabled=move || !can(CallAction::Clear, state.get())
+                    on:click=move |_| store.clear_call(id)
+                >
+                    "Release"
+                </button>
+            </div>
+        </div>
+    }
+}
+
+/// An answered call that is not the current one (held, or being transferred), in one line.
+#[component]
+fn OtherCall(
+    /// The call shown; the row lives as long as the call is answered but not current.
+    id: CallId,
+) -> impl IntoView {
+    let store = expect_context::<Store>();
+    let call = store.call(id)?;
+    let state = Memo::new(move |_| call.with(|call| call.state));
+    Some(view! {
+        <li class="call-row other-call">
+            <CallParty call />
+            <span class="call-state">{move || state_label(state.get())}</span>
+            <Elapsed since=answered_since(call) label="Duration" />
+            <button
+                type="button"
+                disabled=move || !can(CallAction::Answer, state.get())
+                on:click=move |_| store.answer_call(id)
+            >
+                "Retrieve"
+            </button>
+        </li>
+    })
+}
+
+/// When the call's duration starts: its answer time (the queue time until the server says).
+fn answered_since(call: Signal<Call>) -> Signal<i64> {
+    Signal::derive(move || call.with(|call| call.answered_at_ms.unwrap_or(call.queued_at_ms)))
+}

@@ -1,0 +1,96 @@
+//! Queued calls pane: waiting calls oldest first, each answered by button, double-click or Enter.
+
+use leptos::ev::{KeyboardEvent, MouseEvent};
+use leptos::prelude::*;
+use switchboard_protocol::CallId;
+use wasm_bindgen::JsCast;
+use web_sys::Element;
+
+use super::{CallParty, Elapsed};
+use crate::store::Store;
+
+/// The calls waiting for the operator. Rows are keyed by call id: a new call adds a row, an
+/// answered or abandoned one removes its row, and nothing else is redrawn.
+#[component]
+pub fn QueuedCalls() -> impl IntoView {
+    let queue = expect_context::<Store>().queued_calls();
+    let count = move || queue.with(Vec::len);
+    let any_waiting = move || queue.with(|queue| !queue.is_empty());
+    view! {
+        <section class="pane queued-calls" aria-label="Queued calls">
+            <header class="pane-header">
+                <h2>"Queued calls"</h2>
+                <span class="pane-count" class:waiting=any_waiting>
+                    {move || format!("{} waiting", count())}
+                </span>
+            </header>
+            <Show
+                when=any_waiting
+                fallback=|| view! { <p class="pane-empty">"No calls waiting"</p> }
+            >
+                <ul class="call-list" role="list" aria-label="Queued calls list">
+                    <For
+                        each=move || queue.get()
+                        key=|id| *id
+                        children=|id| view! { <QueuedCallRow id /> }
+                    />
+                </ul>
+            </Show>
+        </section>
+    }
+}
+
+/// One waiting call: caller, what they dialled, time waiting and an Answer button.
+#[component]
+fn QueuedCallRow(
+    /// The call shown; the row lives as long as the call is queued.
+    id: CallId,
+) -> impl IntoView {
+    let store = expect_context::<Store>();
+    let call = store.call(id)?;
+    let dialled = call.with_untracked(|call| format!("Dialled: {}", call.dialled));
+    let since = Signal::derive(move || call.with(|call| call.queued_at_ms));
+    // The button and the row both answer; one double-click on the button answers once.
+    let on_button = move |event: MouseEvent| {
+        if event.detail() < 2 {
+            store.answer_call(id);
+        }
+    };
+    let on_double_click = move |event: MouseEvent| {
+        if !inside_button(&event) {
+            store.answer_call(id);
+        }
+    };
+    let on_keydown = move |event: KeyboardEvent| {
+        // Enter on the button is its own click; only Enter on the row itself answers here.
+        if event.key() == "Enter" && event.target() == event.current_target() {
+            event.prevent_default();
+            store.answer_call(id);
+        }
+    };
+    Some(view! {
+        <li
+            class="call-row queued-call"
+            tabindex="0"
+            title="Double-click or press Enter to answer"
+            on:dblclick=on_double_click
+            on:keydown=on_keydown
+        >
+            <CallParty call />
+            <span class="dialled">{dialled}</span>
+            <Elapsed since label="Waiting" />
+            <button type="button" class="answer" on:click=on_button>
+                "Answer"
+            </button>
+        </li>
+    })
+}
+
+/// Whether a mouse event happened on a button inside the row (which acts on its own).
+fn inside_button(event: &MouseEvent) -> bool {
+    event
+        .target()
+        .and_then(|target| target.dyn_into::<Element>().ok())
+        .and_then(|element| element.closest("button").ok().flatten())
+        .is_some()
+}

@@ -77,6 +77,16 @@ impl CallAction {
         }
     }
 
+    /// The action as a past participle, for messages to people ("cannot be held now").
+    pub fn past(self) -> &'static str {
+        match self {
+            CallAction::Answer => "answered",
+            CallAction::Hold => "held",
+            CallAction::Transfer { .. } => "transferred",
+            CallAction::Clear => "released",
+        }
+    }
+
     /// A short verb for messages and logs.
     pub fn verb(self) -> &'static str {
         match self {

@@ -163,8 +163,12 @@ pub enum ConfigError {
         path: PathBuf,
         source: toml::de::Error,
     },
+    /// A key of the TOML file is out of range.
     #[error("--config: {0}")]
     Invalid(String),
+    /// A flag (or its environment variable) is out of range; the message names it.
+    #[error("{0}")]
+    Flag(String),
 }
 
 /// The ingest token of [`Config::for_tests`].
@@ -218,14 +222,14 @@ impl Config {
             ));
         }
         if cli.simulator_calls_per_minute > 60 {
-            return Err(ConfigError::Invalid(
+            return Err(ConfigError::Flag(
                 "--simulator-calls-per-minute must be at most 60".into(),
             ));
         }
         if let Some(token) = &cli.ingest_token
             && token.len() < 16
         {
-            return Err(ConfigError::Invalid(
+            return Err(ConfigError::Flag(
                 "--ingest-token must be at least 16 characters (e.g. `openssl rand -hex 16`)"
                     .into(),
             ));
@@ -241,7 +245,7 @@ impl Config {
             ));
         }
         if cli.session_idle_minutes == 0 {
-            return Err(ConfigError::Invalid(
+            return Err(ConfigError::Flag(
                 "--session-idle-minutes must be at least 1".into(),
             ));
         }

@@ -43,10 +43,10 @@ impl Source {
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
     /// 404 / `not_found`.
-    #[error("there is no call {0} (it may have been cleared)")]
+    #[error("This call has ended (call {0}).")]
     UnknownCall(CallId),
     /// 409 / `illegal_move`.
-    #[error("cannot {action} a call that is {state}")]
+    #[error("This call is {state}: it cannot be {action} now.")]
     IllegalMove {
         action: &'static str,
         state: &'static str,
@@ -226,7 +226,7 @@ impl Calls {
         let mut open = self.open.lock().await;
         let call = open.get(&id).cloned().ok_or(CallError::UnknownCall(id))?;
         let next = action.next(call.state).ok_or(CallError::IllegalMove {
-            action: action.verb(),
+            action: action.past(),
             state: call.state.as_str(),
         })?;
         if let CallAction::Transfer { target } = action {

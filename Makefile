@@ -13,7 +13,7 @@ LISTEN ?= 127.0.0.1:8080
 # Set to enable the call ingest API in `make run` (at least 16 characters).
 INGEST_TOKEN ?=
 
-.PHONY: run test tools console lint rust-test chaos-short chaos fuzz e2e clean
+.PHONY: run test tools console lint rust-test chaos-short chaos fuzz e2e bench clean
 
 ## run: install what is missing, build the console and the server, start the demo company
 run: tools console
@@ -71,6 +71,17 @@ fuzz: tools
 	@echo "==> schemathesis on /api/openapi.json ($(FUZZ_SECONDS) s)"
 	cargo build -p switchboard-server
 	scripts/fuzz-api.sh $(SERVER_DEBUG) $(FUZZ_SECONDS)
+
+## bench: server benchmarks (connections held, presence fan-out, 1:1 chat), each against the
+## release server and a bare WebSocket relay; median of 3 runs into BENCHMARKS.md (~4 min).
+## Not part of `make test`: the figures depend on the machine and never fail a build.
+## BENCH_ARGS passes flags to the bench (see `bench --help`), e.g. BENCH_ARGS="--runs 5".
+BENCH_ARGS ?=
+bench:
+	@echo "==> server benchmarks (release builds; about 4 minutes)"
+	cargo build --release -p switchboard-server -p switchboard-loadgen
+	ulimit -n $$(ulimit -Hn) && BENCH_COMMAND="make bench$(if $(BENCH_ARGS), BENCH_ARGS='$(BENCH_ARGS)')" \
+		$(CARGO_TARGET_DIR)/release/bench --server $(SERVER_RELEASE) --out BENCHMARKS.md $(BENCH_ARGS)
 
 ## e2e: Playwright against the real (debug) server and the release console in dist/
 e2e: tools

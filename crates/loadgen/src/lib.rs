@@ -1,5 +1,17 @@
 //! Load and fault tools for Switchboard: a protocol client that speaks to a real server over
-//! 127.0.0.1, and the programs built on it (`chaos`).
+//! 127.0.0.1, and the programs built on it (`chaos`, `bench`).
+//!
+//! * [`client`]: sign in, open `/ws`, send and receive frames (the chaos test's console)
+//! * [`server`]: a real server process with its own data directory
+//! * [`harness`]: the benchmark scenarios, run alike against the server and the relay
+//! * [`relay`]: the bare WebSocket relay the benchmarks compare against
+//! * [`report`]: BENCHMARKS.md from the runs' figures
+//! * [`stats`], [`system`]: percentiles and medians; what Linux tells about the machine
 
 pub mod client;
+pub mod harness;
+pub mod relay;
+pub mod report;
 pub mod server;
+pub mod stats;
+pub mod system;

@@ -4,6 +4,7 @@
 use std::{net::SocketAddr, path::PathBuf, process::Stdio, time::Duration};
 
 use anyhow::{Context, bail};
+use switchboard_protocol::UserId;
 use tokio::process::{Child, Command};
 
 /// A server process; killed when dropped.
@@ -58,6 +59,31 @@ impl ServerProcess {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         bail!("the server did not become ready within 30 s")
+    }
+
+    /// The URL of the server's database (a SQLite file in its data directory).
+    pub fn database_url(&self) -> String {
+        format!(
+            "sqlite://{}",
+            self.data_dir.join("switchboard.db").display()
+        )
+    }
+
+    /// Ids of the accounts `--bench-users` seeded, in order (bench1 first); only right for a
+    /// fresh database, where they are the only bench accounts.
+    pub async fn bench_user_ids(&self) -> anyhow::Result<Vec<UserId>> {
+        let db = sqlx::SqlitePool::connect(&self.database_url()).await?;
+        let ids =
+            sqlx::query_scalar("SELECT id FROM users WHERE username LIKE 'bench%' ORDER BY id")
+                .fetch_all(&db)
+                .await;
+        db.close().await;
+        Ok(ids?)
+    }
+
+    /// The process id while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref()?.id()
     }
 
     /// Kills the process at once (SIGKILL: a crash, nothing is flushed).

@@ -28,6 +28,7 @@ pub mod state;
 pub mod storage;
 pub mod ws;
 
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
 pub use config::Config;
@@ -59,6 +60,13 @@ pub async fn prepare(
 /// Serves until `state.shutdown` is cancelled, then lets open requests finish.
 pub async fn run(listener: TcpListener, state: AppState) -> std::io::Result<()> {
     let shutdown = state.shutdown.clone();
+    // Small frames (an ack, a presence change) leave at once: with Nagle's algorithm a second
+    // small write waits for the first to be acknowledged, up to the peer's 40 ms delayed ACK.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(err) = tcp.set_nodelay(true) {
+            tracing::warn!(%err, "could not set TCP_NODELAY");
+        }
+    });
     // Peer addresses are needed for sign-in throttling per address.
     let app = http::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)

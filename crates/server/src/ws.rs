@@ -36,6 +36,10 @@ const PING_EVERY: Duration = Duration::from_secs(20);
 const SILENCE_LIMIT: Duration = Duration::from_secs(60);
 /// Typing notices forwarded at most this often per connection.
 const TYPING_INTERVAL: Duration = Duration::from_secs(1);
+/// Initial read buffer of a connection. tungstenite zero-fills the whole buffer before every
+/// read, so its default (128 KiB) is resident memory for every open console; frames from
+/// consoles are small, and the buffer grows for a larger one (up to the frame limit).
+const READ_BUFFER: usize = 4 * 1024;
 /// Close code telling the console its session ended (sign-out): do not reconnect blindly.
 const SIGNED_OUT: u16 = 4001;
 
@@ -64,6 +68,7 @@ pub async fn upgrade(
     }
     let limit = state.config.client.limits.max_frame_bytes;
     Ok(ws
+        .read_buffer_size(READ_BUFFER)
         .max_message_size(limit)
         .max_frame_size(limit)
         .on_upgrade(move |socket| {

@@ -360,17 +360,8 @@ async fn main() -> anyhow::Result<ExitCode> {
         args.clients, args.seconds, args.kills, server.addr
     );
 
-    // Users bench1..benchN are the only accounts of this fresh database, in id order.
-    let db_url = format!("sqlite://{}", data_dir.join("switchboard.db").display());
-    let ids: Vec<UserId> = {
-        let db = sqlx::SqlitePool::connect(&db_url).await?;
-        let ids =
-            sqlx::query_scalar("SELECT id FROM users WHERE username LIKE 'bench%' ORDER BY id")
-                .fetch_all(&db)
-                .await?;
-        db.close().await;
-        ids
-    };
+    let db_url = server.database_url();
+    let ids = server.bench_user_ids().await?;
     anyhow::ensure!(
         ids.len() == args.clients as usize,
         "expected {} bench users",

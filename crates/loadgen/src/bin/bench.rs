@@ -1,0 +1,449 @@
+//! Server benchmarks: connections held (and server memory per connection), presence fan-out
+//! to every held connection, and 1:1 chat at a fixed offered rate, each against a real
+//! `switchboard-server` and against the bare relay; writes BENCHMARKS.md. Talks only to
+//! 127.0.0.1; every scenario is bounded in time.
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use switchboard_loadgen::{
+    client,
+    harness::{self, ChatPlan, ChatRun, HoldPlan, HoldRun, Peer},
+    relay::{self, RelayProcess},
+    report::{self, Figure, Goal, Section},
+    server::ServerProcess,
+    stats::{Latency, nearest_rank},
+    system::{self, Machine},
+};
+use switchboard_protocol::UserId;
+
+/// Benchmarks of the Switchboard server against a bare WebSocket relay.
+#[derive(Debug, Parser)]
+struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// The server binary (a release build).
+    #[arg(long, env = "SWITCHBOARD_SERVER_BIN")]
+    server: Option<PathBuf>,
+    /// The report to write (text outside its generated part is kept).
+    #[arg(long, default_value = "BENCHMARKS.md")]
+    out: PathBuf,
+    /// Runs of every scenario; the report gives their median.
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// Connections held at once (and watching the presence changes).
+    #[arg(long, default_value_t = 10_000)]
+    connections: usize,
+    /// Users those connections belong to (each holds connections / watcher-users).
+    #[arg(long, default_value_t = 100)]
+    watcher_users: usize,
+    /// Presence changes fanned out per run.
+    #[arg(long, default_value_t = 20)]
+    changes: usize,
+    /// Connections opened at once.
+    #[arg(long, default_value_t = 200)]
+    concurrency: usize,
+    /// Chatting pairs (one connection per user).
+    #[arg(long, default_value_t = 200)]
+    chat_pairs: usize,
+    /// Chat messages offered per second, in total.
+    #[arg(long, default_value_t = 10_000)]
+    chat_rate: u32,
+    /// Seconds of chat measured (after one second of warm-up).
+    #[arg(long, default_value_t = 5)]
+    chat_seconds: u64,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the bare relay (the bench starts it itself).
+    Relay {
+        #[arg(long)]
+        listen: SocketAddr,
+    },
+}
+
+/// What one run measured on one target.
+struct Run {
+    hold: HoldRun,
+    chat: ChatRun,
+    /// Messages in the database after the run (Switchboard only).
+    stored: Option<i64>,
+}
+
+impl Args {
+    /// Connections each watcher user needs.
+    fn per_user(&self) -> usize {
+        self.connections.div_ceil(self.watcher_users.max(1))
+    }
+
+    /// Bench users: the watchers, the one who changes presence, the chatters.
+    fn users(&self) -> usize {
+        self.watcher_users + 1 + 2 * self.chat_pairs
+    }
+
+    fn hold_plan(&self) -> HoldPlan {
+        HoldPlan {
+            connections: self.connections,
+            concurrency: self.concurrency,
+            changes: self.changes,
+            change_limit: Duration::from_secs(5),
+            open_limit: Duration::from_secs(120),
+        }
+    }
+
+    fn chat_plan(&self) -> ChatPlan {
+        ChatPlan {
+            rate: self.chat_rate,
+            warmup: Duration::from_secs(1),
+            measure: Duration::from_secs(self.chat_seconds),
+            drain: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Holds the connections, fans out presence, then chats; the same for both targets.
+async fn scenarios(
+    addr: SocketAddr,
+    pid: u32,
+    peers: &[Peer],
+    args: &Args,
+) -> anyhow::Result<(HoldRun, ChatRun)> {
+    let w = args.watcher_users;
+    let hold = harness::hold(addr, pid, &peers[..w], &peers[w], &args.hold_plan()).await?;
+    // Let the target see every held connection go before the chat starts.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let chat = harness::chat(addr, &peers[w + 1..], &args.chat_plan()).await?;
+    Ok((hold, chat))
+}
+
+async fn run_switchboard(args: &Args, server: &Path, run: usize) -> anyhow::Result<Run> {
+    let data_dir =
+        std::env::temp_dir().join(format!("switchboard-bench-{}-{run}", std::process::id()));
+    std::fs::create_dir_all(&data_dir)?;
+    // Limits high enough that what is measured is the server, not its rate limit.
+    let config = data_dir.join("bench.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[limits]\nmessages_per_second = {rate}\nmessage_burst = {rate}\nconnections_per_user = {}\n",
+            args.per_user() + 1,
+            rate = args.chat_rate.max(1),
+        ),
+    )?;
+    let users = args.users().to_string();
+    let config_arg = config.display().to_string();
+    let mut process = ServerProcess::launch(
+        server.to_path_buf(),
+        data_dir.clone(),
+        &["--bench-users", &users, "--config", &config_arg],
+    )
+    .await?;
+    let db_url = process.database_url();
+    let ids = process.bench_user_ids().await?;
+    anyhow::ensure!(
+        ids.len() == args.users(),
+        "expected {} bench users",
+        args.users()
+    );
+    let addr = process.addr;
+    let mut peers = Vec::with_capacity(ids.len());
+    for (chunk, start) in ids.chunks(16).zip((0..).step_by(16)) {
+        let signing = chunk.iter().enumerate().map(|(i, _)| {
+            let name = format!("bench{}", start + i + 1);
+            async move { client::sign_in(addr, &name, "bench").await }
+        });
+        for (cookie, &id) in futures_util::future::join_all(signing)
+            .await
+            .into_iter()
+            .zip(chunk)
+        {
+            peers.push(Peer {
+                id,
+                cookie: Some(cookie?),
+            });
+        }
+    }
+    let pid = process.pid().context("the server is not running")?;
+    let (hold, chat) = scenarios(addr, pid, &peers, args).await?;
+    let stored: i64 = {
+        let db = sqlx::SqlitePool::connect(&db_url).await?;
+        let count = sqlx::query_scalar("SELECT count(*) FROM messages")
+            .fetch_one(&db)
+            .await?;
+        db.close().await;
+        count
+    };
+    process.kill().await?;
+    let _ = std::fs::remove_dir_all(&data_dir);
+    Ok(Run {
+        hold,
+        chat,
+        stored: Some(stored),
+    })
+}
+
+async fn run_relay(args: &Args) -> anyhow::Result<Run> {
+    let exe = std::env::current_exe()?;
+    let relay = RelayProcess::launch(exe).await?;
+    let peers: Vec<Peer> = (1..=args.users() as UserId)
+        .map(|id| Peer { id, cookie: None })
+        .collect();
+    let pid = relay.pid().context("the relay is not running")?;
+    let (hold, chat) = scenarios(relay.addr, pid, &peers, args).await?;
+    Ok(Run {
+        hold,
+        chat,
+        stored: None,
+    })
+}
+
+fn summary(target: &str, run: &Run) -> String {
+    let mut fan_out: Vec<u64> = run
+        .hold
+        .fan_out_ms
+        .iter()
+        .map(|ms| (ms * 1000.0) as u64)
+        .collect();
+    let fan_out = Latency::of_micros(&mut fan_out);
+    format!(
+        "{target}: held {}/{} ({} failed{}) in {:.1} s, {:.2} KiB each; fan-out p50 {:.1} ms p99 {:.1} ms ({} incomplete); \
+         chat {:.0} acked/s {:.0} delivered/s, ack p50 {:.1} p99 {:.1} max {:.1} ms, deliver p50 {:.1} p99 {:.1} max {:.1} ms, \
+         unacked {} undelivered {} nacks {}{}{}",
+        run.hold.opened,
+        run.hold.opened + run.hold.failed,
+        run.hold.failed,
+        run.hold
+            .first_error
+            .as_deref()
+            .map(|e| format!(": {e}"))
+            .unwrap_or_default(),
+        run.hold.open_secs,
+        run.hold.kib_per_connection(),
+        ms(fan_out.p50),
+        ms(fan_out.p99),
+        run.hold.incomplete,
+        run.chat.acked_per_sec,
+        run.chat.delivered_per_sec,
+        ms(run.chat.ack.p50),
+        ms(run.chat.ack.p99),
+        ms(run.chat.ack.max),
+        ms(run.chat.deliver.p50),
+        ms(run.chat.deliver.p99),
+        ms(run.chat.deliver.max),
+        run.chat.unacked,
+        run.chat.undelivered,
+        run.chat.nacks,
+        run.chat
+            .first_nack
+            .as_deref()
+            .map(|n| format!(" ({n})"))
+            .unwrap_or_default(),
+        run.stored
+            .map(|s| format!(", {s} stored"))
+            .unwrap_or_default(),
+    )
+}
+
+/// Percentile `q` of one run's fan-out times, ms.
+fn fan_out_at(run: &HoldRun, q: f64) -> f64 {
+    let mut micros: Vec<u64> = run
+        .fan_out_ms
+        .iter()
+        .map(|ms| (ms * 1000.0) as u64)
+        .collect();
+    micros.sort_unstable();
+    nearest_rank(&micros, q).map_or(f64::NAN, |us| us as f64 / 1000.0)
+}
+
+/// One figure: name, unit, target, and how to read it from a run.
+type Row = (&'static str, &'static str, Option<Goal>, fn(&Run) -> f64);
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+fn sections(args: &Args, switchboard: &[Run], relay: &[Run]) -> Vec<Section> {
+    let figures = |rows: &[Row]| -> Vec<Figure> {
+        rows.iter()
+            .map(|&(name, unit, goal, take)| {
+                let mut figure = Figure::new(name, unit, goal);
+                figure.switchboard = switchboard.iter().map(take).collect();
+                figure.relay = relay.iter().map(take).collect();
+                figure
+            })
+            .collect()
+    };
+    let target = Some(Goal::AtLeast(10_000.0));
+    let acked = Some(Goal::AtLeast(f64::from(args.chat_rate) * 0.99));
+    vec![
+        Section {
+            title: "Connections held".into(),
+            about: format!(
+                "{} WebSocket connections opened ({} at a time) and held, {} per signed-in user \
+                 over {} users; each has finished its hello (Switchboard: welcome, directory, \
+                 presence, calls and chat-list snapshots). Memory is the server's (or relay's) \
+                 VmRSS after the opening minus before it, over the connections held.",
+                args.connections,
+                args.concurrency,
+                args.per_user(),
+                args.watcher_users
+            ),
+            figures: figures(&[
+                ("connections held", "count", target, |r| {
+                    r.hold.opened as f64
+                }),
+                ("time to open them all", "s", None, |r| r.hold.open_secs),
+                ("server memory per connection", "KiB", None, |r| {
+                    r.hold.kib_per_connection()
+                }),
+                (
+                    "largest hello frame (the directory snapshot)",
+                    "KiB",
+                    None,
+                    |r| r.hold.largest_hello_frame as f64 / 1024.0,
+                ),
+            ]),
+        },
+        Section {
+            title: "Presence fan-out".into(),
+            about: format!(
+                "One connection sends `set_presence` {} times per run (100 ms apart); each time \
+                 until the last of the held connections has decoded the `presence` frame. p50 \
+                 and p99 are over one run's changes (with {} changes the p99 is nearly the \
+                 slowest); the median is over runs.",
+                args.changes, args.changes
+            ),
+            figures: figures(&[
+                ("watchers reached", "count", target, |r| {
+                    r.hold.opened as f64
+                }),
+                ("time until the last has it, p50", "ms", None, |r| {
+                    fan_out_at(&r.hold, 0.5)
+                }),
+                (
+                    "time until the last has it, p99",
+                    "ms",
+                    Some(Goal::Below(200.0)),
+                    |r| fan_out_at(&r.hold, 0.99),
+                ),
+                (
+                    "changes that did not reach everyone within 5 s",
+                    "count",
+                    None,
+                    |r| r.hold.incomplete as f64,
+                ),
+            ]),
+        },
+        Section {
+            title: "1:1 chat".into(),
+            about: format!(
+                "{} pairs, one connection per user, each sending to its partner so that together \
+                 they offer {} messages/s (open loop: a message is sent on time whatever the \
+                 answers). Rates count acknowledgements and partner deliveries received in the \
+                 {} s window after 1 s of warm-up; latencies are of the messages sent in that \
+                 window. Switchboard acknowledges only after the commit (SQLite, WAL, \
+                 synchronous = FULL); the relay at once. After the run, Switchboard's database \
+                 holds every acknowledged message (`stored` below).",
+                args.chat_pairs, args.chat_rate, args.chat_seconds
+            ),
+            figures: figures(&[
+                ("acknowledged", "msgs/s", acked, |r| r.chat.acked_per_sec),
+                ("delivered to the partner", "msgs/s", None, |r| {
+                    r.chat.delivered_per_sec
+                }),
+                ("send → ack p50", "ms", None, |r| ms(r.chat.ack.p50)),
+                ("send → ack p99", "ms", Some(Goal::Below(50.0)), |r| {
+                    ms(r.chat.ack.p99)
+                }),
+                ("send → ack max", "ms", None, |r| ms(r.chat.ack.max)),
+                ("send → partner p50", "ms", None, |r| {
+                    ms(r.chat.deliver.p50)
+                }),
+                ("send → partner p99", "ms", None, |r| {
+                    ms(r.chat.deliver.p99)
+                }),
+                ("send → partner max", "ms", None, |r| {
+                    ms(r.chat.deliver.max)
+                }),
+                ("unacknowledged after a 5 s drain", "msgs", None, |r| {
+                    r.chat.unacked as f64
+                }),
+                ("sent", "msgs", None, |r| r.chat.sent as f64),
+                ("stored in the database", "msgs", None, |r| {
+                    r.stored.map_or(f64::NAN, |s| s as f64)
+                }),
+            ]),
+        },
+    ]
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    if let Some(Command::Relay { listen }) = args.command {
+        anyhow::ensure!(
+            listen.ip().is_loopback(),
+            "the relay listens on 127.0.0.1 only"
+        );
+        return relay::serve(tokio::net::TcpListener::bind(listen).await?).await;
+    }
+    let server = args
+        .server
+        .clone()
+        .context("--server (or SWITCHBOARD_SERVER_BIN) is required")?;
+    anyhow::ensure!(
+        args.runs >= 1 && args.watcher_users >= 1 && args.chat_pairs >= 1,
+        "runs, watcher users and chat pairs must be at least 1"
+    );
+    // Both ends of every connection live on this machine: the bench holds one side, the
+    // target (which inherits this limit) the other.
+    let needed = (args.connections + 2 * args.chat_pairs + 1_000) as u64;
+    let limit = system::open_files_limit()?;
+    anyhow::ensure!(
+        limit >= needed,
+        "the open-files limit is {limit}, {needed} are needed: raise it first (`ulimit -n {needed}`; `make bench` does)"
+    );
+    let machine = Machine::describe();
+    let mut switchboard = Vec::new();
+    let mut relay = Vec::new();
+    for run in 1..=args.runs {
+        let sb = run_switchboard(&args, &server, run)
+            .await
+            .with_context(|| format!("Switchboard run {run}"))?;
+        println!("run {run}/{}: {}", args.runs, summary("switchboard", &sb));
+        switchboard.push(sb);
+        let r = run_relay(&args)
+            .await
+            .with_context(|| format!("relay run {run}"))?;
+        println!("run {run}/{}: {}", args.runs, summary("relay", &r));
+        relay.push(r);
+    }
+    let command = std::env::var("BENCH_COMMAND")
+        .unwrap_or_else(|_| std::env::args().collect::<Vec<_>>().join(" "));
+    let notes = vec![
+        format!(
+            "the load generator, the server and the relay share this machine's {} cores: every \
+             figure includes the load generator's own work (it reads and decodes every frame \
+             it counts), which is why the relay, not the machine's theory, is the limit",
+            machine.cores
+        ),
+        "everything runs on 127.0.0.1; a fresh server (new database) and a fresh relay process per run; runs alternate Switchboard, relay".into(),
+        format!("{} runs per target; the table gives the median and every run in order", args.runs),
+    ];
+    let generated = report::render(
+        &machine,
+        &command,
+        &notes,
+        &sections(&args, &switchboard, &relay),
+    );
+    let existing = std::fs::read_to_string(&args.out).unwrap_or_default();
+    std::fs::write(&args.out, report::splice(&existing, &generated))?;
+    println!("wrote {}", args.out.display());
+    Ok(())
+}

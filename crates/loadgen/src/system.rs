@@ -1,0 +1,106 @@
+//! What the benchmarks read from Linux: the machine they ran on, a process's resident memory
+//! and the open-files limit.
+
+use std::{path::Path, process::Command};
+
+use anyhow::Context;
+
+/// The value of `key` in a `key: value` file such as /proc/cpuinfo or /proc/<pid>/status.
+fn field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    text.lines().find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        (name.trim() == key).then(|| value.trim())
+    })
+}
+
+/// Resident memory (VmRSS) of process `pid`, in KiB.
+pub fn rss_kib(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let value = field(&status, "VmRSS").context("no VmRSS in the process status")?;
+    let kib = value.trim_end_matches("kB").trim().parse()?;
+    Ok(kib)
+}
+
+/// The soft limit on open files of this process (children inherit it).
+pub fn open_files_limit() -> anyhow::Result<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits")?;
+    let line = limits
+        .lines()
+        .find(|line| line.starts_with("Max open files"))
+        .context("no open-files line in /proc/self/limits")?;
+    let soft = line
+        .trim_start_matches("Max open files")
+        .split_whitespace()
+        .next()
+        .context("no soft limit")?;
+    Ok(if soft == "unlimited" {
+        u64::MAX
+    } else {
+        soft.parse()?
+    })
+}
+
+/// The machine, for the report: CPU, cores, memory, kernel, compiler, date.
+#[derive(Debug, Clone)]
+pub struct Machine {
+    pub cpu: String,
+    pub cores: usize,
+    pub ram_gib: f64,
+    pub kernel: String,
+    pub rustc: String,
+    pub date: String,
+}
+
+fn read(path: impl AsRef<Path>) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+fn output(program: &str, args: &[&str]) -> String {
+    Command::new(program)
+        .args(args)
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+impl Machine {
+    pub fn describe() -> Self {
+        let cpuinfo = read("/proc/cpuinfo");
+        let meminfo = read("/proc/meminfo");
+        let mem_kib: f64 = field(&meminfo, "MemTotal")
+            .and_then(|v| v.trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0.0);
+        Machine {
+            cpu: field(&cpuinfo, "model name")
+                .unwrap_or("unknown")
+                .to_owned(),
+            cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
+            ram_gib: mem_kib / (1024.0 * 1024.0),
+            kernel: read("/proc/sys/kernel/osrelease").trim().to_owned(),
+            rustc: output("rustc", &["--version"]),
+            date: output("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_fields_of_proc_files() {
+        let text = "Name:\tbench\nVmRSS:\t   1234 kB\nmodel name\t: Some CPU @ 2GHz\n";
+        assert_eq!(field(text, "VmRSS"), Some("1234 kB"));
+        assert_eq!(field(text, "model name"), Some("Some CPU @ 2GHz"));
+        assert_eq!(field(text, "VmSwap"), None);
+    }
+
+    #[test]
+    fn this_process_has_memory_and_an_open_files_limit() {
+        assert!(rss_kib(std::process::id()).unwrap() > 0);
+        assert!(open_files_limit().unwrap() > 0);
+        assert!(rss_kib(u32::MAX).is_err(), "no such process");
+    }
+}

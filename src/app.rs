@@ -8,7 +8,8 @@ use switchboard_protocol::User;
 
 use crate::api::{self, RequestError};
 use crate::components::{
-    ActiveCall, ConnectionStatus, Directory, Login, QueuedCalls, Toolbar, TransferAssistant,
+    ActiveCall, ChatLayer, ConnectionStatus, Directory, Login, QueuedCalls, Toolbar,
+    TransferAssistant,
 };
 use crate::store::{ConnectionState, Store};
 use crate::ws;
@@ -91,6 +92,7 @@ fn console(user: User, session: RwSignal<Session>) -> impl IntoView {
                 <Directory />
             </main>
             <ConnectionStatus />
+            <ChatLayer />
         </div>
     }
 }

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod app;
 pub mod calls;
+pub mod chat;
 pub mod components;
 pub mod store;
 pub mod ws;

@@ -11,7 +11,8 @@ use switchboard_protocol::{
     PresenceState, PresenceUpdate, ServerFrame, User, UserId,
 };
 
-use crate::calls::{answered_order, queue_order};
+use crate::calls::{answered_order, caller_label, queue_order};
+use crate::chat::ChatState;
 
 /// How long a refused call action stays on screen: long enough to read, short enough not to
 /// linger over the next call.
@@ -152,11 +153,12 @@ struct Handshake {
     directory: bool,
     presence: bool,
     calls: bool,
+    conversations: bool,
 }
 
 impl Handshake {
     fn is_complete(self) -> bool {
-        self.welcome && self.directory && self.presence && self.calls
+        self.welcome && self.directory && self.presence && self.calls && self.conversations
     }
 }
 
@@ -197,6 +199,8 @@ pub struct Store {
     handshake: StoredValue<Handshake>,
     /// Intents for the current socket; `None` while there is none.
     intents: StoredValue<Option<UnboundedSender<ClientFrame>>>,
+    /// Conversations, outbox and the chat window (src/chat).
+    chat: ChatState,
 }
 
 impl Store {
@@ -207,6 +211,13 @@ impl Store {
             move || calls.with(|calls| calls.values().map(ArcRwSignal::get).collect::<Vec<Call>>());
         let queue = Memo::new(move |_| queue_order(&read_calls()));
         let answered = Memo::new(move |_| answered_order(&read_calls()));
+        let current_call = Memo::new(move |_| answered.with(|ids| ids.first().copied()));
+        // Chat messages start with the current call's source party (issue 5, call context).
+        let call_context = Signal::derive(move || {
+            let call = calls.with(|calls| calls.get(&current_call.get()?).cloned())?;
+            call.with(|call| Some((caller_label(call).to_owned(), call.caller_number.clone())))
+        });
+        let chat = ChatState::new(me.id, call_context);
         Store {
             me: RwSignal::new(me),
             mode: RwSignal::new(None),
@@ -217,14 +228,20 @@ impl Store {
             calls,
             queue,
             answered,
-            current_call: Memo::new(move |_| answered.with(|ids| ids.first().copied())),
+            current_call,
             clock_offset: StoredValue::new(0),
             now: RwSignal::new(0),
             call_notice: RwSignal::new(None),
             notices: StoredValue::new(0),
             handshake: StoredValue::new(Handshake::default()),
             intents: StoredValue::new(None),
+            chat,
         }
+    }
+
+    /// Chat: conversations, outbox, unread memos, the chat window's state.
+    pub fn chat(&self) -> ChatState {
+        self.chat
     }
 
     /// The signed-in user.
@@ -356,6 +373,17 @@ impl Store {
             ServerFrame::DirectorySnapshot { entries } => self.replace_directory(entries),
             ServerFrame::PresenceSnapshot { presence } => self.replace_presence(presence),
             ServerFrame::Presence(update) => self.update_presence(update),
+            ServerFrame::ConversationsSnapshot { conversations } => {
+                self.resync_chat(conversations);
+                self.handshake_step(|handshake| handshake.conversations = true);
+            }
+            frame @ (ServerFrame::ChatAck { .. }
+            | ServerFrame::ChatNack { .. }
+            | ServerFrame::ChatMessage(_)
+            | ServerFrame::HistoryPage { .. }
+            | ServerFrame::Marker(_)
+            | ServerFrame::Typing { .. }
+            | ServerFrame::UserResults { .. }) => self.apply_chat(frame),
             ServerFrame::CallsSnapshot { calls, now_ms } => self.replace_calls(calls, now_ms),
             ServerFrame::Call(call) => self.update_call(call),
             ServerFrame::Error { code, message } => self.refused(code, message),
@@ -377,7 +405,7 @@ impl Store {
     }
 
     /// Hands an intent to the current socket; tells whether there was one to take it.
-    fn send(&self, frame: ClientFrame) -> bool {
+    pub(crate) fn send(&self, frame: ClientFrame) -> bool {
         let sent = self.intents.with_value(|intents| {
             intents
                 .as_ref()
@@ -639,13 +667,14 @@ mod tests {
     }
 
     #[test]
-    fn handshake_completes_only_with_all_four_frames_in_any_order() {
+    fn handshake_completes_only_with_all_five_frames_in_any_order() {
         let mut handshake = Handshake {
             presence: true,
             ..Handshake::default()
         };
         assert!(!handshake.is_complete());
         handshake.calls = true;
+        handshake.conversations = true;
         assert!(!handshake.is_complete());
         handshake.welcome = true;
         assert!(!handshake.is_complete());

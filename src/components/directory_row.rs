@@ -4,8 +4,9 @@ use leptos::ev::KeyboardEvent;
 use leptos::prelude::*;
 use switchboard_protocol::DirectoryEntry;
 
-use super::PresenceField;
 use super::focus::navigation_target;
+use super::{PresenceField, entry_menu_key, on_entry_contextmenu};
+use crate::store::Store;
 
 /// Height of every row in pixels; the virtualized list computes positions from it.
 pub const ROW_HEIGHT_PX: usize = 36;
@@ -25,7 +26,13 @@ pub fn DirectoryRow(
     /// Moves the focus to the row at this index, scrolling it into view.
     on_navigate: Callback<usize>,
 ) -> impl IntoView {
+    let chat = expect_context::<Store>().chat();
+    let (user, name) = (entry.user, entry.name.clone());
+    let on_contextmenu = on_entry_contextmenu(chat, user, name.clone());
     let on_keydown = move |event: KeyboardEvent| {
+        if entry_menu_key(chat, user, &name, &event) {
+            return;
+        }
         if let Some(target) = navigation_target(&event.key(), index, count.get_untracked()) {
             event.prevent_default();
             on_navigate.run(target);
@@ -43,6 +50,7 @@ pub fn DirectoryRow(
             style:top=format!("{}px", index * ROW_HEIGHT_PX)
             style:height=format!("{ROW_HEIGHT_PX}px")
             on:keydown=on_keydown
+            on:contextmenu=on_contextmenu
             on:focusin=move |_| active.set(index)
         >
             <PresenceField name=entry.name.clone() user=entry.user />

@@ -1,12 +1,17 @@
 //! Presence field of a person: a coloured, focusable dot, or blank for entries without a user.
 
+use leptos::ev::{KeyboardEvent, MouseEvent};
 use leptos::prelude::*;
 use switchboard_protocol::UserId;
+use wasm_bindgen::JsCast;
+use web_sys::{Element, Event};
 
 use crate::store::Store;
 
 /// The presence of one person wherever they are listed. It subscribes to that user's signal
-/// only, so a presence delta redraws this field and nothing around it.
+/// only, so a presence delta redraws this field and nothing around it. Double-click, Enter or
+/// the Chat key on it opens the chat window on that person's conversation, or says why chat
+/// is unavailable.
 #[component]
 pub fn PresenceField(
     /// Display name of the person, for the accessible name.
@@ -18,13 +23,40 @@ pub fn PresenceField(
     let Some(user) = user else {
         return view! { <span class="presence blank"></span> }.into_any();
     };
-    let state = expect_context::<Store>().presence(user);
+    let store = expect_context::<Store>();
+    let state = store.presence(user);
+    let name = StoredValue::new(name);
+    let label =
+        move || name.with_value(|name| format!("Presence of {name}: {}", state.get().as_str()));
+    let chat = move |event: &Event| {
+        name.with_value(|name| match store.chat_unavailable(user, name) {
+            Some(reason) => {
+                let rect = event
+                    .current_target()
+                    .and_then(|field| field.dyn_into::<Element>().ok())
+                    .map(|field| field.get_bounding_client_rect());
+                let (x, y) =
+                    rect.map_or((0, 0), |rect| (rect.right() as i32 + 6, rect.top() as i32));
+                store.chat().show_notice(reason, x, y);
+            }
+            None => store.open_chat(user, name),
+        });
+    };
+    let keydown = move |event: KeyboardEvent| {
+        if event.key() == "Enter" || store.is_chat_key(&event.key()) {
+            event.prevent_default();
+            event.stop_propagation();
+            chat(&event);
+        }
+    };
     view! {
         <span
             class="presence"
             role="button"
             tabindex="0"
-            aria-label=move || format!("Presence of {name}: {}", state.get().as_str())
+            aria-label=label
+            on:dblclick=move |event: MouseEvent| chat(&event)
+            on:keydown=keydown
             data-presence=move || state.get().as_str()
             title=move || state.get().label()
         >

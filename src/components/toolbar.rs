@@ -1,8 +1,9 @@
-//! Console toolbar: chat button, who is signed in, own presence picker, sign-out.
+//! Console toolbar: chat button, settings, who is signed in, own presence picker, sign-out.
 
 use leptos::prelude::*;
 use switchboard_protocol::PresenceState;
 
+use super::SettingsMenu;
 use crate::store::{ConnectionState, Store};
 
 /// The toolbar across the top of the console.
@@ -17,6 +18,7 @@ pub fn Toolbar(
     let my_presence = store.presence(me.with_untracked(|me| me.id));
     let config = store.config();
     let connection = store.connection();
+    let any_unread = store.chat().any_unread();
     let chat_title = move || {
         config.with(|config| match config {
             Some(config) => format!("Chat ({})", config.chat_key),
@@ -42,9 +44,16 @@ pub fn Toolbar(
     view! {
         <header class="topbar">
             <div class="toolbar" role="toolbar" aria-label="Console toolbar">
-                <button type="button" class="chat-button" title=chat_title data-unread="false">
+                <button
+                    type="button"
+                    class="chat-button"
+                    title=chat_title
+                    data-unread=move || any_unread.get().to_string()
+                    on:click=move |_| store.chat().show_window()
+                >
                     "Chat"
                 </button>
+                <SettingsMenu />
                 <span class="toolbar-spacer"></span>
                 <span class="me">{move || me.with(|me| me.display_name.clone())}</span>
                 // Presence is chosen through the server: without a connection there is no choice.

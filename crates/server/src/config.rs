@@ -95,9 +95,9 @@ impl From<ModeArg> for Mode {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
-    /// Texts for one-click sending, in menu order.
-    #[serde(default)]
-    pub predefined_messages: Vec<String>,
+    /// Texts for one-click sending, in menu order. Absent: none (the demo brings its own);
+    /// an explicit empty list means none, also in the demo.
+    pub predefined_messages: Option<Vec<String>>,
     /// `KeyboardEvent.key` of the key that opens the chat window.
     pub chat_key: Option<String>,
     /// Limits the server enforces.
@@ -260,18 +260,15 @@ impl Config {
                 "chat_key must name a key, e.g. \"F9\"".into(),
             ));
         }
-        if let Some(bad) = file
-            .predefined_messages
-            .iter()
-            .find(|m| m.trim().is_empty())
-        {
+        let predefined_messages = match file.predefined_messages {
+            Some(messages) => messages,
+            None if cli.demo => DEMO_PREDEFINED_MESSAGES.map(String::from).to_vec(),
+            None => Vec::new(),
+        };
+        if let Some(bad) = predefined_messages.iter().find(|m| m.trim().is_empty()) {
             return Err(ConfigError::Invalid(format!(
                 "predefined_messages has an empty entry ({bad:?}); remove it"
             )));
-        }
-        let mut predefined_messages = file.predefined_messages;
-        if predefined_messages.is_empty() && cli.demo {
-            predefined_messages = DEMO_PREDEFINED_MESSAGES.map(String::from).to_vec();
         }
         Ok(Config {
             database_url,
@@ -345,6 +342,13 @@ mod tests {
             "no demo, no bots"
         );
         assert!(config.client.predefined_messages.len() >= 2);
+        let none: FileConfig = toml::from_str("predefined_messages = []").unwrap();
+        let demo = cli(&["--demo"]);
+        let config = Config::from_parts(&demo, none, "sqlite::memory:".into()).unwrap();
+        assert!(
+            config.client.predefined_messages.is_empty(),
+            "an explicit empty list wins"
+        );
     }
 
     #[test]

@@ -1,0 +1,266 @@
+//! Chat in the console: conversations, outbox, typing and the chat window's state.
+//!
+//! [`ChatState`] holds the signals; the store feeds them ([`crate::store::Store::apply`] routes
+//! chat frames to `frames.rs`) and components send intents through the store's chat methods.
+
+mod attention;
+mod browser;
+mod conversations;
+pub mod draft;
+mod frames;
+mod outbox;
+pub mod time;
+
+use std::collections::HashMap;
+
+use leptos::prelude::*;
+use switchboard_protocol::{User, UserId};
+
+pub use attention::Attention;
+pub use browser::{focus_in, page_visible};
+pub use conversations::{Conversation, Conversations, History, Receipt};
+pub use outbox::{Failure, Outbox, Outgoing};
+
+/// How long "typing…" stays after the partner's last notice.
+const TYPING_SHOWN_MS: u64 = 5_000;
+
+/// Who a context menu is about, and where it opens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MenuTarget {
+    /// The entry's user; `None` for an entry without one (no IM at all).
+    pub user: Option<UserId>,
+    /// The entry's display name.
+    pub name: String,
+    /// Viewport position of the menu's top left corner, in CSS pixels.
+    pub x: i32,
+    pub y: i32,
+}
+
+/// A short notice shown next to what the operator acted on (e.g. chat unavailable).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub text: String,
+    pub x: i32,
+    pub y: i32,
+    /// Tells apart two notices with the same text, so the newer one's timer owns it.
+    pub serial: u64,
+}
+
+/// Chat state of the signed-in view, one field of the store. Every field is a signal handle,
+/// so it is `Copy` like the store.
+#[derive(Clone, Copy)]
+pub struct ChatState {
+    me: UserId,
+    conversations: RwSignal<Conversations>,
+    outbox: RwSignal<Outbox>,
+    /// Per partner, the serial of their last typing notice while it is shown.
+    typing: RwSignal<HashMap<UserId, u64>>,
+    serial: StoredValue<u64>,
+    /// When a typing notice was last sent, and to whom (sent at most every few seconds).
+    last_typing: StoredValue<(UserId, i64)>,
+    /// The conversation shown in the chat window.
+    open: RwSignal<Option<UserId>>,
+    window_open: RwSignal<bool>,
+    page_visible: RwSignal<bool>,
+    /// The latest answer to a user search: the query it answers and the users found.
+    results: RwSignal<Option<(String, Vec<User>)>>,
+    menu: RwSignal<Option<MenuTarget>>,
+    notice: RwSignal<Option<Notice>>,
+    /// Bumped when the compose box should take the focus (a conversation was opened for it).
+    focus_compose: RwSignal<u64>,
+    attention: Attention,
+    call_context: Signal<Option<(String, String)>>,
+    total_unread: Memo<u32>,
+}
+
+impl ChatState {
+    /// Chat state of user `me`, with the outbox they left in this browser. `call_context` is
+    /// the source party (name, number) of the operator's current call, if any.
+    pub fn new(me: UserId, call_context: Signal<Option<(String, String)>>) -> Self {
+        let outbox = browser::load(&outbox_key(me))
+            .map(|text| Outbox::from_json(&text))
+            .unwrap_or_default();
+        // Waiting messages are listed (and shown) before the server's chat list arrives.
+        let mut known = Conversations::new(me);
+        for entry in outbox.entries() {
+            known.ensure(entry.to, || entry.to_name.clone());
+        }
+        let conversations = RwSignal::new(known);
+        ChatState {
+            me,
+            conversations,
+            outbox: RwSignal::new(outbox),
+            typing: RwSignal::new(HashMap::new()),
+            serial: StoredValue::new(0),
+            last_typing: StoredValue::new((0, 0)),
+            open: RwSignal::new(None),
+            window_open: RwSignal::new(false),
+            page_visible: RwSignal::new(browser::page_visible()),
+            results: RwSignal::new(None),
+            menu: RwSignal::new(None),
+            notice: RwSignal::new(None),
+            focus_compose: RwSignal::new(0),
+            attention: Attention::load(),
+            call_context,
+            total_unread: Memo::new(move |_| conversations.with(Conversations::total_unread)),
+        }
+    }
+
+    /// The signed-in user's id.
+    pub fn me(&self) -> UserId {
+        self.me
+    }
+
+    /// Every conversation the console knows.
+    pub fn conversations(&self) -> ReadSignal<Conversations> {
+        self.conversations.read_only()
+    }
+
+    /// Messages not yet acknowledged, in order.
+    pub fn outbox(&self) -> ReadSignal<Outbox> {
+        self.outbox.read_only()
+    }
+
+    /// Unread messages of the conversation with `partner`, derived from messages and markers.
+    pub fn unread(&self, partner: UserId) -> Memo<u32> {
+        let conversations = self.conversations;
+        Memo::new(move |_| conversations.with(|all| all.get(partner).map_or(0, |c| c.unread())))
+    }
+
+    /// Unread messages over all conversations (the tab title).
+    pub fn total_unread(&self) -> Memo<u32> {
+        self.total_unread
+    }
+
+    /// Whether any conversation is unread: the red dot on both "Chat" buttons.
+    pub fn any_unread(&self) -> Signal<bool> {
+        let total = self.total_unread;
+        Signal::derive(move || total.get() > 0)
+    }
+
+    /// Whether `partner` is typing to the signed-in user right now.
+    pub fn is_typing(&self, partner: UserId) -> Signal<bool> {
+        let typing = self.typing;
+        Signal::derive(move || typing.with(|typing| typing.contains_key(&partner)))
+    }
+
+    /// The conversation shown in the chat window.
+    pub fn open_conversation(&self) -> ReadSignal<Option<UserId>> {
+        self.open.read_only()
+    }
+
+    /// Whether the chat window is open.
+    pub fn window_open(&self) -> ReadSignal<bool> {
+        self.window_open.read_only()
+    }
+
+    /// Whether the console's tab is visible; kept by the chat layer's listener.
+    pub fn page_visible(&self) -> RwSignal<bool> {
+        self.page_visible
+    }
+
+    /// The latest user search answer: (query, users).
+    pub fn search_results(&self) -> ReadSignal<Option<(String, Vec<User>)>> {
+        self.results.read_only()
+    }
+
+    /// The open context menu, if any.
+    pub fn menu(&self) -> ReadSignal<Option<MenuTarget>> {
+        self.menu.read_only()
+    }
+
+    /// Opens the context menu of a directory entry (or any listed person).
+    pub fn open_menu(&self, target: MenuTarget) {
+        self.menu.set(Some(target));
+    }
+
+    /// Closes the context menu.
+    pub fn close_menu(&self) {
+        self.menu.set(None);
+    }
+
+    /// The notice shown, if any.
+    pub fn notice(&self) -> ReadSignal<Option<Notice>> {
+        self.notice.read_only()
+    }
+
+    /// Shows `text` at (`x`, `y`) for a few seconds.
+    pub fn show_notice(&self, text: String, x: i32, y: i32) {
+        let serial = self.next_serial();
+        self.notice.set(Some(Notice { text, x, y, serial }));
+        let notice = self.notice;
+        set_timeout(
+            move || {
+                notice.update(|shown| {
+                    if shown.as_ref().is_some_and(|shown| shown.serial == serial) {
+                        *shown = None;
+                    }
+                });
+            },
+            std::time::Duration::from_secs(5),
+        );
+    }
+
+    /// Changes whenever the compose box should take the focus.
+    pub fn focus_compose(&self) -> ReadSignal<u64> {
+        self.focus_compose.read_only()
+    }
+
+    /// Desktop notification and sound settings.
+    pub fn attention(&self) -> Attention {
+        self.attention
+    }
+
+    /// The source party (name, number) of the operator's current call, if any.
+    pub fn call_context(&self) -> Signal<Option<(String, String)>> {
+        self.call_context
+    }
+
+    /// Opens the chat window as it was (toolbar button, Chat key).
+    pub fn show_window(&self) {
+        self.window_open.set(true);
+    }
+
+    /// Closes the chat window; arriving messages stay unread until it opens again.
+    pub fn close_window(&self) {
+        self.window_open.set(false);
+    }
+
+    fn next_serial(&self) -> u64 {
+        self.serial.update_value(|serial| *serial += 1);
+        self.serial.get_value()
+    }
+
+    /// `partner` is typing: show it until a few seconds after their last notice.
+    fn typing_from(&self, partner: UserId) {
+        let serial = self.next_serial();
+        self.typing.update(|typing| {
+            typing.insert(partner, serial);
+        });
+        let typing = self.typing;
+        set_timeout(
+            move || {
+                typing.update(|typing| {
+                    if typing.get(&partner) == Some(&serial) {
+                        typing.remove(&partner);
+                    }
+                });
+            },
+            std::time::Duration::from_millis(TYPING_SHOWN_MS),
+        );
+    }
+
+    /// Changes the outbox and keeps its copy in local storage in step, so a reload or a
+    /// crash loses nothing unacknowledged.
+    fn update_outbox<T>(&self, change: impl FnOnce(&mut Outbox) -> T) -> Option<T> {
+        let result = self.outbox.try_update(change)?;
+        let text = self.outbox.with_untracked(Outbox::to_json);
+        browser::save(&outbox_key(self.me), &text);
+        Some(result)
+    }
+}
+
+/// Local storage key of user `me`'s outbox (several users may share a browser).
+fn outbox_key(me: UserId) -> String {
+    format!("switchboard.outbox.{me}")
+}

@@ -1,0 +1,216 @@
+//! The "Conversation" log: messages by day, newest at the bottom, older pages on scrolling up.
+
+use chrono::NaiveDate;
+use leptos::html;
+use leptos::prelude::*;
+use switchboard_protocol::{ChatMessage, UserId};
+
+use crate::chat::{Conversation, History, Outgoing, time};
+use crate::store::Store;
+
+/// Within this many pixels of the top, the next older page is asked for.
+const LOAD_OLDER_PX: i32 = 80;
+/// Within this many pixels of the bottom, the log follows new messages.
+const STICK_PX: i32 = 40;
+
+/// A line of the log: a day separator or a stored message.
+#[derive(Debug, Clone, PartialEq)]
+enum Line {
+    Day(NaiveDate, String),
+    Message(ChatMessage),
+}
+
+impl Line {
+    /// Lines are keyed by day or seq: a new page or message adds lines and redraws none.
+    fn key(&self) -> (i64, Option<NaiveDate>) {
+        match self {
+            Line::Day(day, _) => (0, Some(*day)),
+            Line::Message(message) => (message.seq, None),
+        }
+    }
+}
+
+/// The loaded messages of `conversation` with a separator before each new local day.
+fn lines(conversation: &Conversation, today: NaiveDate) -> Vec<Line> {
+    let mut lines = Vec::with_capacity(conversation.messages.len() + 4);
+    let mut current_day = None;
+    for message in conversation.messages.values() {
+        let day = time::local(message.sent_at_ms).map(|at| at.date());
+        if let Some(day) = day.filter(|day| Some(*day) != current_day) {
+            lines.push(Line::Day(day, time::day_label(day, today)));
+            current_day = Some(day);
+        }
+        lines.push(Line::Message(message.clone()));
+    }
+    lines
+}
+
+/// The messages exchanged with `partner`: stored ones (with receipts on the operator's own),
+/// then those still in the outbox (pending or failed, with Retry and Discard).
+#[component]
+pub fn ConversationLog(
+    /// The conversation's partner.
+    partner: UserId,
+) -> impl IntoView {
+    let store = expect_context::<Store>();
+    let chat = store.chat();
+    let conversations = chat.conversations();
+    let outbox = chat.outbox();
+    let me = chat.me();
+    let my_name = store.me();
+    let partner_name = StoredValue::new(store.name_of(partner));
+    let log = NodeRef::<html::Div>::new();
+
+    let all_lines = Memo::new(move |_| {
+        conversations.with(|all| {
+            all.get(partner)
+                .map(|conversation| lines(conversation, time::today()))
+                .unwrap_or_default()
+        })
+    });
+    let waiting = Memo::new(move |_| {
+        outbox.with(|outbox| {
+            outbox
+                .entries()
+                .iter()
+                .filter(|entry| entry.to == partner)
+                .cloned()
+                .collect::<Vec<Outgoing>>()
+        })
+    });
+    let history = Memo::new(move |_| {
+        conversations.with(|all| all.get(partner).map(|conversation| conversation.history))
+    });
+    let receipt = move |seq: i64| {
+        conversations.with(|all| {
+            all.get(partner)
+                .map(|conversation| conversation.receipt(seq))
+        })
+    };
+
+    // Scrolling: follow new messages while at the bottom; keep the view still when an older
+    // page is inserted above; ask for that page near the top.
+    let stick = StoredValue::new(true);
+    let height = StoredValue::new(0);
+    Effect::new(move || {
+        all_lines.track();
+        waiting.track();
+        let Some(log) = log.get() else { return };
+        let new_height = log.scroll_height();
+        if stick.get_value() {
+            log.set_scroll_top(new_height);
+        } else {
+            log.set_scroll_top(log.scroll_top() + new_height - height.get_value());
+        }
+        height.set_value(new_height);
+    });
+    let scrolled = move |_| {
+        let Some(log) = log.get_untracked() else {
+            return;
+        };
+        stick.set_value(log.scroll_height() - log.scroll_top() - log.client_height() < STICK_PX);
+        height.set_value(log.scroll_height());
+        if log.scroll_top() < LOAD_OLDER_PX {
+            store.load_history(partner);
+        }
+    };
+
+    let message_line = move |message: ChatMessage| {
+        let mine = message.from == me;
+        let sender = if mine {
+            my_name.with_untracked(|me| me.display_name.clone())
+        } else {
+            partner_name.get_value()
+        };
+        let at = time::local(message.sent_at_ms);
+        let seq = message.seq;
+        view! {
+            <article class="chat-message" class:mine=mine>
+                <header class="chat-message-meta">
+                    <span class="chat-sender">{sender}</span>
+                    <time datetime=at.map(|at| at.format("%Y-%m-%dT%H:%M").to_string())>
+                        {at.map(time::clock)}
+                    </time>
+                </header>
+                <p class="chat-body-text">{message.body}</p>
+                {mine
+                    .then(|| {
+                        view! {
+                            <span class="chat-receipt">
+                                {move || receipt(seq).map(|receipt| receipt.label())}
+                            </span>
+                        }
+                    })}
+            </article>
+        }
+    };
+
+    view! {
+        <div
+            class="chat-log"
+            role="log"
+            aria-label="Conversation"
+            tabindex="0"
+            node_ref=log
+            on:scroll=scrolled
+        >
+            {move || match history.get() {
+                Some(History::Loaded { has_more: true, .. }) => {
+                    Some(view! { <p class="chat-log-more">"Scroll up for older messages"</p> })
+                }
+                Some(History::Loading) => {
+                    Some(view! { <p class="chat-log-more">"Loading…"</p> })
+                }
+                _ => None,
+            }}
+            <For
+                each=move || all_lines.get()
+                key=Line::key
+                children=move |line| match line {
+                    Line::Day(_, label) => {
+                        view! { <p class="chat-day">{label}</p> }.into_any()
+                    }
+                    Line::Message(message) => message_line(message).into_any(),
+                }
+            />
+            <For
+                each=move || waiting.get()
+                key=|entry| (entry.client_msg_id.clone(), entry.failed.is_some())
+                children=move |entry| view! { <WaitingMessage entry /> }
+            />
+        </div>
+    }
+}
+
+/// A message of the operator's still in the outbox: pending, or failed with the server's
+/// reason, a retry and a way to drop it.
+#[component]
+fn WaitingMessage(entry: Outgoing) -> impl IntoView {
+    let store = expect_context::<Store>();
+    let sender = store.me().with_untracked(|me| me.display_name.clone());
+    let id = StoredValue::new(entry.client_msg_id.clone());
+    let status = match &entry.failed {
+        None => view! { <span class="chat-receipt pending">"Sending…"</span> }.into_any(),
+        Some(failure) => view! {
+            <span class="chat-receipt failed">
+                {format!("Not sent: {}", failure.message)}
+                <button type="button" on:click=move |_| id.with_value(|id| store.retry_chat(id))>
+                    "Retry"
+                </button>
+                <button type="button" on:click=move |_| id.with_value(|id| store.discard_chat(id))>
+                    "Discard"
+                </button>
+            </span>
+        }
+        .into_any(),
+    };
+    view! {
+        <article class="chat-message mine" class:failed=entry.failed.is_some()>
+            <header class="chat-message-meta">
+                <span class="chat-sender">{sender}</span>
+            </header>
+            <p class="chat-body-text">{entry.body}</p>
+            {status}
+        </article>
+    }
+}

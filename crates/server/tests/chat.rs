@@ -482,3 +482,70 @@ async fn typing_reaches_the_partner_only_and_is_throttled() {
         "bob heard nothing of the typing: {reply:?}"
     );
 }
+
+#[tokio::test]
+async fn a_thousand_messages_to_an_offline_user_arrive_exactly_once_in_order() {
+    let server = TestServer::start_with(|config| {
+        config.limits.messages_per_second = 10_000;
+        config.limits.message_burst = 10_000;
+    })
+    .await;
+    let (mut alice, frames) = server.connect("alice").await;
+    let alice_id = me(&frames);
+    let operator_id = 1;
+    // The operator's console is closed: every message is stored and acknowledged, none
+    // delivered.
+    for n in 1..=1000 {
+        send(
+            &mut alice,
+            n,
+            operator_id,
+            &format!("while you were out #{n}"),
+        )
+        .await;
+    }
+    let mut acked = 0;
+    while acked < 1000 {
+        match alice.recv().await {
+            ServerFrame::ChatAck { seq, .. } => {
+                acked += 1;
+                assert!(seq <= 1000);
+            }
+            ServerFrame::ChatNack { reason, .. } => panic!("refused: {reason:?}"),
+            ServerFrame::Marker(update) => panic!("delivered to nobody yet: {update:?}"),
+            _ => {}
+        }
+    }
+
+    // The operator opens the console: alice on top of the chat list with 1000 unread, and
+    // the whole history exactly once, in order.
+    let (mut operator, frames) = server.connect("operator").await;
+    let ServerFrame::ConversationsSnapshot { conversations } = &frames[4] else {
+        panic!()
+    };
+    assert_eq!(conversations[0].partner.id, alice_id);
+    assert_eq!(conversations[0].unread, 1000);
+    let mut seqs = Vec::new();
+    let mut before = None;
+    loop {
+        let (page, more) = history(&mut operator, alice_id, before, 200).await;
+        before = page.first().copied();
+        seqs.splice(0..0, page);
+        if !more {
+            break;
+        }
+    }
+    assert_eq!(seqs, (1..=1000).collect::<Vec<_>>());
+
+    // Her console learns they were delivered.
+    let update = loop {
+        match alice.recv().await {
+            ServerFrame::Marker(update) => break update,
+            _ => {}
+        }
+    };
+    assert_eq!(
+        (update.user, update.marker.delivered_seq),
+        (operator_id, 1000)
+    );
+}

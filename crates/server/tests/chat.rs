@@ -539,9 +539,8 @@ async fn a_thousand_messages_to_an_offline_user_arrive_exactly_once_in_order() {
 
     // Her console learns they were delivered.
     let update = loop {
-        match alice.recv().await {
-            ServerFrame::Marker(update) => break update,
-            _ => {}
+        if let ServerFrame::Marker(update) = alice.recv().await {
+            break update;
         }
     };
     assert_eq!(

@@ -6,22 +6,23 @@ use tower_http::{
     trace::TraceLayer,
 };
 
-use crate::{auth, calls::ingest, openapi, state::AppState, ws};
+use crate::{auth, calls::ingest, headers, openapi, state::AppState, ws};
 
 /// Every route of the server.
 pub fn router(state: AppState) -> Router {
     let static_dir = &state.config.static_dir;
     // Unknown paths get the console's index.html: the console routes on the client.
     let console = ServeDir::new(static_dir).fallback(ServeFile::new(static_dir.join("index.html")));
-    Router::new()
+    let csp_dir = static_dir.clone();
+    let router = Router::new()
         .route("/healthz", get(healthz))
         .route("/ws", get(ws::upgrade))
         .route("/api/openapi.json", get(openapi::document))
         .merge(auth::router())
         .merge(ingest::router())
         .fallback_service(console)
-        .layer(TraceLayer::new_for_http())
-        .with_state(state)
+        .with_state(state);
+    headers::secure(router, &csp_dir).layer(TraceLayer::new_for_http())
 }
 
 /// Answers 200 once the server is serving (the database was opened and migrated before).

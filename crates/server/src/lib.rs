@@ -11,7 +11,7 @@
 //! * [`chat`]: messages (one group-committing writer), history, the chat list, user search
 //! * [`calls`]: the queue, the active call, transfers; the call-control adapter and ingest API
 //! * [`ws`]: the per-connection WebSocket loop
-//! * [`http`]: the router; [`openapi`]: its OpenAPI document
+//! * [`http`]: the router; [`openapi`]: its OpenAPI document; [`headers`]: security headers
 //! * [`demo`]: the demo company and its bots
 
 pub mod auth;
@@ -21,6 +21,7 @@ pub mod config;
 pub mod demo;
 pub mod directory;
 pub mod error;
+pub mod headers;
 pub mod http;
 pub mod openapi;
 pub mod presence;

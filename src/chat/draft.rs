@@ -31,6 +31,25 @@ pub fn call_prefix(call: Option<&(String, String)>) -> String {
         .unwrap_or_default()
 }
 
+/// `text` with its UTF-16 range `start..end` (a textarea's selection) replaced by `insert`, and
+/// the UTF-16 offset just after the insertion, where the cursor goes.
+pub fn splice(text: &str, start: u32, end: u32, insert: &str) -> (String, u32) {
+    let byte_at = |utf16: u32| {
+        let mut units = 0;
+        text.char_indices()
+            .find(|(_, c)| {
+                let here = units;
+                units += c.len_utf16() as u32;
+                here >= utf16
+            })
+            .map_or(text.len(), |(at, _)| at)
+    };
+    let (from, to) = (byte_at(start.min(end)), byte_at(start.max(end)));
+    let spliced = format!("{}{insert}{}", &text[..from], &text[to..]);
+    let cursor = text[..from].encode_utf16().count() + insert.encode_utf16().count();
+    (spliced, u32::try_from(cursor).unwrap_or(u32::MAX))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -44,6 +63,19 @@ mod tests {
             panic!()
         };
         assert!(sentence.contains("limited to 5 characters"), "{sentence}");
+    }
+
+    #[test]
+    fn splicing_replaces_the_selection_counting_utf16_units() {
+        assert_eq!(splice("ab", 1, 1, "😀"), ("a😀b".to_owned(), 3));
+        assert_eq!(splice("a😀b", 3, 3, "!"), ("a😀!b".to_owned(), 4));
+        assert_eq!(splice("hello", 1, 4, "😀"), ("h😀o".to_owned(), 3));
+        assert_eq!(
+            splice("hi", 9, 9, "😀"),
+            ("hi😀".to_owned(), 4),
+            "past the end appends"
+        );
+        assert_eq!(splice("", 0, 0, "😀"), ("😀".to_owned(), 2));
     }
 
     #[test]

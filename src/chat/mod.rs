@@ -7,6 +7,7 @@ mod attention;
 mod browser;
 mod conversations;
 pub mod draft;
+pub mod emoji;
 mod frames;
 mod outbox;
 pub mod time;
@@ -69,6 +70,8 @@ pub struct ChatState {
     /// Bumped when the compose box should take the focus (a conversation was opened for it).
     focus_compose: RwSignal<u64>,
     attention: Attention,
+    /// The emoji picker's "Recently used" row, latest first; kept in local storage per user.
+    recent_emojis: RwSignal<Vec<&'static emoji::Emoji>>,
     call_context: Signal<Option<(String, String)>>,
     total_unread: Memo<u32>,
 }
@@ -101,6 +104,11 @@ impl ChatState {
             notice: RwSignal::new(None),
             focus_compose: RwSignal::new(0),
             attention: Attention::load(),
+            recent_emojis: RwSignal::new(
+                browser::load(&recent_emojis_key(me))
+                    .map(|text| emoji::recent_from_json(&text))
+                    .unwrap_or_default(),
+            ),
             call_context,
             total_unread: Memo::new(move |_| conversations.with(Conversations::total_unread)),
         }
@@ -211,6 +219,21 @@ impl ChatState {
         self.attention
     }
 
+    /// The emojis the user chose lately, latest first.
+    pub fn recent_emojis(&self) -> ReadSignal<Vec<&'static emoji::Emoji>> {
+        self.recent_emojis.read_only()
+    }
+
+    /// Puts `chosen` first in the recently used row, here and in local storage.
+    pub fn used_emoji(&self, chosen: &'static emoji::Emoji) {
+        self.recent_emojis
+            .update(|recent| *recent = emoji::remember(recent, chosen));
+        let text = self
+            .recent_emojis
+            .with_untracked(|recent| emoji::recent_to_json(recent));
+        browser::save(&recent_emojis_key(self.me), &text);
+    }
+
     /// The source party (name, number) of the operator's current call, if any.
     pub fn call_context(&self) -> Signal<Option<(String, String)>> {
         self.call_context
@@ -258,6 +281,11 @@ impl ChatState {
         browser::save(&outbox_key(self.me), &text);
         Some(result)
     }
+}
+
+/// Local storage key of user `me`'s recently used emojis.
+fn recent_emojis_key(me: UserId) -> String {
+    format!("switchboard.emoji.recent.{me}")
 }
 
 /// Local storage key of user `me`'s outbox (several users may share a browser).

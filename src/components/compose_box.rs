@@ -3,9 +3,11 @@
 use leptos::ev::KeyboardEvent;
 use leptos::html;
 use leptos::prelude::*;
-use switchboard_protocol::UserId;
+use switchboard_protocol::{Mode, UserId};
 
-use crate::chat::draft::{DraftError, call_prefix};
+use super::EmojiPicker;
+use crate::chat::draft::{DraftError, call_prefix, splice};
+use crate::chat::emoji::Emoji;
 use crate::store::Store;
 
 /// Writes to `partner`. Enter sends, Shift+Enter starts a new line; in a call a new message
@@ -66,6 +68,22 @@ pub fn ComposeBox(
         store.typing_to(partner);
     };
     let disabled = move || unavailable.with(Option::is_some);
+    // A chosen emoji goes in at the cursor (replacing any selection); the cursor follows it.
+    let emoji_done = Callback::new(move |chosen: Option<&'static Emoji>| {
+        let Some(field) = field.get_untracked() else {
+            return;
+        };
+        let _ = field.focus();
+        let Some(chosen) = chosen else { return };
+        let start = field.selection_start().ok().flatten().unwrap_or(u32::MAX);
+        let end = field.selection_end().ok().flatten().unwrap_or(start);
+        let (text, cursor) = splice(&field.value(), start, end, chosen.text);
+        field.set_value(&text);
+        let _ = field.set_selection_range(cursor, cursor);
+        draft.set(text);
+        problem.set(None);
+    });
+    let mode = store.mode();
 
     view! {
         <div class="chat-compose">
@@ -82,6 +100,10 @@ pub fn ComposeBox(
                 on:keydown=keydown
             ></textarea>
             <div class="chat-compose-buttons">
+                {move || {
+                    (mode.get() == Some(Mode::Cloudlink))
+                        .then(|| view! { <EmojiPicker on_done=emoji_done disabled=Signal::derive(disabled) /> })
+                }}
                 <button type="button" class="send" disabled=disabled on:click=move |_| submit()>
                     "Send"
                 </button>

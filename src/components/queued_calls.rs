@@ -6,7 +6,7 @@ use switchboard_protocol::CallId;
 use wasm_bindgen::JsCast;
 use web_sys::Element;
 
-use super::{CallParty, Elapsed};
+use super::{CallParty, Elapsed, entry_menu_key, on_entry_contextmenu};
 use crate::store::Store;
 
 /// The calls waiting for the operator. Rows are keyed by call id: a new call adds a row, an
@@ -50,6 +50,20 @@ fn QueuedCallRow(
     let call = store.call(id)?;
     let dialled = call.with_untracked(|call| format!("Dialled: {}", call.dialled));
     let since = Signal::derive(move || call.with(|call| call.queued_at_ms));
+    // A colleague's call offers the same IM menu as their directory entry; others keep none.
+    let chat = store.chat();
+    let caller = call.with_untracked(|call| {
+        call.caller_user
+            .map(|user| (user, call.caller_name.clone()))
+    });
+    let open_menu = caller
+        .clone()
+        .map(|(user, name)| on_entry_contextmenu(chat, Some(user), name));
+    let on_contextmenu = move |event: MouseEvent| {
+        if let Some(open_menu) = &open_menu {
+            open_menu(event);
+        }
+    };
     // The button and the row both answer; one double-click on the button answers once.
     let on_button = move |event: MouseEvent| {
         if event.detail() < 2 {
@@ -62,6 +76,11 @@ fn QueuedCallRow(
         }
     };
     let on_keydown = move |event: KeyboardEvent| {
+        if let Some((user, name)) = &caller
+            && entry_menu_key(chat, Some(*user), name, &event)
+        {
+            return;
+        }
         // Enter on the button is its own click; only Enter on the row itself answers here.
         if event.key() == "Enter" && event.target() == event.current_target() {
             event.prevent_default();
@@ -74,6 +93,7 @@ fn QueuedCallRow(
             tabindex="0"
             title="Double-click or press Enter to answer"
             on:dblclick=on_double_click
+            on:contextmenu=on_contextmenu
             on:keydown=on_keydown
         >
             <CallParty call />

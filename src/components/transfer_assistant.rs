@@ -5,8 +5,8 @@ use leptos::html;
 use leptos::prelude::*;
 use switchboard_protocol::{CallId, CallState, DirectoryEntry, EntryId};
 
-use super::PresenceField;
 use super::focus::{focus_index, navigation_target};
+use super::{PresenceField, entry_menu_key, on_entry_contextmenu};
 use crate::calls::{ANY_TRANSFER, caller_label, can};
 use crate::store::Store;
 
@@ -297,13 +297,19 @@ fn TargetCard(
     let mut numbers = entry.numbers.into_iter();
     let main_number = numbers.next().unwrap_or_default();
     let other_numbers: Vec<String> = numbers.collect();
+    let chat = expect_context::<Store>().chat();
+    let (user, name) = (entry.user, entry.name.clone());
+    let on_contextmenu = on_entry_contextmenu(chat, user, name.clone());
+    let on_keydown = move |event: KeyboardEvent| {
+        entry_menu_key(chat, user, &name, &event);
+    };
     let role = [entry.department, entry.title]
         .into_iter()
         .filter(|part| !part.is_empty())
         .collect::<Vec<_>>()
         .join(" · ");
     view! {
-        <div class="target-card">
+        <div class="target-card" on:contextmenu=on_contextmenu on:keydown=on_keydown>
             <PresenceField name=entry.name.clone() user=entry.user />
             <div class="target-main">
                 <span class="target-name">{entry.name}</span>

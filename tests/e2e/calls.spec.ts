@@ -1,6 +1,6 @@
 // Calls: the queue with the caller's presence, answering, the transfer assistant, two tabs in step.
 import { Locator, Page, expect, test } from '@playwright/test';
-import { TestServer, signIn } from './server';
+import { TestServer, ingest as ingestInto, signIn } from './server';
 
 const TOKEN = 'e2e-ingest-token';
 
@@ -16,16 +16,9 @@ test.beforeAll(async () => {
 });
 test.afterAll(async () => server.dispose());
 
-/** Calls the token-protected ingest API, as a telephone system would, and checks the status. */
-async function ingest(method: 'GET' | 'POST', path: string, body?: object, status = method === 'GET' ? 200 : 201) {
-  const response = await fetch(`${server.url}api/${path}`, {
-    method,
-    headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  expect(response.status, `${method} /api/${path}`).toBe(status);
-  return response.json();
-}
+/** This spec's server's ingest API. */
+const ingest = (method: 'GET' | 'POST', path: string, body?: object, status?: number) =>
+  ingestInto(server, TOKEN, method, path, body, status);
 
 const queueCall = (call: { caller_name: string; caller_number: string; dialled: string; caller_user?: number }) =>
   ingest('POST', 'calls', call) as Promise<Call>;
@@ -82,6 +75,18 @@ test("a colleague's call waits in the queue with her live presence", async ({ pa
     'available',
   );
   await aliceContext.close();
+
+  // Her row offers the IM menu, by right-click or Shift+F10, like her directory entry.
+  const im = page.getByRole('menuitem', { name: 'IM', exact: true });
+  await row.click({ button: 'right' });
+  await expect(im).toBeVisible();
+  await page.keyboard.press('Escape');
+  await expect(page.getByRole('menu')).toHaveCount(0);
+  await row.focus();
+  await row.press('Shift+F10');
+  await expect(im).toBeFocused();
+  await page.keyboard.press('Escape');
+  await expect(page.getByRole('menu')).toHaveCount(0);
 
   // An outside caller without a name: "Unknown caller", blank presence, queued after Alice.
   await queueCall({ caller_name: '', caller_number: '+44 20 7946 0000', dialled: '2000' });
@@ -164,6 +169,16 @@ test("a transfer shows the target's presence in the transfer assistant", async (
   await expect(assistant).toContainText('Pat Smith');
   await expect(active).toContainText('Transferring');
   await expect(assistant.getByRole('button', { name: 'Complete transfer' })).toBeFocused();
+
+  // The target offers the IM menu, by right-click or Shift+F10 on its presence.
+  const targetPresence = assistant.getByRole('button', { name: 'Presence of Bob Baker: offline' });
+  await targetPresence.click({ button: 'right' });
+  await expect(page.getByRole('menuitem', { name: 'IM', exact: true })).toBeVisible();
+  await page.keyboard.press('Escape');
+  await expect(page.getByRole('menu')).toHaveCount(0);
+  await targetPresence.press('Shift+F10');
+  await expect(page.getByRole('menuitem', { name: 'IM', exact: true })).toBeFocused();
+  await page.keyboard.press('Escape');
 
   // Cancel returns the call to the operator; the keyboard chooses the target again.
   await assistant.getByRole('button', { name: 'Cancel transfer' }).click();

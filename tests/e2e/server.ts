@@ -90,3 +90,21 @@ export async function signIn(page: Page, server: TestServer, username: string, p
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect(page.getByRole('status')).toHaveText('Connected');
 }
+
+/** Calls `server`'s token-protected ingest API, as a telephone system would, and checks the status. */
+export async function ingest(
+  server: TestServer,
+  token: string,
+  method: 'GET' | 'POST',
+  path: string,
+  body?: object,
+  status = method === 'GET' ? 200 : 201,
+) {
+  const response = await fetch(`${server.url}api/${path}`, {
+    method,
+    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  expect(response.status, `${method} /api/${path}`).toBe(status);
+  return response.json();
+}

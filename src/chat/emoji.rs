@@ -1,0 +1,245 @@
+//! Emoji data for the picker (built from the `emojis` crate): groups, search, recently used, emoji-only.
+
+use std::collections::HashSet;
+use std::sync::OnceLock;
+
+/// How many emojis the "Recently used" row keeps.
+pub const RECENT_MAX: usize = 16;
+/// Messages of at most this many emojis (and nothing else) show larger.
+const LARGE_MAX: usize = 3;
+/// Longest emoji sequence in characters worth trying (family and flag sequences are shorter).
+const LONGEST_EMOJI: usize = 12;
+
+/// One emoji as the picker shows it, in its default (skin-tone-neutral) form.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Emoji {
+    /// The emoji itself.
+    pub text: &'static str,
+    /// Its CLDR name, e.g. "grinning face": the option's accessible name.
+    pub name: &'static str,
+    /// Index of its category in [`GROUPS`].
+    pub group: usize,
+    /// Its shortcodes (e.g. "thumbsup"), space separated: search keywords.
+    pub shortcodes: &'static str,
+}
+
+/// Every default-tone emoji in CLDR order, one "text, group, name, shortcodes" line each, tab
+/// separated: written by build.rs from the `emojis` crate.
+const TABLE: &str = include_str!(concat!(env!("OUT_DIR"), "/emoji_table.tsv"));
+
+/// The table's emojis, parsed on first use.
+fn all() -> &'static [Emoji] {
+    static EMOJIS: OnceLock<Vec<Emoji>> = OnceLock::new();
+    EMOJIS.get_or_init(|| {
+        TABLE
+            .lines()
+            .filter_map(|line| {
+                let mut fields = line.split('\t');
+                Some(Emoji {
+                    text: fields.next()?,
+                    group: fields.next()?.parse().ok()?,
+                    name: fields.next()?,
+                    shortcodes: fields.next()?,
+                })
+            })
+            .collect()
+    })
+}
+
+/// The categories' headings, in the order of the data.
+pub const GROUPS: [&str; 9] = [
+    "Smileys & Emotion",
+    "People & Body",
+    "Animals & Nature",
+    "Food & Drink",
+    "Travel & Places",
+    "Activities",
+    "Objects",
+    "Symbols",
+    "Flags",
+];
+
+/// The emojis of category `group` (an index into [`GROUPS`]).
+pub fn in_group(group: usize) -> Vec<&'static Emoji> {
+    all().iter().filter(|emoji| emoji.group == group).collect()
+}
+
+/// The emoji whose text is `text`, if there is one.
+pub fn get(text: &str) -> Option<&'static Emoji> {
+    all().iter().find(|emoji| emoji.text == text)
+}
+
+/// Default-tone emojis whose name or shortcode contains every word of `query`, in CLDR order.
+pub fn search(query: &str) -> Vec<&'static Emoji> {
+    let words: Vec<String> = query.split_whitespace().map(str::to_lowercase).collect();
+    if words.is_empty() {
+        return Vec::new();
+    }
+    all()
+        .iter()
+        .filter(|emoji| {
+            words.iter().all(|word| {
+                emoji.name.contains(word.as_str()) || emoji.shortcodes.contains(word.as_str())
+            })
+        })
+        .collect()
+}
+
+/// `recent` with `chosen` moved to the front, at most [`RECENT_MAX`] long.
+pub fn remember(recent: &[&'static Emoji], chosen: &'static Emoji) -> Vec<&'static Emoji> {
+    std::iter::once(chosen)
+        .chain(
+            recent
+                .iter()
+                .copied()
+                .filter(|emoji| emoji.text != chosen.text),
+        )
+        .take(RECENT_MAX)
+        .collect()
+}
+
+/// The recently used row as stored in local storage: the emojis, in order, as a JSON array.
+pub fn recent_to_json(recent: &[&'static Emoji]) -> String {
+    let texts: Vec<&str> = recent.iter().map(|emoji| emoji.text).collect();
+    serde_json::to_string(&texts).unwrap_or_default()
+}
+
+/// The recently used row read back; anything unknown or malformed is dropped.
+pub fn recent_from_json(text: &str) -> Vec<&'static Emoji> {
+    serde_json::from_str::<Vec<String>>(text)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|text| get(text))
+        .take(RECENT_MAX)
+        .collect()
+}
+
+/// Where the focus goes from option `current` of `count`, laid out `columns` to a row, for
+/// an arrow, Home or End key; `None` for other keys. Stops at the ends.
+pub fn grid_step(current: usize, count: usize, columns: usize, key: &str) -> Option<usize> {
+    let last = count.checked_sub(1)?;
+    let target = match key {
+        "ArrowRight" => current + 1,
+        "ArrowLeft" => current.saturating_sub(1),
+        "ArrowDown" => current + columns,
+        "ArrowUp" => current.saturating_sub(columns),
+        "Home" => 0,
+        "End" => last,
+        _ => return None,
+    };
+    Some(target.min(last))
+}
+
+/// Whether `body` is one to three emojis and nothing else but whitespace: shown larger.
+pub fn is_emoji_only(body: &str) -> bool {
+    let mut count = 0;
+    for word in body.split_whitespace() {
+        let mut rest = word;
+        while !rest.is_empty() {
+            let Some(len) = longest_emoji_prefix(rest) else {
+                return false;
+            };
+            count += 1;
+            if count > LARGE_MAX {
+                return false;
+            }
+            rest = &rest[len..];
+        }
+    }
+    count > 0
+}
+
+/// Byte length of the longest emoji `text` starts with, if it starts with one. Skin tones and
+/// variation selectors are looked through, as the table holds neutral forms.
+fn longest_emoji_prefix(text: &str) -> Option<usize> {
+    let ends: Vec<usize> = text
+        .char_indices()
+        .skip(1)
+        .map(|(at, _)| at)
+        .chain([text.len()])
+        .take(LONGEST_EMOJI)
+        .collect();
+    ends.into_iter()
+        .rev()
+        .find(|&end| neutral_forms().contains(&neutral(&text[..end])))
+}
+
+/// `text` without skin tone modifiers and emoji variation selectors.
+fn neutral(text: &str) -> String {
+    text.chars()
+        .filter(|c| !matches!(c, '\u{1F3FB}'..='\u{1F3FF}' | '\u{FE0F}'))
+        .collect()
+}
+
+/// The neutral form of every emoji, made on first use.
+fn neutral_forms() -> &'static HashSet<String> {
+    static FORMS: OnceLock<HashSet<String>> = OnceLock::new();
+    FORMS.get_or_init(|| all().iter().map(|emoji| neutral(emoji.text)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_to_three_emojis_alone_are_emoji_only() {
+        assert!(is_emoji_only("😀"));
+        assert!(is_emoji_only(" 😀 👍 "));
+        assert!(is_emoji_only("😀😀😀"));
+        assert!(is_emoji_only("👍🏽"), "a skin-toned emoji counts once");
+        assert!(is_emoji_only("👨‍👩‍👧"), "a family sequence counts once");
+        assert!(is_emoji_only("🇫🇷🇩🇪"), "flags count once each");
+        assert!(!is_emoji_only("😀😀😀😀"), "four are ordinary text");
+        assert!(!is_emoji_only("hi 😀"));
+        assert!(!is_emoji_only("😀!"));
+        assert!(!is_emoji_only(""));
+        assert!(!is_emoji_only("   "));
+        assert!(!is_emoji_only("123"), "digits are not keycap emojis");
+    }
+
+    #[test]
+    fn groups_hold_only_neutral_skin_tones() {
+        assert!(all().len() > 1800, "every line of the table parses");
+        let people = in_group(1);
+        assert!(people.iter().any(|emoji| emoji.text == "👍"));
+        assert!(!people.iter().any(|emoji| emoji.text == "👍🏽"));
+        assert_eq!(in_group(0)[0].name, "grinning face");
+        assert_eq!(in_group(8)[0].text, "🏁");
+        assert!((0..GROUPS.len()).all(|group| !in_group(group).is_empty()));
+    }
+
+    #[test]
+    fn search_matches_every_word_of_names_and_shortcodes() {
+        let found = search("Grinning FACE");
+        assert_eq!(found[0].text, "😀");
+        assert!(found.iter().all(|emoji| emoji.name.contains("grinning")));
+        assert!(search("thumbsup").iter().any(|emoji| emoji.text == "👍"));
+        assert!(search("  ").is_empty());
+        assert!(search("no such emoji anywhere").is_empty());
+    }
+
+    #[test]
+    fn arrows_move_through_the_grid_and_stop_at_its_ends() {
+        assert_eq!(grid_step(0, 20, 8, "ArrowRight"), Some(1));
+        assert_eq!(grid_step(0, 20, 8, "ArrowLeft"), Some(0));
+        assert_eq!(grid_step(3, 20, 8, "ArrowDown"), Some(11));
+        assert_eq!(grid_step(15, 20, 8, "ArrowDown"), Some(19));
+        assert_eq!(grid_step(11, 20, 8, "ArrowUp"), Some(3));
+        assert_eq!(grid_step(5, 20, 8, "End"), Some(19));
+        assert_eq!(grid_step(5, 20, 8, "Home"), Some(0));
+        assert_eq!(grid_step(5, 20, 8, "a"), None);
+        assert_eq!(grid_step(0, 0, 8, "ArrowRight"), None);
+    }
+
+    #[test]
+    fn recently_used_puts_the_latest_first_without_repeats_and_survives_storage() {
+        let get = |text| get(text).unwrap();
+        let recent = remember(&[get("😀"), get("👍")], get("👍"));
+        assert_eq!(recent, [get("👍"), get("😀")]);
+        let many: Vec<_> = all().iter().take(RECENT_MAX).collect();
+        assert_eq!(remember(&many, get("🚀")).len(), RECENT_MAX);
+        assert_eq!(recent_from_json(&recent_to_json(&recent)), recent);
+        assert!(recent_from_json("not json").is_empty());
+        assert_eq!(recent_from_json(r#"["x","😀"]"#), [get("😀")]);
+    }
+}

@@ -12,6 +12,8 @@ SERVER_RELEASE := $(CARGO_TARGET_DIR)/release/switchboard-server
 LISTEN ?= 127.0.0.1:8080
 # Set to enable the call ingest API in `make run` (at least 16 characters).
 INGEST_TOKEN ?=
+# Chat mode of `make run`: cloudlink (default) or micollab.
+MODE ?= cloudlink
 
 .PHONY: run test tools console lint rust-test chaos-short chaos fuzz e2e bench clean
 
@@ -21,7 +23,7 @@ run: tools console
 	cargo build --release -p switchboard-server
 	@echo "==> Switchboard: open http://$(LISTEN)/ and sign in as operator / operator"
 	@echo "    (other demo accounts: alice, bob, carol, dave; password = user name). Ctrl-C stops."
-	$(SERVER_RELEASE) --demo --listen $(LISTEN) $(if $(INGEST_TOKEN),--ingest-token $(INGEST_TOKEN))
+	$(SERVER_RELEASE) --demo --mode $(MODE) --listen $(LISTEN) $(if $(INGEST_TOKEN),--ingest-token $(INGEST_TOKEN))
 
 ## test: formatting, clippy, Rust tests, release console build, end-to-end tests in Chromium
 test: lint rust-test chaos-short console e2e

@@ -1,4 +1,8 @@
 //! Per-connection WebSocket loop: authenticate the upgrade, then decode, apply, reply and fan out.
+//! The handlers of call and chat frames are in [`calls`] and [`chat`].
+
+mod calls;
+mod chat;
 
 use std::time::Duration;
 
@@ -12,8 +16,7 @@ use axum::{
 };
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use switchboard_protocol::{
-    CallAction, CallId, ClientFrame, ErrorCode, PROTOCOL_VERSION, PresenceState, ServerFrame,
-    UserId,
+    CallAction, ClientFrame, ErrorCode, PROTOCOL_VERSION, PresenceState, ServerFrame,
 };
 use tokio::{
     sync::{broadcast, mpsc},
@@ -21,14 +24,7 @@ use tokio::{
 };
 use tokio_util::sync::CancellationToken;
 
-use crate::{
-    auth::CurrentSession,
-    calls::{CallError, Source},
-    chat::markers::MarkError,
-    error::AppError,
-    presence::ConnId,
-    state::AppState,
-};
+use crate::{auth::CurrentSession, error::AppError, presence::ConnId, state::AppState};
 
 /// How often the server pings an idle console.
 const PING_EVERY: Duration = Duration::from_secs(20);
@@ -348,162 +344,6 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
         }
         self.state.hub.choose(user, state);
         Ok(())
-    }
-}
-
-impl<S: Sink<Message> + Unpin> Connection<S> {
-    /// An operator's call action: through the adapter and the calls service, which tells every
-    /// console (this one included) the result.
-    async fn call_action(&mut self, call: CallId, action: CallAction) -> Result<(), Stop> {
-        if self.joined.is_none() {
-            return self.refuse(ErrorCode::OutOfOrder, "send hello first").await;
-        }
-        let source = Source::Operator(self.session.user.username.clone());
-        match self.state.calls.act(call, action, source).await {
-            Ok(_) => Ok(()),
-            Err(err) => {
-                let code = match &err {
-                    CallError::UnknownCall(_) | CallError::UnknownReference { .. } => {
-                        ErrorCode::NotFound
-                    }
-                    CallError::IllegalMove { .. } => ErrorCode::IllegalMove,
-                    CallError::Invalid { .. } => ErrorCode::InvalidRequest,
-                    CallError::Adapter(_) | CallError::Database(_) => ErrorCode::Internal,
-                };
-                self.refuse(code, err.to_string()).await
-            }
-        }
-    }
-}
-
-impl<S: Sink<Message> + Unpin> Connection<S> {
-    /// `chat_send`: acknowledged only once the message is committed; the message itself
-    /// reaches every session of both parties through the hub.
-    async fn chat_send(
-        &mut self,
-        client_msg_id: String,
-        to: UserId,
-        body: String,
-    ) -> Result<(), Stop> {
-        if self.joined.is_none() {
-            return self.refuse(ErrorCode::OutOfOrder, "send hello first").await;
-        }
-        let from = self.session.user.id;
-        let frame = match self
-            .state
-            .chat
-            .send(from, client_msg_id.clone(), to, body)
-            .await
-        {
-            Ok(stored) => ServerFrame::ChatAck {
-                client_msg_id,
-                id: stored.message.id,
-                conversation: stored.message.conversation,
-                seq: stored.message.seq,
-                sent_at_ms: stored.message.sent_at_ms,
-            },
-            Err(refused) => ServerFrame::ChatNack {
-                client_msg_id,
-                reason: refused.reason,
-                message: refused.message,
-            },
-        };
-        self.send_frame(&frame).await
-    }
-
-    /// `history`: one page of the conversation with `with`.
-    async fn history(
-        &mut self,
-        with: UserId,
-        before_seq: Option<i64>,
-        limit: u32,
-    ) -> Result<(), Stop> {
-        if self.joined.is_none() {
-            return self.refuse(ErrorCode::OutOfOrder, "send hello first").await;
-        }
-        let me = self.session.user.id;
-        match self.state.chat.history(me, with, before_seq, limit).await {
-            Ok((messages, has_more)) => {
-                let page = ServerFrame::HistoryPage {
-                    with,
-                    messages,
-                    has_more,
-                };
-                self.send_frame(&page).await
-            }
-            Err(err) => {
-                tracing::error!(%err, "loading history");
-                self.refuse(ErrorCode::Internal, "could not load the history; try again")
-                    .await
-            }
-        }
-    }
-
-    /// `chat_read`: move the read marker; every session of both parties hears of it.
-    async fn chat_read(&mut self, with: UserId, seq: i64) -> Result<(), Stop> {
-        if self.joined.is_none() {
-            return self.refuse(ErrorCode::OutOfOrder, "send hello first").await;
-        }
-        match self.state.chat.read(self.session.user.id, with, seq).await {
-            Ok(()) => Ok(()),
-            Err(MarkError::Invalid(message)) => {
-                self.refuse(ErrorCode::InvalidRequest, message).await
-            }
-            Err(MarkError::Database(err)) => {
-                tracing::error!(%err, "storing a read marker");
-                self.refuse(
-                    ErrorCode::Internal,
-                    "could not store the read marker; try again",
-                )
-                .await
-            }
-        }
-    }
-
-    /// `typing`: forwarded to the partner's consoles, at most once a second per connection.
-    async fn typing(&mut self, to: UserId) -> Result<(), Stop> {
-        if self.joined.is_none() {
-            return self.refuse(ErrorCode::OutOfOrder, "send hello first").await;
-        }
-        if self
-            .last_typing
-            .is_some_and(|at| at.elapsed() < TYPING_INTERVAL)
-        {
-            return Ok(());
-        }
-        self.last_typing = Some(Instant::now());
-        if self.state.chat.typing(self.session.user.id, to) {
-            Ok(())
-        } else {
-            self.refuse(
-                ErrorCode::InvalidRequest,
-                "there is nobody to type to under that id",
-            )
-            .await
-        }
-    }
-
-    /// `search_users`: users by name, for starting or finding a conversation.
-    async fn search_users(&mut self, query: String) -> Result<(), Stop> {
-        if self.joined.is_none() {
-            return self.refuse(ErrorCode::OutOfOrder, "send hello first").await;
-        }
-        match self
-            .state
-            .chat
-            .search_users(self.session.user.id, &query)
-            .await
-        {
-            Ok(users) => {
-                self.send_frame(&ServerFrame::UserResults { query, users })
-                    .await
-            }
-            Err(err) => {
-                tracing::error!(%err, "searching users");
-                self.refuse(ErrorCode::Internal, "could not search; try again")
-                    .await
-            }
-        }
     }
 }
 

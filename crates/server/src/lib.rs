@@ -8,6 +8,7 @@
 //! * [`auth`]: passwords, sessions, the session cookie
 //! * [`presence`]: the hub (connections, presence, fan-out)
 //! * [`directory`]: the company directory and its snapshot
+//! * [`clock`]: wall-clock milliseconds, as stored and sent
 //! * [`chat`]: messages (one group-committing writer), history, the chat list, user search
 //! * [`calls`]: the queue, the active call, transfers; the call-control adapter and ingest API
 //! * [`ws`]: the per-connection WebSocket loop
@@ -17,6 +18,7 @@
 pub mod auth;
 pub mod calls;
 pub mod chat;
+pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod directory;

@@ -6,11 +6,7 @@
 
 pub mod throttle;
 
-use std::{
-    net::SocketAddr,
-    sync::OnceLock,
-    time::{SystemTime, UNIX_EPOCH},
-};
+use std::{net::SocketAddr, sync::OnceLock};
 
 use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier, password_hash::SaltString};
 use axum::{
@@ -61,25 +57,26 @@ fn verify_password(password: &str, stored: Option<&str>) -> bool {
         && stored.is_some()
 }
 
+/// Now, in seconds since the Unix epoch: how sessions record their use.
 fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
+    crate::clock::now_ms() / 1000
 }
 
 /// SHA-256 of a session token, hex: the key the database and the hub know a session by.
 fn token_hash(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+/// Lower-case hex of some bytes.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 /// Creates a session for `user` and returns its token (for the cookie).
 pub async fn create_session(db: &SqlitePool, user: i64) -> Result<String, AppError> {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
-    let token: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
+    let token = hex(&bytes);
     let now = now();
     sqlx::query(
         "INSERT INTO sessions (token_hash, user_id, created_at, last_seen) VALUES (?, ?, ?, ?)",

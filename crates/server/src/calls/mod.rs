@@ -16,7 +16,7 @@ use switchboard_protocol::{Call, CallAction, CallId, CallState, EntryId, NewCall
 use tokio::sync::Mutex;
 
 use self::adapter::{AdapterError, CallControl};
-use crate::{directory::Directory, presence::Hub};
+use crate::{clock::now_ms, directory::Directory, presence::Hub};
 
 /// Longest caller name, number or dialled number accepted, in characters.
 const MAX_FIELD_CHARS: usize = 128;
@@ -80,12 +80,6 @@ pub struct Calls {
     /// Open calls by id. Held across the database write, so changes are applied, stored and
     /// sent in one order.
     open: Mutex<BTreeMap<CallId, Call>>,
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 fn from_row(row: &SqliteRow) -> Call {

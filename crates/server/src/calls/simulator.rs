@@ -112,7 +112,7 @@ fn next_caller(colleagues: &[Colleague], rng: &mut StdRng) -> NewCall {
 
 /// Callers who waited past their patience hang up, some of them.
 async fn abandon_some(calls: &Arc<Calls>, rng: &mut StdRng) {
-    let now = super::now_ms();
+    let now = crate::clock::now_ms();
     for call in calls.list().await {
         if call.state == CallState::Queued
             && now - call.queued_at_ms > PATIENCE_MS

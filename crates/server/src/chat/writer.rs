@@ -7,7 +7,7 @@ use sqlx::{Row, SqliteConnection, SqlitePool};
 use switchboard_protocol::{ChatMessage, ConversationId, MarkerUpdate, ServerFrame, UserId};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::presence::Hub;
+use crate::{clock::now_ms, presence::Hub};
 
 /// Messages waiting for the writer before senders wait for room.
 const QUEUE: usize = 16_384;
@@ -189,12 +189,6 @@ async fn commit(
     tx.commit().await?;
     seqs.extend(moved);
     Ok(stored)
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// The conversation of a pair of users and its last seq, created empty if new.

@@ -30,7 +30,7 @@ test: lint rust-test chaos-short console e2e
 	@echo "==> all checks passed"
 
 tools:
-	@scripts/bootstrap.sh $(if $(filter test e2e,$(MAKECMDGOALS)),--browser)
+	@scripts/bootstrap.sh $(if $(filter test e2e bench,$(MAKECMDGOALS)),--browser)
 
 console: tools
 	@echo "==> building the console (release wasm)"
@@ -74,16 +74,24 @@ fuzz: tools
 	cargo build -p switchboard-server
 	scripts/fuzz-api.sh $(SERVER_DEBUG) $(FUZZ_SECONDS)
 
-## bench: server benchmarks (connections held, presence fan-out, 1:1 chat), each against the
-## release server and a bare WebSocket relay; median of 3 runs into BENCHMARKS.md (~4 min).
+## bench: console benchmarks (release console in Chromium: 50,000-entry directory, presence
+## storm, 10,000-message conversation, memory, wasm size; tests/bench), then server benchmarks
+## (connections held, presence fan-out, 1:1 chat), each against the release server and a
+## bare WebSocket relay; medians of 3 runs into BENCHMARKS.md (~8 min).
 ## Not part of `make test`: the figures depend on the machine and never fail a build.
-## BENCH_ARGS passes flags to the bench (see `bench --help`), e.g. BENCH_ARGS="--runs 5".
+## BENCH_ARGS passes flags to the server bench (see `bench --help`), e.g. BENCH_ARGS="--runs 5".
 BENCH_ARGS ?=
-bench:
-	@echo "==> server benchmarks (release builds; about 4 minutes)"
+BENCH_BIN := $(CARGO_TARGET_DIR)/release/bench
+CONSOLE_RESULTS := $(CARGO_TARGET_DIR)/console-bench.json
+bench: tools console
 	cargo build --release -p switchboard-server -p switchboard-loadgen
+	@echo "==> console benchmarks (Playwright, Chromium; about 4 minutes)"
+	SWITCHBOARD_SERVER_BIN=$(SERVER_RELEASE) SWITCHBOARD_BENCH_BIN=$(BENCH_BIN) \
+		CONSOLE_BENCH_OUT=$(CONSOLE_RESULTS) npx playwright test -c playwright.bench.config.ts
+	@echo "==> server benchmarks (about 4 minutes)"
 	ulimit -n $$(ulimit -Hn) && BENCH_COMMAND="make bench$(if $(BENCH_ARGS), BENCH_ARGS='$(BENCH_ARGS)')" \
-		$(CARGO_TARGET_DIR)/release/bench --server $(SERVER_RELEASE) --out BENCHMARKS.md $(BENCH_ARGS)
+		$(BENCH_BIN) --server $(SERVER_RELEASE) --out BENCHMARKS.md \
+		--console-results $(CONSOLE_RESULTS) $(BENCH_ARGS)
 
 ## e2e: Playwright against the real (debug) server and the release console in dist/
 e2e: tools

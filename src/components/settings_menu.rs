@@ -49,22 +49,24 @@ pub fn SettingsMenu() -> impl IntoView {
         }),
         ("Sound", sound, |a, on| a.set_sound(on)),
     ];
-    let options = options
-        .into_iter()
-        .map(|(label, on, set)| {
-            view! {
-                <div
-                    role="menuitemcheckbox"
-                    tabindex="-1"
-                    class="menu-item"
-                    aria-checked=move || on.get().to_string()
-                    on:click=move |_| set(&attention, !on.get_untracked())
-                >
-                    {label}
-                </div>
-            }
-        })
-        .collect_view();
+    // Built each time the menu opens.
+    let options = move || {
+        options
+            .map(|(label, on, set)| {
+                view! {
+                    <div
+                        role="menuitemcheckbox"
+                        tabindex="-1"
+                        class="menu-item"
+                        aria-checked=move || on.get().to_string()
+                        on:click=move |_| set(&attention, !on.get_untracked())
+                    >
+                        {label}
+                    </div>
+                }
+            })
+            .collect_view()
+    };
 
     view! {
         <div class="settings" node_ref=wrapper>
@@ -87,7 +89,7 @@ pub fn SettingsMenu() -> impl IntoView {
                     node_ref=menu
                     on:keydown=keydown
                 >
-                    {options.clone()}
+                    {options}
                 </div>
                 <p class="menu-reason settings-note" id="settings-note">
                     "For new messages while the console's tab is hidden."

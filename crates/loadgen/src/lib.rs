@@ -5,10 +5,12 @@
 //! * [`server`]: a real server process with its own data directory
 //! * [`harness`]: the benchmark scenarios, run alike against the server and the relay
 //! * [`relay`]: the bare WebSocket relay the benchmarks compare against
+//! * [`console`]: the load of the console benchmark (tests/bench) and its results
 //! * [`report`]: BENCHMARKS.md from the runs' figures
 //! * [`stats`], [`system`]: percentiles and medians; what Linux tells about the machine
 
 pub mod client;
+pub mod console;
 pub mod harness;
 pub mod relay;
 pub mod report;

@@ -34,17 +34,17 @@ impl Goal {
 #[derive(Debug, Clone)]
 pub struct Figure {
     pub name: String,
-    pub unit: &'static str,
+    pub unit: String,
     pub switchboard: Vec<f64>,
     pub relay: Vec<f64>,
     pub goal: Option<Goal>,
 }
 
 impl Figure {
-    pub fn new(name: impl Into<String>, unit: &'static str, goal: Option<Goal>) -> Self {
+    pub fn new(name: impl Into<String>, unit: impl Into<String>, goal: Option<Goal>) -> Self {
         Figure {
             name: name.into(),
-            unit,
+            unit: unit.into(),
             switchboard: Vec::new(),
             relay: Vec::new(),
             goal,

@@ -13,6 +13,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use switchboard_loadgen::{
     client,
+    console::{self, Results},
     harness::{self, ChatPlan, ChatRun, HoldPlan, HoldRun, Peer},
     relay::{self, RelayProcess},
     report::{self, Figure, Goal, Section},
@@ -57,6 +58,9 @@ struct Args {
     /// Seconds of chat measured (after one second of warm-up).
     #[arg(long, default_value_t = 5)]
     chat_seconds: u64,
+    /// The console benchmark's results (tests/bench writes them), added to the report.
+    #[arg(long)]
+    console_results: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -66,6 +70,74 @@ enum Command {
         #[arg(long)]
         listen: SocketAddr,
     },
+    /// For the console benchmark: bench users change presence at a fixed total rate.
+    PresenceStorm {
+        #[arg(long)]
+        addr: SocketAddr,
+        /// Users bench{first}..: each changes over its own connection.
+        #[arg(long, default_value_t = 20)]
+        users: u32,
+        #[arg(long, default_value_t = 2)]
+        first: u32,
+        /// Changes per second, in total.
+        #[arg(long, default_value_t = 1_000)]
+        rate: u32,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+    /// For the console benchmark: one bench user sends another many messages.
+    Conversation {
+        #[arg(long)]
+        addr: SocketAddr,
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+        #[arg(long, default_value_t = 10_000)]
+        messages: u32,
+    },
+}
+
+/// Runs a console benchmark's load; refuses anything but 127.0.0.1.
+async fn console_load(command: Command) -> anyhow::Result<()> {
+    let addr = match &command {
+        Command::Relay { listen: addr }
+        | Command::PresenceStorm { addr, .. }
+        | Command::Conversation { addr, .. } => *addr,
+    };
+    anyhow::ensure!(
+        addr.ip().is_loopback(),
+        "the bench speaks to 127.0.0.1 only"
+    );
+    match command {
+        Command::Relay { listen } => {
+            relay::serve(tokio::net::TcpListener::bind(listen).await?).await
+        }
+        Command::PresenceStorm {
+            addr,
+            users,
+            first,
+            rate,
+            seconds,
+        } => {
+            let names: Vec<String> = (first..first + users)
+                .map(|n| format!("bench{n}"))
+                .collect();
+            let sent = console::presence_storm(addr, &names, rate, seconds).await?;
+            println!("{sent} presence changes sent");
+            Ok(())
+        }
+        Command::Conversation {
+            addr,
+            from,
+            to,
+            messages,
+        } => {
+            console::conversation(addr, &from, &to, messages, 500).await?;
+            println!("{messages} messages from {from} to {to} acknowledged");
+            Ok(())
+        }
+    }
 }
 
 /// What one run measured on one target.
@@ -386,12 +458,8 @@ fn sections(args: &Args, switchboard: &[Run], relay: &[Run]) -> Vec<Section> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    if let Some(Command::Relay { listen }) = args.command {
-        anyhow::ensure!(
-            listen.ip().is_loopback(),
-            "the relay listens on 127.0.0.1 only"
-        );
-        return relay::serve(tokio::net::TcpListener::bind(listen).await?).await;
+    if let Some(command) = args.command {
+        return console_load(command).await;
     }
     let server = args
         .server
@@ -436,12 +504,14 @@ async fn main() -> anyhow::Result<()> {
         "everything runs on 127.0.0.1; a fresh server (new database) and a fresh relay process per run; runs alternate Switchboard, relay".into(),
         format!("{} runs per target; the table gives the median and every run in order", args.runs),
     ];
-    let generated = report::render(
-        &machine,
-        &command,
-        &notes,
-        &sections(&args, &switchboard, &relay),
-    );
+    let mut sections = sections(&args, &switchboard, &relay);
+    let mut notes = notes;
+    if let Some(path) = &args.console_results {
+        let console = Results::read(path)?;
+        notes.extend(console.notes.iter().cloned());
+        sections.extend(console.sections());
+    }
+    let generated = report::render(&machine, &command, &notes, &sections);
     let existing = std::fs::read_to_string(&args.out).unwrap_or_default();
     std::fs::write(&args.out, report::splice(&existing, &generated))?;
     println!("wrote {}", args.out.display());

@@ -1,0 +1,255 @@
+// Console benchmarks: the release console in Chromium against a real server seeded with
+// 50,000 directory entries. Writes its figures (every run) to CONSOLE_BENCH_OUT, which
+// `make bench` puts into BENCHMARKS.md. A benchmark, not a test: it fails only when it
+// cannot measure, never because a figure missed its target.
+import { Browser, Page, expect, test } from '@playwright/test';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { gzipSync } from 'node:zlib';
+import { TestServer, signIn } from '../e2e/server';
+import { Probe, probe } from './probe';
+
+const run = promisify(execFile);
+/** crates/loadgen's `bench`, which drives the presence storm and the long conversation. */
+const LOAD = process.env.SWITCHBOARD_BENCH_BIN;
+const OUT = process.env.CONSOLE_BENCH_OUT ?? 'console-bench.json';
+const RUNS = Number(process.env.CONSOLE_BENCH_RUNS ?? 3);
+const ENTRIES = 50_000;
+const MESSAGES = 10_000;
+const STORM_RATE = 1_000;
+const STORM_SECONDS = 10;
+const SEARCHES = ['Bench User 4242', 'load test', '1049'];
+
+type Figures = Record<string, number>;
+declare global {
+  interface Window {
+    probe: Probe;
+  }
+}
+
+/** Nearest-rank percentile. */
+function percentile(samples: number[], q: number): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length, Math.max(1, Math.ceil(q * sorted.length))) - 1] ?? NaN;
+}
+
+/** Runs `action` (a click or key press); ms from it to the end of its work and to the painted result. */
+async function timed(page: Page, action: () => Promise<void>, check: 'nextFrame' | 'logHas' = 'nextFrame', text?: string) {
+  await page.evaluate(([check, text]) => window.probe.arm(check as 'nextFrame' | 'logHas', text), [check, text]);
+  await action();
+  return page.evaluate(() => window.probe.result());
+}
+
+/** Reloads the signed-in console; ms from navigation until it is connected with rows painted. */
+async function load(page: Page): Promise<{ usable: number; snapshotToPaint: number }> {
+  await page.reload();
+  await page.waitForFunction(() => window.probe.rowsPaintedAt !== undefined, null, { timeout: 60_000 });
+  await expect(page.getByRole('status')).toHaveText('Connected');
+  return page.evaluate(() => ({
+    usable: window.probe.rowsPaintedAt!,
+    snapshotToPaint: window.probe.rowsPaintedAt! - window.probe.snapshotAt!,
+  }));
+}
+
+async function newConsole(browser: Browser, server: TestServer, username: string, password: string) {
+  const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+  const page = await context.newPage();
+  await page.addInitScript(probe);
+  await signIn(page, server, username, password);
+  return page;
+}
+
+/** One run on the 50,000-entry server, signed in as bench1. */
+async function measure(browser: Browser, server: TestServer): Promise<Figures> {
+  const page = await newConsole(browser, server, 'bench1', 'bench');
+  const figures: Figures = {};
+  const loaded = await load(page);
+  figures.usableLarge = loaded.usable;
+  figures.snapshotToPaint = loaded.snapshotToPaint;
+
+  // Search as you type, one key at a time as an operator types.
+  const search = page.getByRole('searchbox', { name: 'Search directory' });
+  const work: number[] = [];
+  const painted: number[] = [];
+  for (const query of SEARCHES) {
+    await search.fill('');
+    await search.focus();
+    for (const key of query) {
+      const timing = await timed(page, () => page.keyboard.type(key));
+      work.push(timing.work);
+      painted.push(timing.painted);
+      await page.waitForTimeout(30);
+    }
+    await expect(page.getByRole('list', { name: 'Directory entries' }).getByRole('listitem').first()).toBeVisible();
+  }
+  figures.searchWorkP50 = percentile(work, 0.5);
+  figures.searchWorkP95 = percentile(work, 0.95);
+  figures.searchWorkMax = percentile(work, 1);
+  figures.searchPaintedP50 = percentile(painted, 0.5);
+  figures.searchPaintedP95 = percentile(painted, 0.95);
+
+  // Scrolling the whole directory with the wheel.
+  await search.fill('');
+  const pane = await page.getByRole('region', { name: 'Directory' }).boundingBox();
+  await page.mouse.move(pane!.x + pane!.width / 2, pane!.y + pane!.height * 0.7);
+  await page.evaluate(() => window.probe.watch('frames'));
+  for (let step = 0; step < 80; step++) {
+    await page.mouse.wheel(0, 900);
+    await page.waitForTimeout(16);
+  }
+  await page.waitForTimeout(300);
+  const frames = await page.evaluate(() => {
+    window.probe.stop();
+    return window.probe.frames.splice(0);
+  });
+  figures.scrollFrames = frames.length;
+  figures.scrollSlowFrames = frames.filter((ms) => ms > 20).length;
+  figures.scrollFrameP95 = percentile(frames, 0.95);
+  figures.scrollFrameMax = percentile(frames, 1);
+
+  // A presence storm from other consoles.
+  const before = await page.evaluate(() => {
+    window.probe.watch('longTasks');
+    return window.probe.presenceFrames;
+  });
+  const storm = await run(LOAD!, [
+    'presence-storm', '--addr', `127.0.0.1:${server.port}`,
+    '--users', '20', '--rate', String(STORM_RATE), '--seconds', String(STORM_SECONDS),
+  ]);
+  await page.waitForTimeout(500);
+  const after = await page.evaluate(() => {
+    window.probe.stop();
+    return { presence: window.probe.presenceFrames, longTasks: window.probe.longTasks.splice(0) };
+  });
+  figures.stormSent = Number(storm.stdout.split(' ')[0]);
+  figures.stormReceivedPerSecond = (after.presence - before) / STORM_SECONDS;
+  figures.stormLongTasks = after.longTasks.filter((ms) => ms > 50).length;
+  figures.stormLongestTask = Math.max(0, ...after.longTasks);
+
+  // Opening the conversation of 10,000 messages from the chat list.
+  await page.getByRole('toolbar', { name: 'Console toolbar' }).getByRole('button', { name: 'Chat' }).click();
+  const entry = page.getByRole('list', { name: 'Chat list' }).getByRole('listitem').filter({ hasText: 'Bench User 2' }).first();
+  await expect(entry).toBeVisible();
+  figures.openConversation = (await timed(page, () => entry.click(), 'logHas', `message ${MESSAGES}`)).painted;
+
+  // Memory once all of that happened, after a garbage collection.
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('HeapProfiler.collectGarbage');
+  const heap = await cdp.send('Runtime.getHeapUsage');
+  figures.jsHeapMb = heap.usedSize / 1e6;
+  figures.wasmMemoryMb = (await page.evaluate(() => window.probe.wasmMemory?.buffer.byteLength ?? NaN)) / 1e6;
+  await page.context().close();
+  return figures;
+}
+
+/** Navigation to usable on the demo company's directory (about 250 entries). */
+async function measureDemo(browser: Browser, server: TestServer): Promise<number> {
+  const page = await newConsole(browser, server, 'operator', 'operator');
+  const { usable } = await load(page);
+  await page.context().close();
+  return usable;
+}
+
+function wasmSize(): { raw: number; gzipped: number } {
+  const file = readdirSync('dist').find((name) => name.endsWith('.wasm'));
+  const bytes = readFileSync(join('dist', file!));
+  return { raw: bytes.length / 1e3, gzipped: gzipSync(bytes, { level: 9 }).length / 1e3 };
+}
+
+test('console benchmarks', async ({ browser }) => {
+  test.setTimeout(30 * 60_000);
+  expect(LOAD, 'SWITCHBOARD_BENCH_BIN (crates/loadgen bench) is set: run `make bench`').toBeTruthy();
+  const config = join(mkdtempSync(join(tmpdir(), 'switchboard-bench-')), 'switchboard.toml');
+  // The long conversation is sent as fast as the server commits it.
+  writeFileSync(config, '[limits]\nmessages_per_second = 100000\nmessage_burst = 100000\n');
+  const large = await TestServer.launch([
+    '--bench-users', String(ENTRIES), '--demo-bots', 'false', '--simulator-calls-per-minute', '0', '--config', config,
+  ]);
+  const demo = await TestServer.launch(['--demo-bots', 'false']);
+  const runs: Figures[] = [];
+  try {
+    await run(LOAD!, [
+      'conversation', '--addr', `127.0.0.1:${large.port}`,
+      '--from', 'bench2', '--to', 'bench1', '--messages', String(MESSAGES),
+    ]);
+    for (let n = 1; n <= RUNS; n++) {
+      const figures = await measure(browser, large);
+      figures.usableDemo = await measureDemo(browser, demo);
+      console.log(`run ${n}/${RUNS}: ${JSON.stringify(figures)}`);
+      runs.push(figures);
+    }
+  } finally {
+    await large.dispose();
+    await demo.dispose();
+  }
+  const all = (key: string) => runs.map((figures) => figures[key]);
+  const size = wasmSize();
+  const figure = (name: string, unit: string, key: string, goal: { below?: number; at_least?: number } = {}) => ({
+    name, unit, runs: all(key), ...goal,
+  });
+  const results = {
+    notes: [
+      `console: release build in dist/, Chromium ${browser.version()} (headless, software rendering), viewport 1440×900, ${RUNS} runs, each in a fresh browser context signed in as a bench user; times are the page's own clock, from the input (or the frame's arrival) to the first frame painted after the result is in the DOM`,
+    ],
+    sections: [
+      {
+        title: `Console: directory of ${ENTRIES.toLocaleString('en')} entries`,
+        about:
+          `The server is seeded with ${ENTRIES.toLocaleString('en')} bench users (\`--bench-users\`), each a directory entry. ` +
+          `Search: the queries ${SEARCHES.map((q) => `"${q}"`).join(', ')} typed one key at a time; each keystroke is timed from its keydown to the end of ` +
+          'the work it caused (event handlers, filtering, the DOM update) and to the painted result, which also waits for the display\'s next frame (up to 16.7 ms at 60 Hz). ' +
+          'Scroll: 80 mouse-wheel steps of 900 px, 16 ms apart; a frame is slow when the interval between animation frames exceeds 20 ms (a missed 60 Hz frame).',
+        figures: [
+          figure('snapshot arrived → first rows painted', 'ms', 'snapshotToPaint', { below: 200 }),
+          figure('search keystroke → work done, p50', 'ms', 'searchWorkP50'),
+          figure('search keystroke → work done, p95', 'ms', 'searchWorkP95', { below: 16 }),
+          figure('search keystroke → work done, max', 'ms', 'searchWorkMax'),
+          figure('search keystroke → painted, p50', 'ms', 'searchPaintedP50'),
+          figure('search keystroke → painted, p95', 'ms', 'searchPaintedP95'),
+          figure('scroll: animation frames', 'count', 'scrollFrames'),
+          figure('scroll: slow frames (> 20 ms)', 'count', 'scrollSlowFrames', { below: 1 }),
+          figure('scroll: frame interval p95', 'ms', 'scrollFrameP95'),
+          figure('scroll: longest frame interval', 'ms', 'scrollFrameMax'),
+        ],
+      },
+      {
+        title: 'Console: presence storm',
+        about:
+          `20 other bench users change their presence ${STORM_RATE.toLocaleString('en')} times per second in total for ${STORM_SECONDS} s ` +
+          '(crates/loadgen `bench presence-storm`), each change a `presence` frame to the console, whose directory shows them; ' +
+          'long tasks are the browser\'s Long Tasks API entries over the storm.',
+        figures: [
+          figure('presence changes sent', 'count', 'stormSent'),
+          figure('presence frames received by the console', 'per s', 'stormReceivedPerSecond', { at_least: STORM_RATE * 0.99 }),
+          figure('long tasks over 50 ms', 'count', 'stormLongTasks', { below: 1 }),
+          figure('longest task', 'ms', 'stormLongestTask'),
+        ],
+      },
+      {
+        title: `Console: conversation of ${MESSAGES.toLocaleString('en')} messages`,
+        about:
+          `bench2 sent bench1 ${MESSAGES.toLocaleString('en')} messages through the server before the runs. ` +
+          'Timed from the click on its chat list entry to the painted conversation log showing the newest message.',
+        figures: [figure('click → conversation painted', 'ms', 'openConversation', { below: 100 })],
+      },
+      {
+        title: 'Console: loading and memory',
+        about:
+          'Usable: from navigation (a reload of the signed-in console) until it is connected and the first directory rows are painted. ' +
+          'Memory: after the runs above, after a garbage collection (CDP `Runtime.getHeapUsage`, and the wasm linear memory).',
+        figures: [
+          figure('navigation → usable, demo company', 'ms', 'usableDemo'),
+          figure(`navigation → usable, ${ENTRIES.toLocaleString('en')} entries`, 'ms', 'usableLarge'),
+          figure('JS heap in use', 'MB', 'jsHeapMb'),
+          figure('wasm memory', 'MB', 'wasmMemoryMb'),
+          { name: 'release wasm, raw', unit: 'kB', runs: [size.raw] },
+          { name: 'release wasm, gzipped', unit: 'kB', runs: [size.gzipped], below: 350 },
+        ],
+      },
+    ],
+  };
+  writeFileSync(OUT, JSON.stringify(results, null, 2));
+});

@@ -1,0 +1,130 @@
+// Runs in the page before the console (page.addInitScript): times what the operator sees,
+// with the browser's own clock, from an input (or a frame off the socket) to the next paint.
+// It must stay self-contained: Playwright sends its source text to the page.
+
+export interface Probe {
+  /** When the directory snapshot came off the socket (ms since navigation). */
+  snapshotAt?: number;
+  /** When the first directory rows after it had been painted. */
+  rowsPaintedAt?: number;
+  /** `presence` frames received. */
+  presenceFrames: number;
+  /** The console's wasm memory, once trunk has started it. */
+  wasmMemory?: WebAssembly.Memory;
+  /** Long tasks (> 50 ms) seen while `watchLongTasks` ran: their durations. */
+  longTasks: number[];
+  /** Intervals between animation frames while `watchFrames` ran. */
+  frames: number[];
+  /** Starts timing at the next mouse button or key press; `result` resolves when `check`
+   * holds and the frame that shows it has been painted: `painted` is the time until then,
+   * `work` until the console had handled the `input` event of a key press and the browser
+   * had laid out its result (NaN for a click). */
+  arm(check: 'nextFrame' | 'logHas', argument?: string): void;
+  result(): Promise<{ work: number; painted: number }>;
+  /** Records long tasks, or animation frame intervals, until `stop`. */
+  watch(what: 'longTasks' | 'frames'): void;
+  stop(): void;
+}
+
+export function probe() {
+  const probe = {
+    presenceFrames: 0,
+    longTasks: [] as number[],
+    frames: [] as number[],
+  } as unknown as Probe;
+  (window as unknown as { probe: Probe }).probe = probe;
+
+  // Calls `done` once the current task is over: from an animation frame callback, once the
+  // frame being prepared has been painted.
+  const afterThisFrame = (done: () => void) => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => done();
+    channel.port2.postMessage(0);
+  };
+  const rowsShown = () => !!document.querySelector('[aria-label="Directory entries"] [role="listitem"]');
+  const untilPainted = (check: () => boolean, done: (at: number) => void) => {
+    requestAnimationFrame(() => {
+      if (check()) afterThisFrame(() => done(performance.now()));
+      else untilPainted(check, done);
+    });
+  };
+
+  const Native = window.WebSocket;
+  class ProbedSocket extends Native {
+    constructor(url: string | URL, protocols?: string | string[]) {
+      super(url, protocols);
+      this.addEventListener('message', (event: MessageEvent) => {
+        if (typeof event.data !== 'string') return;
+        if (event.data.startsWith('{"type":"presence",')) probe.presenceFrames += 1;
+        else if (event.data.startsWith('{"type":"directory_snapshot"') && probe.snapshotAt === undefined) {
+          probe.snapshotAt = performance.now();
+          untilPainted(rowsShown, (at) => (probe.rowsPaintedAt = at));
+        }
+      });
+    }
+  }
+  window.WebSocket = ProbedSocket;
+  addEventListener('TrunkApplicationStarted', (event) => {
+    probe.wasmMemory = (event as CustomEvent).detail.wasm.memory;
+  });
+
+  type Timing = { work: number; painted: number };
+  let armed: { check: () => boolean; started?: number; work?: number; done?: (t: Timing) => void; timing?: Timing } | undefined;
+  const checks = {
+    nextFrame: () => () => true,
+    logHas: (text?: string) => () =>
+      [...document.querySelectorAll('[role="log"]')].some((log) => log.textContent?.includes(text ?? '')),
+  };
+  probe.arm = (check, argument) => {
+    armed = { check: checks[check](argument) };
+  };
+  const start = () => {
+    const measuring = armed;
+    if (!measuring || measuring.started !== undefined) return;
+    measuring.started = performance.now();
+    untilPainted(measuring.check, (at) => {
+      measuring.timing = { work: measuring.work ?? NaN, painted: at - measuring.started! };
+      measuring.done?.(measuring.timing);
+    });
+  };
+  addEventListener('keydown', start, { capture: true });
+  // On the window, bubbling: after the console's own listener on the field and the
+  // microtasks it queued (its reactive updates).
+  addEventListener('input', () => {
+    if (armed?.started === undefined || armed.work !== undefined) return;
+    void document.body.offsetHeight; // the layout the next frame would do
+    armed.work = performance.now() - armed.started;
+  });
+  addEventListener('mousedown', start, { capture: true });
+  probe.result = () =>
+    new Promise((resolve) => {
+      const measuring = armed!;
+      if (measuring.timing !== undefined) resolve(measuring.timing);
+      else measuring.done = resolve;
+    });
+
+  const stoppers: (() => void)[] = [];
+  probe.watch = (what) => {
+    if (what === 'longTasks') {
+      const observer = new PerformanceObserver((list) => {
+        for (const entry of list.getEntries()) probe.longTasks.push(entry.duration);
+      });
+      observer.observe({ type: 'longtask' });
+      stoppers.push(() => observer.disconnect());
+      return;
+    }
+    let running = true;
+    let last = 0;
+    const tick = (now: number) => {
+      probe.frames.push(now - last);
+      last = now;
+      if (running) requestAnimationFrame(tick);
+    };
+    requestAnimationFrame((now) => {
+      last = now;
+      requestAnimationFrame(tick);
+    });
+    stoppers.push(() => (running = false));
+  };
+  probe.stop = () => stoppers.splice(0).forEach((stop) => stop());
+}

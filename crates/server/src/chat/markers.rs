@@ -1,7 +1,12 @@
 //! Read and delivery markers: stored per user per conversation, only ever moved forward.
 
-use sqlx::{Row, SqliteConnection, SqlitePool};
+use std::collections::HashMap;
+
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 use switchboard_protocol::{ConversationId, Marker, MarkerUpdate, UserId};
+
+/// Most deliveries [`deliver_many`] takes: 3 bound values each, within SQLite's 32,766.
+pub const MAX_DELIVERIES: usize = 4_096;
 
 /// Why a read marker was not moved.
 #[derive(Debug, thiserror::Error)]
@@ -20,21 +25,42 @@ pub async fn deliver(
     conversation: ConversationId,
     seq: i64,
 ) -> Result<Marker, sqlx::Error> {
-    let row = sqlx::query(
-        "INSERT INTO markers (user_id, conversation_id, delivered_seq) VALUES (?, ?, ?) \
-         ON CONFLICT (user_id, conversation_id) \
+    let mut markers = deliver_many(tx, &[(user, conversation, seq)]).await?;
+    Ok(markers.remove(&(user, conversation)).unwrap_or_default())
+}
+
+/// [`deliver`] for many (user, conversation, seq) at once, in one statement (the message
+/// writer moves one marker per recipient and conversation of a batch). At most
+/// [`MAX_DELIVERIES`] entries.
+pub async fn deliver_many(
+    tx: &mut SqliteConnection,
+    deliveries: &[(UserId, ConversationId, i64)],
+) -> Result<HashMap<(UserId, ConversationId), Marker>, sqlx::Error> {
+    if deliveries.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut query = QueryBuilder::<Sqlite>::new(
+        "INSERT INTO markers (user_id, conversation_id, delivered_seq) ",
+    );
+    query.push_values(deliveries, |mut row, &(user, conversation, seq)| {
+        row.push_bind(user).push_bind(conversation).push_bind(seq);
+    });
+    query.push(
+        " ON CONFLICT (user_id, conversation_id) \
          DO UPDATE SET delivered_seq = max(delivered_seq, excluded.delivered_seq) \
-         RETURNING read_seq, delivered_seq",
-    )
-    .bind(user)
-    .bind(conversation)
-    .bind(seq)
-    .fetch_one(tx)
-    .await?;
-    Ok(Marker {
-        read_seq: row.get("read_seq"),
-        delivered_seq: row.get("delivered_seq"),
-    })
+         RETURNING user_id, conversation_id, read_seq, delivered_seq",
+    );
+    let rows = query.build().fetch_all(tx).await?;
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let marker = Marker {
+                read_seq: row.get("read_seq"),
+                delivered_seq: row.get("delivered_seq"),
+            };
+            ((row.get("user_id"), row.get("conversation_id")), marker)
+        })
+        .collect())
 }
 
 /// `me` has read the conversation with `with` up to `seq`. Returns the update to send to

@@ -3,16 +3,19 @@
 
 use std::{collections::HashMap, sync::Arc};
 
-use sqlx::{Row, SqliteConnection, SqlitePool};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 use switchboard_protocol::{ChatMessage, ConversationId, MarkerUpdate, ServerFrame, UserId};
 use tokio::sync::{mpsc, oneshot};
 
+use super::markers::{self, MAX_DELIVERIES};
 use crate::{clock::now_ms, presence::Hub};
 
 /// Messages waiting for the writer before senders wait for room.
 const QUEUE: usize = 16_384;
-/// Most messages committed in one transaction.
+/// Most messages committed in one transaction: 7 bound values each in one `INSERT`, within
+/// SQLite's limit of 32,766; and at most one delivery marker each.
 const MAX_BATCH: usize = 512;
+const _: () = assert!(MAX_BATCH * 7 < 32_766 && MAX_BATCH <= MAX_DELIVERIES);
 
 /// A message to store.
 #[derive(Debug, Clone)]
@@ -102,9 +105,12 @@ async fn run(db: SqlitePool, hub: Arc<Hub>, mut queue: mpsc::Receiver<Job>) {
     }
 }
 
-/// Stores a batch in one transaction; results in the batch's order. Each new message is one
-/// plain `INSERT`; conversations and delivery markers are updated once per batch. `seqs`
-/// changes only when the transaction commits.
+/// Stores a batch in one transaction; results in the batch's order. A batch costs a fixed
+/// handful of statements whatever its size (each statement is a round trip to the database
+/// thread): one to find resends, one multi-row `INSERT` of the new messages, one `UPDATE` of
+/// the conversations they moved, one upsert of delivery markers; plus one look-up per
+/// conversation the writer meets for the first time. `seqs` changes only when the
+/// transaction commits.
 async fn commit(
     db: &SqlitePool,
     hub: &Hub,
@@ -113,82 +119,161 @@ async fn commit(
 ) -> Result<Vec<Stored>, sqlx::Error> {
     let mut tx = db.begin().await?;
     let sent_at_ms = now_ms();
+    let mut resent = already_stored(&mut tx, batch).await?;
     // Conversations this batch moved: pair -> (conversation, new last seq).
     let mut moved: HashMap<(UserId, UserId), (ConversationId, i64)> = HashMap::new();
-    let mut stored = Vec::with_capacity(batch.len());
-    for job in batch {
+    // Per job: the stored message, or a resend (of a stored one, or of one earlier in this
+    // batch: the index of that job).
+    let mut plan: Vec<Result<ChatMessage, Resend>> = Vec::with_capacity(batch.len());
+    let mut first_of: HashMap<(UserId, &str), usize> = HashMap::new();
+    for (index, job) in batch.iter().enumerate() {
         let message = &job.message;
+        let key = (message.from, message.client_msg_id.as_str());
+        if let Some(&first) = first_of.get(&key) {
+            plan.push(Err(Resend::InBatch(first)));
+            continue;
+        }
+        first_of.insert(key, index);
+        if let Some(stored) = resent.remove(&(message.from, message.client_msg_id.clone())) {
+            plan.push(Err(Resend::Stored(stored)));
+            continue;
+        }
         let pair = (message.from.min(message.to), message.from.max(message.to));
         let (conversation, last) = match moved.get(&pair).or_else(|| seqs.get(&pair)) {
             Some(&known) => known,
             None => find_or_create(&mut tx, pair).await?,
         };
-        let seq = last + 1;
-        let inserted = sqlx::query(
-            "INSERT INTO messages (conversation_id, seq, sender, recipient, client_msg_id, body, sent_at_ms) \
-             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sender, client_msg_id) DO NOTHING",
-        )
-        .bind(conversation)
-        .bind(seq)
-        .bind(message.from)
-        .bind(message.to)
-        .bind(&message.client_msg_id)
-        .bind(&message.body)
-        .bind(sent_at_ms)
-        .execute(&mut *tx)
-        .await?;
-        if inserted.rows_affected() == 0 {
-            // A resend of a stored message: acknowledged again with what was stored.
-            stored.push(already_stored(&mut tx, message).await?);
-            continue;
-        }
-        moved.insert(pair, (conversation, seq));
-        stored.push(Stored {
-            message: ChatMessage {
-                id: inserted.last_insert_rowid(),
-                conversation,
-                seq,
-                from: message.from,
-                to: message.to,
-                body: message.body.clone(),
-                sent_at_ms,
-                client_msg_id: message.client_msg_id.clone(),
-            },
-            new: true,
-            delivered: None,
-        });
+        moved.insert(pair, (conversation, last + 1));
+        plan.push(Ok(ChatMessage {
+            id: 0,
+            conversation,
+            seq: last + 1,
+            from: message.from,
+            to: message.to,
+            body: message.body.clone(),
+            sent_at_ms,
+            client_msg_id: message.client_msg_id.clone(),
+        }));
     }
-    for &(conversation, seq) in moved.values() {
-        sqlx::query("UPDATE conversations SET last_seq = ?, last_at_ms = ? WHERE id = ?")
-            .bind(seq)
-            .bind(sent_at_ms)
-            .bind(conversation)
-            .execute(&mut *tx)
-            .await?;
-    }
+    insert(&mut tx, &mut plan).await?;
+    update_conversations(&mut tx, &moved, sent_at_ms).await?;
+
     // Recipients online now have the messages: one delivery marker per recipient and
     // conversation, sent to the sender with the newest of them.
-    let mut newest_for: HashMap<(UserId, ConversationId), usize> = HashMap::new();
-    for (index, one) in stored.iter().enumerate().filter(|(_, one)| one.new) {
-        if hub.is_online(one.message.to) {
-            newest_for.insert((one.message.to, one.message.conversation), index);
+    let mut newest_for: HashMap<(UserId, ConversationId), (usize, i64)> = HashMap::new();
+    for (index, message) in plan.iter().enumerate() {
+        if let Ok(message) = message
+            && hub.is_online(message.to)
+        {
+            newest_for.insert((message.to, message.conversation), (index, message.seq));
         }
     }
-    for ((recipient, conversation), index) in newest_for {
-        let seq = stored[index].message.seq;
-        let marker = super::markers::deliver(&mut tx, recipient, conversation, seq).await?;
-        stored[index].delivered = Some(MarkerUpdate {
-            conversation,
-            user: recipient,
-            marker,
-            // For the recipient's own consoles only; this update goes to the sender.
-            unread: 0,
-            as_of_seq: 0,
-        });
-    }
+    let deliveries: Vec<_> = newest_for
+        .iter()
+        .map(|(&(user, conversation), &(_, seq))| (user, conversation, seq))
+        .collect();
+    let markers = markers::deliver_many(&mut tx, &deliveries).await?;
     tx.commit().await?;
     seqs.extend(moved);
+
+    let mut stored: Vec<Stored> = Vec::with_capacity(batch.len());
+    for planned in plan {
+        stored.push(match planned {
+            Ok(message) => Stored {
+                message,
+                new: true,
+                delivered: None,
+            },
+            Err(Resend::Stored(message)) => Stored {
+                message,
+                new: false,
+                delivered: None,
+            },
+            Err(Resend::InBatch(first)) => Stored {
+                message: stored[first].message.clone(),
+                new: false,
+                delivered: None,
+            },
+        });
+    }
+    for ((recipient, conversation), (index, _)) in newest_for {
+        stored[index].delivered = markers.get(&(recipient, conversation)).map(|&marker| {
+            MarkerUpdate {
+                conversation,
+                user: recipient,
+                marker,
+                // For the recipient's own consoles only; this update goes to the sender.
+                unread: 0,
+                as_of_seq: 0,
+            }
+        });
+    }
     Ok(stored)
+}
+
+/// A message of a batch that was stored before: acknowledged again, not stored or sent again.
+enum Resend {
+    /// Stored by an earlier batch.
+    Stored(ChatMessage),
+    /// Also in this batch, first at this index.
+    InBatch(usize),
+}
+
+/// Inserts the batch's new messages in one statement and fills in their ids.
+async fn insert(
+    tx: &mut SqliteConnection,
+    plan: &mut [Result<ChatMessage, Resend>],
+) -> Result<(), sqlx::Error> {
+    let mut new: Vec<&mut ChatMessage> = plan.iter_mut().filter_map(|m| m.as_mut().ok()).collect();
+    if new.is_empty() {
+        return Ok(());
+    }
+    let mut query = QueryBuilder::<Sqlite>::new(
+        "INSERT INTO messages (conversation_id, seq, sender, recipient, client_msg_id, body, sent_at_ms) ",
+    );
+    query.push_values(new.iter(), |mut row, message| {
+        row.push_bind(message.conversation)
+            .push_bind(message.seq)
+            .push_bind(message.from)
+            .push_bind(message.to)
+            .push_bind(message.client_msg_id.clone())
+            .push_bind(message.body.clone())
+            .push_bind(message.sent_at_ms);
+    });
+    query.push(" RETURNING id, conversation_id, seq");
+    let ids: HashMap<(ConversationId, i64), i64> = query
+        .build()
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|row| ((row.get("conversation_id"), row.get("seq")), row.get("id")))
+        .collect();
+    for message in &mut new {
+        message.id = ids[&(message.conversation, message.seq)];
+    }
+    Ok(())
+}
+
+/// Moves each conversation of `moved` to its new last seq, in one statement.
+async fn update_conversations(
+    tx: &mut SqliteConnection,
+    moved: &HashMap<(UserId, UserId), (ConversationId, i64)>,
+    at_ms: i64,
+) -> Result<(), sqlx::Error> {
+    if moved.is_empty() {
+        return Ok(());
+    }
+    let mut query = QueryBuilder::<Sqlite>::new(
+        "UPDATE conversations SET last_seq = moved.column2, last_at_ms = ",
+    );
+    query.push_bind(at_ms);
+    query.push(" FROM (");
+    query.push_values(moved.values(), |mut row, &(conversation, seq)| {
+        row.push_bind(conversation).push_bind(seq);
+    });
+    query.push(") AS moved WHERE conversations.id = moved.column1");
+    query.build().execute(tx).await?;
+    Ok(())
 }
 
 /// The conversation of a pair of users and its last seq, created empty if new.
@@ -214,22 +299,97 @@ async fn find_or_create(
     Ok((id, 0))
 }
 
-/// The stored message a resend refers to.
+/// The messages of `batch` stored before (resends), by (sender, client_msg_id): one query.
 async fn already_stored(
     tx: &mut SqliteConnection,
-    message: &Outgoing,
-) -> Result<Stored, sqlx::Error> {
-    let row = sqlx::query(
+    batch: &[Job],
+) -> Result<HashMap<(UserId, String), ChatMessage>, sqlx::Error> {
+    let mut query = QueryBuilder::<Sqlite>::new(
         "SELECT id, conversation_id, seq, sender, recipient, client_msg_id, body, sent_at_ms \
-         FROM messages WHERE sender = ? AND client_msg_id = ?",
-    )
-    .bind(message.from)
-    .bind(&message.client_msg_id)
-    .fetch_one(tx)
-    .await?;
-    Ok(Stored {
-        message: super::message_from_row(&row),
-        new: false,
-        delivered: None,
-    })
+         FROM messages WHERE (sender, client_msg_id) IN (",
+    );
+    query.push_values(batch, |mut row, job| {
+        row.push_bind(job.message.from)
+            .push_bind(job.message.client_msg_id.clone());
+    });
+    query.push(")");
+    let rows = query.build().fetch_all(tx).await?;
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let message = super::message_from_row(row);
+            ((message.from, message.client_msg_id.clone()), message)
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage;
+
+    fn outgoing(from: UserId, to: UserId, id: &str) -> Outgoing {
+        Outgoing {
+            from,
+            to,
+            client_msg_id: id.into(),
+            body: format!("body of {id}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn resends_within_and_across_batches_are_stored_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("chat.db").display());
+        let db = storage::open(&url).await.unwrap();
+        for name in ["ann", "ben"] {
+            sqlx::query("INSERT INTO users (username, display_name) VALUES (?, ?)")
+                .bind(name)
+                .bind(name)
+                .execute(&db)
+                .await
+                .unwrap();
+        }
+        let writer = Writer::start(db.clone(), Arc::new(Hub::load(&db).await.unwrap()));
+        let (ann, ben) = (1, 2);
+        // Queued together, so the writer takes them as one batch.
+        let (a, a_again, b) = tokio::join!(
+            writer.store(outgoing(ann, ben, "a")),
+            writer.store(outgoing(ann, ben, "a")),
+            writer.store(outgoing(ben, ann, "b")),
+        );
+        let (a, a_again, b) = (a.unwrap(), a_again.unwrap(), b.unwrap());
+        assert!(a.new && !a_again.new && b.new);
+        assert_eq!((a.message.seq, b.message.seq), (1, 2));
+        assert_eq!(a_again.message, a.message);
+
+        let (a_later, c, a_twice) = tokio::join!(
+            writer.store(outgoing(ann, ben, "a")),
+            writer.store(outgoing(ann, ben, "c")),
+            writer.store(outgoing(ann, ben, "a")),
+        );
+        let (a_later, c, a_twice) = (a_later.unwrap(), c.unwrap(), a_twice.unwrap());
+        assert!(!a_later.new && c.new && !a_twice.new);
+        assert_eq!(a_later.message, a.message);
+        assert_eq!(a_twice.message, a.message);
+        assert_eq!(c.message.seq, 3);
+
+        let stored: Vec<(i64, String)> =
+            sqlx::query_as("SELECT seq, client_msg_id FROM messages ORDER BY seq")
+                .fetch_all(&db)
+                .await
+                .unwrap();
+        let expected = [(1, "a"), (2, "b"), (3, "c")].map(|(seq, id)| (seq, id.to_owned()));
+        assert_eq!(stored, expected);
+        let last_seq: i64 = sqlx::query_scalar("SELECT last_seq FROM conversations")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+        assert_eq!(last_seq, 3);
+        let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM messages ORDER BY seq")
+            .fetch_all(&db)
+            .await
+            .unwrap();
+        assert_eq!(ids, [a.message.id, b.message.id, c.message.id]);
+    }
 }

@@ -114,20 +114,47 @@ pub fn recent_from_json(text: &str) -> Vec<&'static Emoji> {
         .collect()
 }
 
-/// Where the focus goes from option `current` of `count`, laid out `columns` to a row, for
-/// an arrow, Home or End key; `None` for other keys. Stops at the ends.
-pub fn grid_step(current: usize, count: usize, columns: usize, key: &str) -> Option<usize> {
-    let last = count.checked_sub(1)?;
+/// Where the focus goes from option `current` for an arrow, Home or End key; `None` for other
+/// keys. The options are laid out in headed sections of `sections[i]` options each, every
+/// section a grid of `columns` to a row starting on a row of its own, numbered in one run
+/// across sections. Up and Down keep the column, also into the next or previous section
+/// (landing on a short row's last option when the column is past its end); every key stops at
+/// the ends.
+pub fn grid_step(current: usize, sections: &[usize], columns: usize, key: &str) -> Option<usize> {
+    let last = sections.iter().sum::<usize>().checked_sub(1)?;
     let target = match key {
-        "ArrowRight" => current + 1,
+        "ArrowRight" => (current + 1).min(last),
         "ArrowLeft" => current.saturating_sub(1),
-        "ArrowDown" => current + columns,
-        "ArrowUp" => current.saturating_sub(columns),
+        "ArrowDown" | "ArrowUp" => {
+            let rows = grid_rows(sections, columns);
+            let row = rows.iter().rposition(|&(start, _)| start <= current)?;
+            let column = current - rows[row].0;
+            let next = if key == "ArrowDown" {
+                rows.get(row + 1)
+            } else {
+                row.checked_sub(1).and_then(|row| rows.get(row))
+            };
+            next.map_or(current, |&(start, len)| start + column.min(len - 1))
+        }
         "Home" => 0,
         "End" => last,
         _ => return None,
     };
-    Some(target.min(last))
+    Some(target)
+}
+
+/// The rows of [`grid_step`]'s layout, top to bottom: (first option, options in the row).
+fn grid_rows(sections: &[usize], columns: usize) -> Vec<(usize, usize)> {
+    let columns = columns.max(1);
+    let mut rows = Vec::new();
+    let mut start = 0;
+    for &count in sections {
+        for row_start in (0..count).step_by(columns) {
+            rows.push((start + row_start, columns.min(count - row_start)));
+        }
+        start += count;
+    }
+    rows
 }
 
 /// Whether `body` is one to three emojis and nothing else but whitespace: shown larger.
@@ -220,15 +247,83 @@ mod tests {
 
     #[test]
     fn arrows_move_through_the_grid_and_stop_at_its_ends() {
-        assert_eq!(grid_step(0, 20, 8, "ArrowRight"), Some(1));
-        assert_eq!(grid_step(0, 20, 8, "ArrowLeft"), Some(0));
-        assert_eq!(grid_step(3, 20, 8, "ArrowDown"), Some(11));
-        assert_eq!(grid_step(15, 20, 8, "ArrowDown"), Some(19));
-        assert_eq!(grid_step(11, 20, 8, "ArrowUp"), Some(3));
-        assert_eq!(grid_step(5, 20, 8, "End"), Some(19));
-        assert_eq!(grid_step(5, 20, 8, "Home"), Some(0));
-        assert_eq!(grid_step(5, 20, 8, "a"), None);
-        assert_eq!(grid_step(0, 0, 8, "ArrowRight"), None);
+        let one = [20];
+        assert_eq!(grid_step(0, &one, 8, "ArrowRight"), Some(1));
+        assert_eq!(grid_step(19, &one, 8, "ArrowRight"), Some(19));
+        assert_eq!(grid_step(0, &one, 8, "ArrowLeft"), Some(0));
+        assert_eq!(grid_step(3, &one, 8, "ArrowDown"), Some(11));
+        assert_eq!(grid_step(15, &one, 8, "ArrowDown"), Some(19));
+        assert_eq!(grid_step(17, &one, 8, "ArrowDown"), Some(17));
+        assert_eq!(grid_step(11, &one, 8, "ArrowUp"), Some(3));
+        assert_eq!(grid_step(3, &one, 8, "ArrowUp"), Some(3));
+        assert_eq!(grid_step(5, &one, 8, "End"), Some(19));
+        assert_eq!(grid_step(5, &one, 8, "Home"), Some(0));
+        assert_eq!(grid_step(5, &one, 8, "a"), None);
+        assert_eq!(grid_step(0, &[0], 8, "ArrowRight"), None);
+        assert_eq!(grid_step(0, &[], 8, "ArrowDown"), None);
+    }
+
+    #[test]
+    fn up_and_down_keep_the_column_across_sections() {
+        // "Recently used" holds 3 (one short row), the category 20 (rows of 8, 8 and 4), the
+        // next section 2: options 0..3, 3..23, 23..25.
+        let sections = [3, 20, 2];
+        assert_eq!(
+            grid_step(1, &sections, 8, "ArrowDown"),
+            Some(4),
+            "column 1 below"
+        );
+        assert_eq!(grid_step(4, &sections, 8, "ArrowUp"), Some(1), "and back");
+        assert_eq!(
+            grid_step(9, &sections, 8, "ArrowUp"),
+            Some(2),
+            "column 6 above a row of 3: its last option"
+        );
+        assert_eq!(
+            grid_step(13, &sections, 8, "ArrowDown"),
+            Some(21),
+            "short last row"
+        );
+        assert_eq!(
+            grid_step(20, &sections, 8, "ArrowDown"),
+            Some(24),
+            "column 1 of 2"
+        );
+        assert_eq!(
+            grid_step(22, &sections, 8, "ArrowDown"),
+            Some(24),
+            "column 3 of 2"
+        );
+        assert_eq!(
+            grid_step(24, &sections, 8, "ArrowUp"),
+            Some(20),
+            "column 1 again"
+        );
+        assert_eq!(
+            grid_step(23, &sections, 8, "ArrowUp"),
+            Some(19),
+            "column 0 of row 3"
+        );
+        assert_eq!(
+            grid_step(24, &sections, 8, "ArrowDown"),
+            Some(24),
+            "stops at the end"
+        );
+        assert_eq!(
+            grid_step(2, &sections, 8, "ArrowRight"),
+            Some(3),
+            "right runs on"
+        );
+        assert_eq!(
+            grid_step(3, &sections, 8, "ArrowLeft"),
+            Some(2),
+            "left runs back"
+        );
+        assert_eq!(
+            grid_step(1, &[3, 0, 5], 8, "ArrowDown"),
+            Some(4),
+            "an empty section is skipped"
+        );
     }
 
     #[test]

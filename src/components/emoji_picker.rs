@@ -132,7 +132,13 @@ fn EmojiPopup(done: Callback<Option<&'static Emoji>>) -> impl IntoView {
             .iter()
             .position(|option| Some(AsRef::<Element>::as_ref(option)) == active.as_ref());
         let key = event.key();
-        if let Some(target) = emoji::grid_step(current.unwrap_or(0), options.len(), COLUMNS, &key) {
+        // The options in the page follow the sections, so their sizes give the grid's rows (a
+        // key pressed while the page catches up with them moves nowhere past its options).
+        let sizes: Vec<usize> =
+            sections.with_untracked(|all| all.iter().map(|s| s.emojis.len()).collect());
+        if let Some(target) = emoji::grid_step(current.unwrap_or(0), &sizes, COLUMNS, &key)
+            .filter(|&target| target < options.len())
+        {
             event.prevent_default();
             let _ = options[target].focus();
         } else if key == "Enter" || key == " " {

@@ -115,22 +115,12 @@ pub fn TransferAssistant(
             focus_target.set_value(true);
         }
     });
-    let choose_first = move || {
-        let first = shown.with_untracked(|shown| shown.first().map(|row| row.position));
-        let target = first.and_then(|position| {
-            directory.with_untracked(|directory| directory.entry(position).map(|entry| entry.id))
-        });
-        if let Some(target) = target {
-            choose.run(target);
-        }
-    };
-    let search_keydown = move |event: KeyboardEvent| match event.key().as_str() {
-        "ArrowDown" if focus_match(0) => event.prevent_default(),
-        "Enter" => {
+    // Enter, like ArrowDown, only moves to the first match: a transfer starts on a match the
+    // operator chose (Enter or a click on it), never on whatever the search found first.
+    let search_keydown = move |event: KeyboardEvent| {
+        if matches!(event.key().as_str(), "ArrowDown" | "Enter") && focus_match(0) {
             event.prevent_default();
-            choose_first();
         }
-        _ => {}
     };
     let match_keydown = move |event: KeyboardEvent, index: usize| {
         let key = event.key();

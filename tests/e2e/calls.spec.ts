@@ -147,7 +147,7 @@ test('answering fills the active call pane; hold, retrieve and release', async (
   expect(((await ingest('GET', 'calls')) as { calls: Call[] }).calls).toEqual([]);
 });
 
-test("a transfer shows the target's presence in the transfer assistant", async ({ page }) => {
+test("a transfer shows the target's presence in the transfer assistant; Enter in the search only moves to the first match", async ({ page }) => {
   await signIn(page, server, 'operator');
   const { queuedRow, active, assistant } = panes(page);
   const search = assistant.getByRole('searchbox', { name: 'Transfer to' });
@@ -180,17 +180,29 @@ test("a transfer shows the target's presence in the transfer assistant", async (
   await expect(page.getByRole('menuitem', { name: 'IM', exact: true })).toBeFocused();
   await page.keyboard.press('Escape');
 
-  // Cancel returns the call to the operator; the keyboard chooses the target again.
+  // Cancel returns the call to the operator; the keyboard chooses the target again. Enter in
+  // the search only moves to the first match: nothing is transferred until a match is chosen.
   await assistant.getByRole('button', { name: 'Cancel transfer' }).click();
   await expect(active).toContainText('Active');
   await expect(search).toBeFocused();
   await search.fill('Bob Baker');
+  const bob = assistant.getByRole('button', { name: /^Bob Baker/ });
+  await page.keyboard.press('Enter');
+  await expect(bob).toBeFocused();
+  await expect(active).toContainText('Active');
+  const open = (await ingest('GET', 'calls')) as { calls: Call[] };
+  expect(open.calls.find((each) => each.id === call.id)?.state).toBe('active');
+  await page.keyboard.press('ArrowUp');
+  await expect(search).toBeFocused();
   await page.keyboard.press('ArrowDown');
-  await expect(assistant.getByRole('button', { name: /^Bob Baker/ })).toBeFocused();
+  await expect(bob).toBeFocused();
   await page.keyboard.press('Enter');
   await expect(assistant.getByRole('button', { name: /^Presence of Bob Baker/ })).toBeVisible();
+  await expect(active).toContainText('Transferring');
 
-  await assistant.getByRole('button', { name: 'Complete transfer' }).click();
+  const complete = assistant.getByRole('button', { name: 'Complete transfer' });
+  await expect(complete).toBeFocused();
+  await page.keyboard.press('Enter');
   await expect(active).toContainText('No active call');
   await expect(assistant).toContainText('No answered call to transfer');
   const { calls } = (await ingest('GET', 'calls')) as { calls: Call[] };

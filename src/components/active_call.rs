@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use switchboard_protocol::{Call, CallAction, CallId, CallState};
 
-use super::{CallParty, Elapsed};
+use super::{CallButton, CallParty, Elapsed};
 use crate::calls::{ANY_TRANSFER, can, state_label};
 use crate::store::Store;
 
@@ -62,20 +62,19 @@ fn CurrentCall(
     let hold_or_retrieve = move || {
         if state.get() == CallState::Held {
             view! {
-                <button type="button" class="primary" on:click=move |_| store.answer_call(id)>
+                <CallButton class="primary" on_press=move |_| store.answer_call(id)>
                     "Retrieve"
-                </button>
+                </CallButton>
             }
             .into_any()
         } else {
             view! {
-                <button
-                    type="button"
-                    disabled=move || !can(CallAction::Hold, state.get())
-                    on:click=move |_| store.hold_call(id)
+                <CallButton
+                    legal=Signal::derive(move || can(CallAction::Hold, state.get()))
+                    on_press=move |_| store.hold_call(id)
                 >
                     "Hold"
-                </button>
+                </CallButton>
             }
             .into_any()
         }
@@ -92,21 +91,19 @@ fn CurrentCall(
             </div>
             <div class="call-controls">
                 {hold_or_retrieve}
-                <button
-                    type="button"
-                    disabled=move || !can(ANY_TRANSFER, state.get())
-                    on:click=move |_| on_transfer.run(())
+                <CallButton
+                    legal=Signal::derive(move || can(ANY_TRANSFER, state.get()))
+                    on_press=move |_| on_transfer.run(())
                 >
                     "Transfer"
-                </button>
-                <button
-                    type="button"
+                </CallButton>
+                <CallButton
                     class="danger"
-                    disabled=move || !can(CallAction::Clear, state.get())
-                    on:click=move |_| store.clear_call(id)
+                    legal=Signal::derive(move || can(CallAction::Clear, state.get()))
+                    on_press=move |_| store.clear_call(id)
                 >
                     "Release"
-                </button>
+                </CallButton>
             </div>
         </div>
     }
@@ -126,13 +123,12 @@ fn OtherCall(
             <CallParty call />
             <span class="call-state">{move || state_label(state.get())}</span>
             <Elapsed since=answered_since(call) label="Duration" />
-            <button
-                type="button"
-                disabled=move || !can(CallAction::Answer, state.get())
-                on:click=move |_| store.answer_call(id)
+            <CallButton
+                legal=Signal::derive(move || can(CallAction::Answer, state.get()))
+                on_press=move |_| store.answer_call(id)
             >
                 "Retrieve"
-            </button>
+            </CallButton>
         </li>
     })
 }

@@ -6,7 +6,7 @@ use switchboard_protocol::CallId;
 use wasm_bindgen::JsCast;
 use web_sys::Element;
 
-use super::{CallParty, Elapsed, entry_menu_key, on_entry_contextmenu};
+use super::{CallButton, CallParty, Elapsed, entry_menu_key, on_entry_contextmenu};
 use crate::store::Store;
 
 /// The calls waiting for the operator. Rows are keyed by call id: a new call adds a row, an
@@ -99,9 +99,9 @@ fn QueuedCallRow(
             <CallParty call />
             <span class="dialled">{dialled}</span>
             <Elapsed since label="Waiting" />
-            <button type="button" class="answer" on:click=on_button>
+            <CallButton class="answer" on_press=on_button>
                 "Answer"
-            </button>
+            </CallButton>
         </li>
     })
 }

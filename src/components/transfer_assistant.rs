@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use switchboard_protocol::{CallId, CallState, DirectoryEntry, EntryId};
 
 use super::focus::{focus_index, navigation_target};
-use super::{PresenceField, entry_menu_key, on_entry_contextmenu};
+use super::{CallButton, PresenceField, entry_menu_key, on_entry_contextmenu};
 use crate::calls::{ANY_TRANSFER, caller_label, can};
 use crate::store::Store;
 
@@ -214,16 +214,15 @@ fn TransferMatch(
     view! {
         <li class="transfer-match">
             <PresenceField name=entry.name.clone() user=entry.user />
-            <button
-                type="button"
+            <CallButton
                 class="match-button"
-                data-index=index
-                on:click=move |_| on_choose.run(id)
+                on_press=move |_| on_choose.run(id)
+                attr:data-index=index
                 on:keydown=move |event| on_keydown(event, index)
             >
                 <span class="match-name">{entry.name}</span>
                 <span class="match-details">{details}</span>
-            </button>
+            </CallButton>
         </li>
     }
 }
@@ -267,12 +266,12 @@ fn TransferTarget(
             <p class="transfer-caption">"Transferring " <strong>{caller}</strong> " to"</p>
             {card}
             <div class="call-controls">
-                <button type="button" class="primary" node_ref=complete on:click=move |_| store.clear_call(call)>
+                <CallButton class="primary" node_ref=complete on_press=move |_| store.clear_call(call)>
                     "Complete transfer"
-                </button>
-                <button type="button" on:click=move |_| on_cancel.run(call)>
+                </CallButton>
+                <CallButton on_press=move |_| on_cancel.run(call)>
                     "Cancel transfer"
-                </button>
+                </CallButton>
             </div>
         </div>
     }

@@ -236,6 +236,40 @@ test("two tabs of the operator stay in step, and a reload keeps the calls", asyn
   await context.close();
 });
 
+test('call controls are off while the console is not connected, saying why, and back after', async ({ page }) => {
+  await signIn(page, server, 'operator');
+  const { queuedRow, active } = panes(page);
+  await queueCall({ caller_name: 'Held Line', caller_number: '+1 555 0107', dialled: '2000' });
+  await queuedRow('Held Line').getByRole('button', { name: 'Answer' }).click();
+  await expect(active).toContainText('Held Line');
+  await queueCall({ caller_name: 'Wait Ing', caller_number: '+1 555 0108', dialled: '2000' });
+  const answer = queuedRow('Wait Ing').getByRole('button', { name: 'Answer' });
+  const controls = [answer, ...['Hold', 'Transfer', 'Release'].map((name) => active.getByRole('button', { name }))];
+  for (const control of controls) await expect(control).toBeEnabled();
+
+  await server.stop();
+  await expect(page.getByRole('status')).toHaveText('Reconnecting…');
+  for (const control of controls) {
+    await expect(control).toBeDisabled();
+    await expect(control).toHaveAccessibleDescription(/Not connected to the server/);
+  }
+  // Still focusable, so the keyboard keeps its place; Enter on it changes nothing.
+  await answer.focus();
+  await page.keyboard.press('Enter');
+  await expect(answer).toBeFocused();
+
+  await server.start();
+  await expect(page.getByRole('status')).toHaveText('Connected', { timeout: 20_000 });
+  for (const control of controls) {
+    await expect(control).toBeEnabled();
+    await expect(control).not.toHaveAttribute('title', /.*/);
+  }
+  await expect(queuedRow('Wait Ing')).toBeVisible();
+  await answer.click();
+  await expect(queuedRow('Wait Ing')).toHaveCount(0);
+  await expect(active.getByRole('listitem').filter({ hasText: 'Held Line' })).toContainText('On hold');
+});
+
 test('a call action the server refuses is shown to the operator, then goes away', async ({ page }) => {
   // The caller hangs up while this tab misses the news (its `call` frames are held back), so the
   // operator's Release reaches a call that is already gone.

@@ -1,4 +1,5 @@
-//! The "Conversation" log: messages by day, newest at the bottom, older pages on scrolling up.
+//! The "Conversation" log: messages by day, newest at the bottom, older pages on scrolling up
+//! or with its "Load older messages" button.
 
 use chrono::NaiveDate;
 use leptos::html;
@@ -81,6 +82,11 @@ pub fn ConversationLog(
     let history = Memo::new(move |_| {
         conversations.with(|all| all.get(partner).map(|conversation| conversation.history))
     });
+    // Only whether older pages exist: the button below stays put (and keeps the focus) while
+    // a page is on its way.
+    let has_older =
+        Memo::new(move |_| matches!(history.get(), Some(History::Loaded { has_more: true, .. })));
+    let window_open = chat.window_open();
     let receipt = move |seq: i64| {
         conversations.with(|all| {
             all.get(partner)
@@ -89,12 +95,15 @@ pub fn ConversationLog(
     };
 
     // Scrolling: follow new messages while at the bottom; keep the view still when an older
-    // page is inserted above; ask for that page near the top.
+    // page is inserted above; ask for that page near the top. A log its pages do not fill
+    // cannot scroll, so it would never get near the top: it asks for older pages until it
+    // can scroll or the history is all in (measured only while shown: a hidden log is 0 high).
     let stick = StoredValue::new(true);
     let height = StoredValue::new(0);
     Effect::new(move || {
         all_lines.track();
         waiting.track();
+        window_open.track();
         let Some(log) = log.get() else { return };
         let new_height = log.scroll_height();
         if stick.get_value() {
@@ -103,6 +112,9 @@ pub fn ConversationLog(
             log.set_scroll_top(log.scroll_top() + new_height - height.get_value());
         }
         height.set_value(new_height);
+        if log.client_height() > 0 && new_height <= log.client_height() {
+            store.load_history(partner);
+        }
     });
     let scrolled = move |_| {
         let Some(log) = log.get_untracked() else {
@@ -157,14 +169,20 @@ pub fn ConversationLog(
             node_ref=log
             on:scroll=scrolled
         >
-            {move || match history.get() {
-                Some(History::Loaded { has_more: true, .. }) => {
-                    Some(view! { <p class="chat-log-more">"Scroll up for older messages"</p> })
-                }
-                Some(History::Loading) => {
-                    Some(view! { <p class="chat-log-more">"Loading…"</p> })
-                }
-                _ => None,
+            // The keyboard's (and a screen reader's) way to older messages; scrolling up
+            // near the top does the same.
+            <Show when=move || has_older.get()>
+                <button
+                    type="button"
+                    class="chat-log-more"
+                    on:click=move |_| store.load_history(partner)
+                >
+                    "Load older messages"
+                </button>
+            </Show>
+            {move || {
+                (history.get() == Some(History::Loading))
+                    .then(|| view! { <p class="chat-log-more">"Loading…"</p> })
             }}
             <For
                 each=move || all_lines.get()

@@ -1,6 +1,6 @@
 // Calls: the queue with the caller's presence, answering, the transfer assistant, two tabs in step.
 import { Locator, Page, expect, test } from '@playwright/test';
-import { TestServer, ingest as ingestInto, signIn } from './server';
+import { TestServer, ingest as ingestInto, signIn, userId } from './server';
 
 const TOKEN = 'e2e-ingest-token';
 
@@ -23,17 +23,6 @@ const ingest = (method: 'GET' | 'POST', path: string, body?: object, status?: nu
 const queueCall = (call: { caller_name: string; caller_number: string; dialled: string; caller_user?: number }) =>
   ingest('POST', 'calls', call) as Promise<Call>;
 
-/** A user's id, as the server reports it on sign-in (no WebSocket: presence stays as it is). */
-async function userId(username: string): Promise<number> {
-  const response = await fetch(`${server.url}api/session`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ username, password: username }),
-  });
-  expect(response.status).toBe(200);
-  return (await response.json()).user.id;
-}
-
 // Tests share one server: each starts with an empty queue and no answered call.
 test.beforeEach(async () => {
   const { calls } = (await ingest('GET', 'calls')) as { calls: Call[] };
@@ -55,7 +44,7 @@ test("a colleague's call waits in the queue with her live presence", async ({ pa
   const { queued, queuedRow } = panes(page);
   await expect(queued).toContainText('No calls waiting');
 
-  const alice = await userId('alice');
+  const alice = await userId(server, 'alice');
   const call = await queueCall({ caller_name: 'Alice Archer', caller_number: '2002', dialled: '2000', caller_user: alice });
   const row = queuedRow('Alice Archer');
   await expect(row).toContainText('2002');

@@ -108,3 +108,14 @@ export async function ingest(
   expect(response.status, `${method} /api/${path}`).toBe(status);
   return response.json();
 }
+
+/** A user's id, as `server` reports it on sign-in (no WebSocket: presence stays as it is). */
+export async function userId(server: TestServer, username: string): Promise<number> {
+  const response = await fetch(`${server.url}api/session`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ username, password: username }),
+  });
+  expect(response.status).toBe(200);
+  return (await response.json()).user.id;
+}

@@ -233,6 +233,17 @@ pub struct Limits {
     pub max_frame_bytes: usize,
     /// Longest chat message accepted, in characters.
     pub max_message_chars: usize,
+    /// Most messages in one `history_page`; a `history` asking for more gets this many.
+    /// Absent from servers that predate it, which clamp to the default.
+    #[serde(default = "default_history_page_max")]
+    pub history_page_max: u32,
+}
+
+/// The `history_page_max` of servers that do not send one.
+pub const DEFAULT_HISTORY_PAGE_MAX: u32 = 200;
+
+fn default_history_page_max() -> u32 {
+    DEFAULT_HISTORY_PAGE_MAX
 }
 
 /// Machine-readable reason of an `error` frame.
@@ -316,6 +327,7 @@ mod tests {
             limits: Limits {
                 max_frame_bytes: 65536,
                 max_message_chars: 4000,
+                history_page_max: 200,
             },
         }
     }
@@ -530,6 +542,14 @@ mod tests {
         for text in bad {
             assert!(ClientFrame::decode(text).is_err(), "accepted {text:?}");
         }
+    }
+
+    #[test]
+    fn limits_from_servers_without_a_history_page_max_still_decode() {
+        let limits: Limits =
+            serde_json::from_value(json!({"max_frame_bytes": 65536, "max_message_chars": 4000}))
+                .unwrap();
+        assert_eq!(limits.history_page_max, DEFAULT_HISTORY_PAGE_MAX);
     }
 
     #[test]

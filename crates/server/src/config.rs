@@ -4,7 +4,9 @@ use std::{net::SocketAddr, path::PathBuf};
 
 use clap::Parser;
 use serde::Deserialize;
-use switchboard_protocol::{ClientConfig, Limits, Mode};
+use switchboard_protocol::{ClientConfig, DEFAULT_HISTORY_PAGE_MAX, Limits, Mode};
+
+use crate::tls::{Tls, TlsError};
 
 /// Flags of `switchboard-server`.
 #[derive(Debug, Clone, Parser)]
@@ -54,10 +56,17 @@ pub struct Cli {
     /// Minutes a session may go unused before it ends (an open console keeps it in use).
     #[arg(long, env = "SWITCHBOARD_SESSION_IDLE_MINUTES", default_value_t = 720)]
     pub session_idle_minutes: u32,
-    /// Mark the session cookie `Secure`: set it when the console is served over HTTPS
-    /// (usually by a reverse proxy in front of this server).
+    /// Mark the session cookie `Secure`: set it when a reverse proxy in front of this server
+    /// serves the console over HTTPS (with --tls-cert the cookie is always `Secure`).
     #[arg(long, env = "SWITCHBOARD_SECURE_COOKIES")]
     pub secure_cookies: bool,
+    /// Serve HTTPS with this PEM certificate chain (the server's certificate first);
+    /// needs --tls-key.
+    #[arg(long, env = "SWITCHBOARD_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "SWITCHBOARD_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
     /// Bearer token of the call ingest API (`/api/calls`); without it that API refuses all.
     #[arg(long, env = "SWITCHBOARD_INGEST_TOKEN")]
     pub ingest_token: Option<String>,
@@ -114,6 +123,8 @@ pub struct FileLimits {
     pub messages_per_second: Option<u32>,
     pub message_burst: Option<u32>,
     pub connections_per_user: Option<usize>,
+    pub bad_frames_per_minute: Option<u32>,
+    pub history_page_max: Option<u32>,
 }
 
 /// Limits only the server needs to know (the console's are in [`ClientConfig::limits`]).
@@ -125,6 +136,9 @@ pub struct ServerLimits {
     pub message_burst: u32,
     /// WebSocket connections (tabs, devices) one user may hold open.
     pub connections_per_user: usize,
+    /// Frames answered with an `error` frame that one connection may send per minute (and
+    /// at once) before it is closed with 1008.
+    pub bad_frames_per_minute: u32,
 }
 
 /// Everything the running server needs to know, validated.
@@ -145,8 +159,11 @@ pub struct Config {
     pub limits: ServerLimits,
     /// Seconds a session may go unused.
     pub session_idle_secs: i64,
-    /// Whether the session cookie is `Secure`.
+    /// Whether the session cookie is `Secure` although this server does not speak TLS itself
+    /// (a proxy does); see [`Config::https`].
     pub secure_cookies: bool,
+    /// The certificate and key when this server speaks HTTPS itself.
+    pub tls: Option<Tls>,
     pub client: ClientConfig,
 }
 
@@ -169,6 +186,9 @@ pub enum ConfigError {
     /// A flag (or its environment variable) is out of range; the message names it.
     #[error("{0}")]
     Flag(String),
+    /// The TLS certificate or key cannot be used; the message names the flag and the file.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
 }
 
 /// The ingest token of [`Config::for_tests`].
@@ -207,6 +227,10 @@ impl Config {
         let client_limits = Limits {
             max_frame_bytes: file.limits.max_frame_bytes.unwrap_or(64 * 1024),
             max_message_chars: file.limits.max_message_chars.unwrap_or(4000),
+            history_page_max: file
+                .limits
+                .history_page_max
+                .unwrap_or(DEFAULT_HISTORY_PAGE_MAX),
         };
         if !(1024..=1024 * 1024).contains(&client_limits.max_frame_bytes) {
             return Err(ConfigError::Invalid(
@@ -220,6 +244,11 @@ impl Config {
                 "limits.max_message_chars must be at least 1 and fit in max_frame_bytes (4 bytes per character)"
                     .into(),
             ));
+        }
+        if client_limits.history_page_max == 0 {
+            return Err(ConfigError::Invalid(format!(
+                "limits.history_page_max must be at least 1 (default {DEFAULT_HISTORY_PAGE_MAX})"
+            )));
         }
         if cli.simulator_calls_per_minute > 60 {
             return Err(ConfigError::Flag(
@@ -238,6 +267,7 @@ impl Config {
             messages_per_second: file.limits.messages_per_second.unwrap_or(10),
             message_burst: file.limits.message_burst.unwrap_or(100),
             connections_per_user: file.limits.connections_per_user.unwrap_or(20),
+            bad_frames_per_minute: file.limits.bad_frames_per_minute.unwrap_or(60),
         };
         if limits.messages_per_second == 0 || limits.message_burst == 0 {
             return Err(ConfigError::Invalid(
@@ -254,6 +284,22 @@ impl Config {
                 "limits.connections_per_user must be at least 1".into(),
             ));
         }
+        if limits.bad_frames_per_minute == 0 {
+            return Err(ConfigError::Invalid(
+                "limits.bad_frames_per_minute must be at least 1 (default 60)".into(),
+            ));
+        }
+        let tls = match (&cli.tls_cert, &cli.tls_key) {
+            (Some(cert), Some(key)) => Some(Tls::load(cert, key)?),
+            (None, None) => None,
+            _ => {
+                return Err(ConfigError::Flag(
+                    "--tls-cert and --tls-key go together: give both PEM files to serve HTTPS, \
+                     or neither to serve plain HTTP"
+                        .into(),
+                ));
+            }
+        };
         let chat_key = file.chat_key.unwrap_or_else(|| "F9".into());
         if chat_key.trim().is_empty() {
             return Err(ConfigError::Invalid(
@@ -286,12 +332,19 @@ impl Config {
             limits,
             session_idle_secs: i64::from(cli.session_idle_minutes) * 60,
             secure_cookies: cli.secure_cookies,
+            tls,
             client: ClientConfig {
                 predefined_messages,
                 chat_key,
                 limits: client_limits,
             },
         })
+    }
+
+    /// Whether consoles reach this server over HTTPS: it speaks TLS itself, or a proxy in
+    /// front of it does (`--secure-cookies`). Then the session cookie is `Secure`.
+    pub fn https(&self) -> bool {
+        self.tls.is_some() || self.secure_cookies
     }
 
     /// A configuration for tests: the given database, no static files, no bots and no
@@ -365,6 +418,43 @@ mod tests {
         let bad: FileConfig = toml::from_str("[limits]\nmax_frame_bytes = 10\n").unwrap();
         let err = Config::from_parts(&cli(&[]), bad, "sqlite::memory:".into()).unwrap_err();
         assert!(err.to_string().contains("max_frame_bytes"), "{err}");
+        for key in ["history_page_max", "bad_frames_per_minute"] {
+            let zero: FileConfig = toml::from_str(&format!("[limits]\n{key} = 0\n")).unwrap();
+            let err = Config::from_parts(&cli(&[]), zero, "sqlite::memory:".into()).unwrap_err();
+            assert!(err.to_string().contains(key), "{err}");
+        }
         assert!(toml::from_str::<FileConfig>("chat_kee = \"F9\"").is_err());
+    }
+
+    #[test]
+    fn history_pages_and_bad_frames_have_limits() {
+        let config = Config::load(&cli(&[])).unwrap();
+        assert_eq!(config.client.limits.history_page_max, 200);
+        assert_eq!(config.limits.bad_frames_per_minute, 60);
+        let file: FileConfig =
+            toml::from_str("[limits]\nhistory_page_max = 5\nbad_frames_per_minute = 10\n").unwrap();
+        let config = Config::from_parts(&cli(&[]), file, "sqlite::memory:".into()).unwrap();
+        assert_eq!(config.client.limits.history_page_max, 5);
+        assert_eq!(config.limits.bad_frames_per_minute, 10);
+    }
+
+    #[test]
+    fn tls_needs_both_files_and_names_the_one_that_fails() {
+        let err = Config::load(&cli(&["--tls-cert", "cert.pem"])).unwrap_err();
+        assert!(err.to_string().contains("--tls-key"), "{err}");
+        let err = Config::load(&cli(&["--tls-key", "key.pem"])).unwrap_err();
+        assert!(err.to_string().contains("--tls-cert"), "{err}");
+        let err = Config::load(&cli(&[
+            "--tls-cert",
+            "/nonexistent/cert.pem",
+            "--tls-key",
+            "/nonexistent/key.pem",
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/cert.pem"), "{err}");
+        let plain = Config::load(&cli(&[])).unwrap();
+        assert!(plain.tls.is_none() && !plain.https());
+        let proxied = Config::load(&cli(&["--secure-cookies"])).unwrap();
+        assert!(proxied.https());
     }
 }

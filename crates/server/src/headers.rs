@@ -1,5 +1,6 @@
 //! Security headers on every response: a Content-Security-Policy that lets the console's
-//! own script and wasm run and nothing else, no framing, no MIME sniffing, no referrer.
+//! own script and wasm run and nothing else, no framing, no MIME sniffing, no referrer;
+//! and, when this server speaks HTTPS itself, Strict-Transport-Security.
 
 use std::path::Path;
 
@@ -10,6 +11,11 @@ use axum::{
 use base64::{Engine, engine::general_purpose::STANDARD};
 use sha2::{Digest, Sha256};
 use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::config::Config;
+
+/// Browsers that once reached the server over HTTPS use nothing else for a year.
+const STRICT_TRANSPORT_SECURITY: &str = "max-age=31536000";
 
 /// The `'sha256-…'` source of each inline `<script>` of the built console (trunk's loader),
 /// so the policy can allow exactly those and no other inline script.
@@ -40,9 +46,14 @@ pub fn content_security_policy(static_dir: &Path) -> String {
     )
 }
 
-/// Adds the security headers to every response of `router`.
-pub fn secure(router: Router, static_dir: &Path) -> Router {
-    let csp = content_security_policy(static_dir);
+/// Adds the security headers to every response of `router`. Strict-Transport-Security is
+/// sent only over this server's own TLS: behind a proxy, the proxy decides it.
+pub fn secure(router: Router, config: &Config) -> Router {
+    let csp = content_security_policy(&config.static_dir);
+    let hsts = config
+        .tls
+        .is_some()
+        .then_some((header::STRICT_TRANSPORT_SECURITY, STRICT_TRANSPORT_SECURITY));
     let headers = [
         (header::CONTENT_SECURITY_POLICY, csp.as_str()),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
@@ -51,6 +62,7 @@ pub fn secure(router: Router, static_dir: &Path) -> Router {
     ];
     headers
         .into_iter()
+        .chain(hsts)
         .fold(
             router,
             |router, (name, value): (HeaderName, &str)| match HeaderValue::from_str(value) {

@@ -13,7 +13,7 @@ pub fn router(state: AppState) -> Router {
     let static_dir = &state.config.static_dir;
     // Unknown paths get the console's index.html: the console routes on the client.
     let console = ServeDir::new(static_dir).fallback(ServeFile::new(static_dir.join("index.html")));
-    let csp_dir = static_dir.clone();
+    let config = state.config.clone();
     let router = Router::new()
         .route("/healthz", get(healthz))
         .route("/ws", get(ws::upgrade))
@@ -22,7 +22,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ingest::router())
         .fallback_service(console)
         .with_state(state);
-    headers::secure(router, &csp_dir).layer(TraceLayer::new_for_http())
+    headers::secure(router, &config).layer(TraceLayer::new_for_http())
 }
 
 /// Answers 200 once the server is serving (the database was opened and migrated before).

@@ -13,9 +13,12 @@
 //! * [`calls`]: the queue, the active call, transfers; the call-control adapter and ingest API
 //! * [`ws`]: the per-connection WebSocket loop
 //! * [`http`]: the router; [`openapi`]: its OpenAPI document; [`headers`]: security headers
+//! * [`tls`]: HTTPS with the server's own certificate
+//! * [`bucket`]: the token bucket behind rate limits
 //! * [`demo`]: the demo company and its bots
 
 pub mod auth;
+pub mod bucket;
 pub mod calls;
 pub mod chat;
 pub mod clock;
@@ -29,9 +32,12 @@ pub mod openapi;
 pub mod presence;
 pub mod state;
 pub mod storage;
+pub mod tls;
 pub mod ws;
 
-use axum::serve::ListenerExt;
+use std::net::SocketAddr;
+
+use axum::serve::{Listener, ListenerExt};
 use tokio::net::TcpListener;
 
 pub use config::Config;
@@ -60,18 +66,30 @@ pub async fn prepare(
     Ok(state)
 }
 
-/// Serves until `state.shutdown` is cancelled, then lets open requests finish.
+/// Serves until `state.shutdown` is cancelled, then lets open requests finish. Speaks HTTPS
+/// when the configuration has a certificate, plain HTTP otherwise.
 pub async fn run(listener: TcpListener, state: AppState) -> std::io::Result<()> {
+    match state.config.tls.clone() {
+        Some(tls) => serve(tls::TlsListener::new(listener, &tls), state).await,
+        None => serve(listener, state).await,
+    }
+}
+
+async fn serve<L>(listener: L, state: AppState) -> std::io::Result<()>
+where
+    L: Listener<Addr = SocketAddr>,
+    L::Io: tls::OverTcp,
+{
     let shutdown = state.shutdown.clone();
     // Small frames (an ack, a presence change) leave at once: with Nagle's algorithm a second
     // small write waits for the first to be acknowledged, up to the peer's 40 ms delayed ACK.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(err) = tcp.set_nodelay(true) {
+    let listener = listener.tap_io(|io| {
+        if let Err(err) = tls::OverTcp::tcp(io).set_nodelay(true) {
             tracing::warn!(%err, "could not set TCP_NODELAY");
         }
     });
     // Peer addresses are needed for sign-in throttling per address.
-    let app = http::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await

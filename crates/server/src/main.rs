@@ -38,7 +38,12 @@ async fn main() -> anyhow::Result<()> {
             "no built console here: run `make run` (or `trunk build --release`), or point --static-dir at it"
         );
     }
-    let url = format!("http://{}/", listener.local_addr()?);
+    let scheme = if state.config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let url = format!("{scheme}://{}/", listener.local_addr()?);
     tracing::info!(%url, entries = state.directory.entry_count(), "Switchboard is ready");
     tokio::spawn(async move {
         shutdown_signal().await;

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::TestServer;
+use common::{TestServer, header};
 use switchboard_protocol::{ApiError, SessionInfo};
 use tokio_tungstenite::tungstenite::Error as WsError;
 
@@ -34,12 +34,7 @@ async fn wrong_password_and_unknown_user_look_the_same() {
 #[tokio::test]
 async fn session_cookie_is_http_only_and_strict() {
     let server = TestServer::start().await;
-    let response = reqwest::Client::new()
-        .post(server.url("/api/session"))
-        .json(&serde_json::json!({"username": "carol", "password": "carol"}))
-        .send()
-        .await
-        .unwrap();
+    let response = server.sign_in_response("carol", "carol").await;
     assert_eq!(response.status(), 200);
     let cookie = response.headers()["set-cookie"]
         .to_str()
@@ -202,16 +197,16 @@ async fn an_unused_session_ends_after_the_idle_timeout() {
 }
 
 #[tokio::test]
-async fn the_cookie_is_secure_when_served_over_https() {
+async fn the_cookie_is_secure_behind_an_https_proxy() {
     let server = TestServer::start_with(|config| config.secure_cookies = true).await;
-    let response = reqwest::Client::new()
-        .post(server.url("/api/session"))
-        .json(&serde_json::json!({"username": "dave", "password": "dave"}))
-        .send()
-        .await
-        .unwrap();
-    let cookie = response.headers()["set-cookie"].to_str().unwrap();
+    let response = server.sign_in_response("dave", "dave").await;
+    let cookie = header(&response, "set-cookie");
     assert!(cookie.contains("Secure"), "{cookie}");
+    assert_eq!(
+        header(&response, "strict-transport-security"),
+        "",
+        "HSTS is the proxy's to send"
+    );
 }
 
 #[tokio::test]
@@ -219,18 +214,16 @@ async fn every_response_carries_the_security_headers() {
     let server = TestServer::start().await;
     for path in ["/healthz", "/api/session", "/no/such/page"] {
         let response = reqwest::get(server.url(path)).await.unwrap();
-        let header = |name: &str| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .to_owned()
-        };
+        let header = |name: &str| header(&response, name);
         let csp = header("content-security-policy");
         assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
         assert!(csp.contains("default-src 'none'"), "{path}: {csp}");
         assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
         assert_eq!(header("referrer-policy"), "no-referrer", "{path}");
+        assert_eq!(
+            header("strict-transport-security"),
+            "",
+            "{path}: plain HTTP"
+        );
     }
 }

@@ -27,6 +27,14 @@ async fn send(client: &mut Client, id: u64, to: UserId, body: &str) {
         .await;
 }
 
+/// Sends messages 1..=`count` to `to`, each acknowledged before the next is sent.
+async fn send_numbered(client: &mut Client, to: UserId, count: u64) {
+    for n in 1..=count {
+        send(client, n, to, &format!("message {n}")).await;
+        answer_to(client, n).await;
+    }
+}
+
 /// Reads frames until the ack (or nack) of `id`, collecting the chat messages seen on the way.
 async fn answer_to(client: &mut Client, id: u64) -> (ServerFrame, Vec<ChatMessage>) {
     let mut seen = Vec::new();
@@ -186,10 +194,7 @@ async fn history_pages_go_back_by_seq_and_only_the_parties_read_them() {
     let operator_id = me(&frames);
     let (mut bob, frames) = server.connect("bob").await;
     let bob_id = me(&frames);
-    for n in 1..=25 {
-        send(&mut operator, n, bob_id, &format!("message {n}")).await;
-        answer_to(&mut operator, n).await;
-    }
+    send_numbered(&mut operator, bob_id, 25).await;
     let (page, more) = history(&mut operator, bob_id, None, 10).await;
     assert_eq!((page, more), ((16..=25).collect::<Vec<_>>(), true));
     let (page, more) = history(&mut operator, bob_id, Some(16), 10).await;
@@ -204,6 +209,26 @@ async fn history_pages_go_back_by_seq_and_only_the_parties_read_them() {
         history(&mut carol, operator_id, None, 50).await,
         (vec![], false)
     );
+}
+
+#[tokio::test]
+async fn history_pages_hold_at_most_history_page_max() {
+    let server = TestServer::start_with(|config| config.client.limits.history_page_max = 5).await;
+    let (mut operator, frames) = server.connect("operator").await;
+    let ServerFrame::Welcome { config, .. } = &frames[0] else {
+        panic!("no welcome")
+    };
+    assert_eq!(config.limits.history_page_max, 5, "the console is told");
+    let (_bob, frames) = server.connect("bob").await;
+    let bob_id = me(&frames);
+    send_numbered(&mut operator, bob_id, 12).await;
+    // Asking for 50 gets 5: the limit clamps, it does not refuse.
+    let (page, more) = history(&mut operator, bob_id, None, 50).await;
+    assert_eq!((page, more), ((8..=12).collect::<Vec<_>>(), true));
+    let (page, more) = history(&mut operator, bob_id, Some(8), 50).await;
+    assert_eq!((page, more), ((3..=7).collect::<Vec<_>>(), true));
+    let (page, more) = history(&mut operator, bob_id, Some(3), 50).await;
+    assert_eq!((page, more), (vec![1, 2], false));
 }
 
 #[tokio::test]

@@ -199,7 +199,7 @@ pub async fn sign_in(
     // A new token at every sign-in: a session fixed before sign-in is never reused.
     let token = create_session(&state.db, user.id).await?;
     tracing::info!(username = %user.username, "signed in");
-    let cookie = session_cookie(token, state.config.secure_cookies);
+    let cookie = session_cookie(token, state.config.https());
     Ok((jar.add(cookie), Json(SessionInfo { user })))
 }
 

@@ -6,7 +6,6 @@ pub mod writer;
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
-    time::Instant,
 };
 
 use sqlx::{Row, SqlitePool, sqlite::SqliteRow};
@@ -19,10 +18,8 @@ use self::{
     markers::MarkError,
     writer::{Outgoing, Stored, Writer},
 };
-use crate::{config::Config, presence::Hub};
+use crate::{bucket::TokenBucket, config::Config, presence::Hub};
 
-/// Most messages in one history page.
-pub const MAX_PAGE: u32 = 200;
 /// Most conversations in the chat list sent at hello.
 const MAX_CONVERSATIONS: i64 = 200;
 /// Most users in a search answer.
@@ -46,23 +43,17 @@ fn refuse(reason: ChatRefusal, message: impl Into<String>) -> Refused {
 struct RateLimit {
     rate: f64,
     burst: f64,
-    buckets: Mutex<HashMap<UserId, (f64, Instant)>>,
+    buckets: Mutex<HashMap<UserId, TokenBucket>>,
 }
 
 impl RateLimit {
     /// Takes a token for `user`; false when the user sends too fast.
     fn allow(&self, user: UserId) -> bool {
-        let now = Instant::now();
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        let (tokens, at) = buckets.entry(user).or_insert((self.burst, now));
-        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * self.rate).min(self.burst);
-        *at = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            true
-        } else {
-            false
-        }
+        buckets
+            .entry(user)
+            .or_insert_with(|| TokenBucket::new(self.rate, self.burst))
+            .take()
     }
 }
 
@@ -73,6 +64,8 @@ pub struct Chat {
     writer: Writer,
     mode: Mode,
     max_chars: usize,
+    /// Most messages in one history page (`limits.history_page_max`).
+    page_max: u32,
     rate: RateLimit,
 }
 
@@ -108,6 +101,7 @@ impl Chat {
             writer,
             mode: config.mode,
             max_chars: config.client.limits.max_message_chars,
+            page_max: config.client.limits.history_page_max,
             rate: RateLimit {
                 rate: f64::from(config.limits.messages_per_second),
                 burst: f64::from(config.limits.message_burst),
@@ -178,8 +172,9 @@ impl Chat {
     }
 
     /// Messages between `me` and `with` before `before_seq` (the newest when `None`), at most
-    /// `limit`, in ascending seq, and whether older ones exist. Only the two parties can read
-    /// a conversation: it is found by the pair, never by an id the client gives.
+    /// `limit` (clamped to 1..=`history_page_max`), in ascending seq, and whether older ones
+    /// exist. Only the two parties can read a conversation: it is found by the pair, never by
+    /// an id the client gives.
     pub async fn history(
         &self,
         me: UserId,
@@ -187,7 +182,7 @@ impl Chat {
         before_seq: Option<i64>,
         limit: u32,
     ) -> Result<(Vec<ChatMessage>, bool), sqlx::Error> {
-        let limit = i64::from(limit.clamp(1, MAX_PAGE));
+        let limit = i64::from(limit.clamp(1, self.page_max));
         let rows = sqlx::query(
             "SELECT m.id, m.conversation_id, m.seq, m.sender, m.recipient, m.client_msg_id, \
                     m.body, m.sent_at_ms \

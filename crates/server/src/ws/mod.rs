@@ -1,5 +1,9 @@
 //! Per-connection WebSocket loop: authenticate the upgrade, then decode, apply, reply and fan out.
 //! The handlers of call and chat frames are in [`calls`] and [`chat`].
+//!
+//! Close codes: 1009 for a frame over `max_frame_bytes`, 1008 for too many open consoles or
+//! too many bad frames (`bad_frames_per_minute`), 1012 when the server restarts, 1013 for a
+//! console too far behind, 4001 after sign-out.
 
 mod calls;
 mod chat;
@@ -24,7 +28,9 @@ use tokio::{
 };
 use tokio_util::sync::CancellationToken;
 
-use crate::{auth::CurrentSession, error::AppError, presence::ConnId, state::AppState};
+use crate::{
+    auth::CurrentSession, bucket::TokenBucket, error::AppError, presence::ConnId, state::AppState,
+};
 
 /// How often the server pings an idle console.
 const PING_EVERY: Duration = Duration::from_secs(20);
@@ -36,6 +42,8 @@ const TYPING_INTERVAL: Duration = Duration::from_secs(1);
 /// read, so its default (128 KiB) is resident memory for every open console; frames from
 /// consoles are small, and the buffer grows for a larger one (up to the frame limit).
 const READ_BUFFER: usize = 4 * 1024;
+/// How long a closing connection waits for the console's Close before dropping the socket.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
 /// Close code telling the console its session ended (sign-out): do not reconnect blindly.
 const SIGNED_OUT: u16 = 4001;
 
@@ -100,15 +108,18 @@ struct Connection<S> {
     last_typing: Option<Instant>,
     /// When this connection last recorded its session as in use.
     last_touch: Instant,
+    /// Allowance of frames answered with an `error` frame; past it the connection is closed.
+    bad_frames: TokenBucket,
 }
 
 /// Runs one connection until the console leaves, signs out, or the server shuts down.
-pub async fn serve<S, R, E>(state: AppState, session: CurrentSession, sink: S, mut stream: R)
+pub async fn serve<S, R>(state: AppState, session: CurrentSession, sink: S, mut stream: R)
 where
     S: Sink<Message> + Unpin,
-    R: Stream<Item = Result<Message, E>> + Unpin,
+    R: Stream<Item = Result<Message, axum::Error>> + Unpin,
 {
     let shutdown = state.shutdown.clone();
+    let per_minute = f64::from(state.config.limits.bad_frames_per_minute);
     let mut conn = Connection {
         state,
         session,
@@ -117,6 +128,7 @@ where
         signed_out: CancellationToken::new(),
         last_typing: None,
         last_touch: Instant::now(),
+        bad_frames: TokenBucket::new(per_minute / 60.0, per_minute),
     };
     let mut ping = tokio::time::interval(PING_EVERY);
     let mut last_heard = Instant::now();
@@ -143,7 +155,8 @@ where
                         conn.refuse(ErrorCode::MalformedFrame, "frames are JSON text").await
                     }
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(()),
-                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => Err(Stop::Gone),
+                    Some(Err(err)) => Err(read_failed(err)),
+                    Some(Ok(Message::Close(_))) | None => Err(Stop::Gone),
                 }
             }
             _ = ping.tick() => {
@@ -159,15 +172,38 @@ where
             break stop;
         }
     };
+    if let Some(joined) = conn.joined.take() {
+        conn.state.hub.leave(joined.id);
+    }
     if let Stop::Close(code, reason) = stop {
         let frame = CloseFrame {
             code,
             reason: reason.into(),
         };
-        let _ = conn.sink.send(Message::Close(Some(frame))).await;
+        if conn.sink.send(Message::Close(Some(frame))).await.is_ok() {
+            // Wait for the console's Close, discarding what it sent before it, so that the
+            // socket ends with FIN: closing it with unread frames resets it, and a reset may
+            // overtake our Close on its way to the console.
+            let drain = async {
+                if code == close_code::SIZE {
+                    // Nothing can be read past a frame too large: hold the socket instead.
+                    std::future::pending::<()>().await;
+                }
+                while let Some(Ok(_)) = stream.next().await {}
+            };
+            let _ = tokio::time::timeout(CLOSE_GRACE, drain).await;
+        }
     }
-    if let Some(joined) = conn.joined {
-        conn.state.hub.leave(joined.id);
+}
+
+/// Why reading stopped: a frame over the size limit is told so (1009, Message Too Big);
+/// anything else means the console is gone.
+fn read_failed(err: axum::Error) -> Stop {
+    match err.into_inner().downcast::<tungstenite::Error>() {
+        Ok(err) if matches!(*err, tungstenite::Error::Capacity(_)) => {
+            Stop::Close(close_code::SIZE, "frame larger than max_frame_bytes")
+        }
+        _ => Stop::Gone,
     }
 }
 
@@ -213,10 +249,17 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
         }
     }
 
-    /// Answers a refused frame with an `error` frame; the connection goes on.
+    /// Answers a refused frame with an `error` frame; the connection goes on, unless it has
+    /// sent more bad frames than `bad_frames_per_minute` allows (the server's own failures,
+    /// `internal`, do not count).
     async fn refuse(&mut self, code: ErrorCode, message: impl Into<String>) -> Result<(), Stop> {
         let message = message.into();
-        tracing::debug!(?code, %message, user = %self.session.user.username, "refused frame");
+        let user = &self.session.user.username;
+        tracing::debug!(?code, %message, %user, "refused frame");
+        if code != ErrorCode::Internal && !self.bad_frames.take() {
+            tracing::warn!(%user, "too many bad frames; closing the connection");
+            return Err(Stop::Close(close_code::POLICY, "too many bad frames"));
+        }
         self.send_frame(&ServerFrame::Error { code, message }).await
     }
 
@@ -381,5 +424,25 @@ mod tests {
         )));
         assert!(!same_origin(&headers(Some("null"), "127.0.0.1:8080")));
         assert!(!same_origin(&headers(None, "127.0.0.1:8080")));
+    }
+
+    #[test]
+    fn only_a_frame_over_the_limit_closes_with_1009() {
+        let too_big =
+            tungstenite::Error::Capacity(tungstenite::error::CapacityError::MessageTooLong {
+                size: 70_000,
+                max_size: 65_536,
+            });
+        assert!(matches!(
+            read_failed(axum::Error::new(too_big)),
+            Stop::Close(close_code::SIZE, _)
+        ));
+        let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        let broken = tungstenite::Error::Io(reset);
+        assert!(matches!(read_failed(axum::Error::new(broken)), Stop::Gone));
+        assert!(matches!(
+            read_failed(axum::Error::new(std::fmt::Error)),
+            Stop::Gone
+        ));
     }
 }

@@ -1,15 +1,17 @@
-//! A real server on 127.0.0.1:0 with the demo company, and clients that sign in and connect.
+//! A real server on 127.0.0.1:0 with the demo company, and clients that sign in and connect,
+//! over plain HTTP or over HTTPS with a certificate made for the test.
 
 #![allow(dead_code)] // Each test file uses a different part of this helper module.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use futures_util::{SinkExt, StreamExt};
 use switchboard_protocol::{ClientFrame, LoginRequest, PROTOCOL_VERSION, ServerFrame};
-use switchboard_server::{AppState, Config};
+use switchboard_server::{AppState, Config, tls::Tls};
 use tokio::net::TcpStream;
+use tokio_rustls::rustls::{self, RootCertStore, crypto::ring, pki_types::CertificateDer};
 use tokio_tungstenite::{
-    MaybeTlsStream, WebSocketStream,
+    Connector, MaybeTlsStream, WebSocketStream,
     tungstenite::{Message, client::IntoClientRequest, http::HeaderValue},
 };
 use tokio_util::sync::CancellationToken;
@@ -19,6 +21,9 @@ pub struct TestServer {
     pub addr: SocketAddr,
     pub state: AppState,
     db_dir: tempfile::TempDir,
+    /// With [`TestServer::start_tls`]: the server's self-signed certificate, which the test's
+    /// clients trust.
+    pub certificate: Option<CertificateDer<'static>>,
 }
 
 impl Drop for TestServer {
@@ -39,6 +44,22 @@ impl TestServer {
         Self::start_in(db_dir, edit).await
     }
 
+    /// Starts a server speaking HTTPS, with a self-signed certificate for 127.0.0.1 and
+    /// localhost read from PEM files as `--tls-cert` and `--tls-key` are.
+    pub async fn start_tls() -> Self {
+        let db_dir = tempfile::tempdir().unwrap();
+        let names = ["127.0.0.1".to_owned(), "localhost".to_owned()];
+        let made = rcgen::generate_simple_self_signed(names).unwrap();
+        let cert = db_dir.path().join("cert.pem");
+        let key = db_dir.path().join("key.pem");
+        std::fs::write(&cert, made.cert.pem()).unwrap();
+        std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
+        let tls = Tls::load(&cert, &key).unwrap();
+        let mut server = Self::start_in(db_dir, |config| config.tls = Some(tls)).await;
+        server.certificate = Some(made.cert.der().clone());
+        server
+    }
+
     async fn start_in(db_dir: tempfile::TempDir, edit: impl FnOnce(&mut Config)) -> Self {
         let url = format!("sqlite://{}", db_dir.path().join("test.db").display());
         let mut config = Config::for_tests(&url, true);
@@ -53,6 +74,7 @@ impl TestServer {
             addr,
             state,
             db_dir,
+            certificate: None,
         }
     }
 
@@ -65,7 +87,50 @@ impl TestServer {
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        let scheme = if self.certificate.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}{path}", self.addr)
+    }
+
+    /// rustls settings of a client that trusts only this server's certificate.
+    fn tls_client(&self) -> Option<rustls::ClientConfig> {
+        let certificate = self.certificate.clone()?;
+        let mut roots = RootCertStore::empty();
+        roots.add(certificate).unwrap();
+        let config =
+            rustls::ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+        Some(config)
+    }
+
+    /// An HTTP client for this server (trusting its certificate when it speaks HTTPS).
+    pub fn http(&self) -> reqwest::Client {
+        match self.tls_client() {
+            Some(tls) => reqwest::Client::builder()
+                .use_preconfigured_tls(tls)
+                .build()
+                .unwrap(),
+            None => reqwest::Client::new(),
+        }
+    }
+
+    /// `POST /api/session` with these credentials: the answer as it came.
+    pub async fn sign_in_response(&self, username: &str, password: &str) -> reqwest::Response {
+        self.http()
+            .post(self.url("/api/session"))
+            .json(&LoginRequest {
+                username: username.into(),
+                password: password.into(),
+            })
+            .send()
+            .await
+            .unwrap()
     }
 
     /// Signs in and returns the `name=value` of the session cookie.
@@ -74,15 +139,7 @@ impl TestServer {
         username: &str,
         password: &str,
     ) -> Result<String, reqwest::Response> {
-        let response = reqwest::Client::new()
-            .post(self.url("/api/session"))
-            .json(&LoginRequest {
-                username: username.into(),
-                password: password.into(),
-            })
-            .send()
-            .await
-            .unwrap();
+        let response = self.sign_in_response(username, password).await;
         if !response.status().is_success() {
             return Err(response);
         }
@@ -97,7 +154,8 @@ impl TestServer {
         path: &str,
         body: Option<serde_json::Value>,
     ) -> reqwest::Response {
-        let mut request = reqwest::Client::new()
+        let mut request = self
+            .http()
             .request(method, self.url(path))
             .bearer_auth(switchboard_server::config::TEST_INGEST_TOKEN);
         if let Some(body) = body {
@@ -112,7 +170,9 @@ impl TestServer {
         cookie: Option<&str>,
         origin: Option<&str>,
     ) -> Result<Client, tokio_tungstenite::tungstenite::Error> {
-        let mut request = format!("ws://{}/ws", self.addr)
+        let mut request = self
+            .url("/ws")
+            .replacen("http", "ws", 1)
             .into_client_request()
             .unwrap();
         if let Some(cookie) = cookie {
@@ -125,7 +185,12 @@ impl TestServer {
                 .headers_mut()
                 .insert("origin", HeaderValue::from_str(origin).unwrap());
         }
-        let (socket, _) = tokio_tungstenite::connect_async(request).await?;
+        let connector = self
+            .tls_client()
+            .map(|tls| Connector::Rustls(Arc::new(tls)));
+        let (socket, _) =
+            tokio_tungstenite::connect_async_tls_with_config(request, None, false, connector)
+                .await?;
         Ok(Client { socket })
     }
 
@@ -154,6 +219,16 @@ impl TestServer {
     }
 }
 
+/// The value of a response header as text; empty when absent.
+pub fn header(response: &reqwest::Response, name: &str) -> String {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// A console's WebSocket, speaking the protocol.
 pub struct Client {
     pub socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
@@ -177,6 +252,17 @@ impl Client {
                 other => panic!("expected a frame, got {other:?}"),
             }
         }
+    }
+
+    /// Reads frames until `wanted` picks one, skipping others; panics after 100 frames or
+    /// when a frame takes over 5 s.
+    pub async fn recv_until<T>(&mut self, mut wanted: impl FnMut(ServerFrame) -> Option<T>) -> T {
+        for _ in 0..100 {
+            if let Some(found) = wanted(self.recv().await) {
+                return found;
+            }
+        }
+        panic!("the awaited frame did not come within 100 frames")
     }
 
     /// Reads past any frames until the server closes the socket; its close code, if any.

@@ -83,11 +83,8 @@ impl ChatState {
         let outbox = browser::load(&outbox_key(me))
             .map(|text| Outbox::from_json(&text))
             .unwrap_or_default();
-        // Waiting messages are listed (and shown) before the server's chat list arrives.
         let mut known = Conversations::new(me);
-        for entry in outbox.entries() {
-            known.ensure(entry.to, || entry.to_name.clone());
-        }
+        list_recipients(&mut known, &outbox);
         let conversations = RwSignal::new(known);
         ChatState {
             me,
@@ -274,13 +271,49 @@ impl ChatState {
     }
 
     /// Changes the outbox and keeps its copy in local storage in step, so a reload or a
-    /// crash loses nothing unacknowledged.
+    /// crash loses nothing unacknowledged. That copy is shared with the user's other tabs, so
+    /// the change is made to it as stored now ([`Outbox::change_shared`]), and this tab then
+    /// shows the result: no tab drops another's pending messages.
     fn update_outbox<T>(&self, change: impl FnOnce(&mut Outbox) -> T) -> Option<T> {
-        let result = self.outbox.try_update(change)?;
-        let text = self.outbox.with_untracked(Outbox::to_json);
-        browser::save(&outbox_key(self.me), &text);
+        let key = outbox_key(self.me);
+        let stored = browser::load(&key);
+        let (latest, result) = self
+            .outbox
+            .try_with_untracked(|own| Outbox::change_shared(stored.as_deref(), own, change))?;
+        browser::save(&key, &latest.to_json());
+        self.show_outbox(latest);
         Some(result)
     }
+
+    /// Another tab changed local storage (a `storage` event, with the key and new text): if it
+    /// was this user's outbox, show it here too. Its pending messages are then resent by this
+    /// tab as well after a reconnect (the server stores each once), so a message written in a
+    /// tab closed while offline still goes out.
+    pub fn storage_changed(&self, key: Option<String>, text: Option<String>) {
+        if key.is_some_and(|key| key == outbox_key(self.me)) {
+            let outbox = text
+                .map(|text| Outbox::from_json(&text))
+                .unwrap_or_default();
+            self.show_outbox(outbox);
+        }
+    }
+
+    fn show_outbox(&self, outbox: Outbox) {
+        self.conversations
+            .maybe_update(|known| list_recipients(known, &outbox));
+        self.outbox.set(outbox);
+    }
+}
+
+/// Lists the conversation of every waiting message, so that it shows (with its message) before
+/// the server's chat list has arrived; tells whether any was new.
+fn list_recipients(known: &mut Conversations, outbox: &Outbox) -> bool {
+    let mut added = false;
+    for entry in outbox.entries() {
+        added |= known.get(entry.to).is_none();
+        known.ensure(entry.to, || entry.to_name.clone());
+    }
+    added
 }
 
 /// Local storage key of user `me`'s recently used emojis.

@@ -1,4 +1,5 @@
-//! The outbox: messages not yet acknowledged, in order, kept in browser storage (DESIGN §8).
+//! The outbox: messages not yet acknowledged, in order, kept in browser storage (DESIGN §8)
+//! that every tab of the user shares.
 
 use serde::{Deserialize, Serialize};
 use switchboard_protocol::{ChatRefusal, UserId};
@@ -85,6 +86,24 @@ impl Outbox {
             }
             None => false,
         }
+    }
+
+    /// Applies `change` to the outbox as every tab of the user shares it, and returns the
+    /// outbox to store and show with what `change` returned. Other tabs write the stored copy
+    /// (`stored`) too, so the change is made to that copy as it is now, entry by entry (keyed
+    /// by `client_msg_id`): writing this tab's `own` copy back whole would drop the messages
+    /// other tabs added since, or bring back the ones they had acknowledged. `own` is used only
+    /// when nothing readable is stored (storage disabled, or nothing written yet).
+    pub fn change_shared<T>(
+        stored: Option<&str>,
+        own: &Outbox,
+        change: impl FnOnce(&mut Outbox) -> T,
+    ) -> (Outbox, T) {
+        let mut latest = stored
+            .and_then(|text| serde_json::from_str(text).ok())
+            .unwrap_or_else(|| own.clone());
+        let result = change(&mut latest);
+        (latest, result)
     }
 
     /// Reads the outbox kept in `text` (browser storage); unreadable text is an empty outbox.
@@ -174,6 +193,57 @@ mod tests {
         outbox.push(outgoing("b"));
         assert_eq!(Outbox::from_json(&outbox.to_json()), outbox);
         assert_eq!(Outbox::from_json("{not json"), Outbox::default());
+    }
+
+    fn ids(outbox: &Outbox) -> Vec<&str> {
+        outbox
+            .entries()
+            .iter()
+            .map(|entry| entry.client_msg_id.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn tabs_sharing_the_stored_outbox_keep_each_others_messages() {
+        // Both tabs started with nothing stored; each writes its change to the stored copy.
+        let (tab_a, tab_b) = (Outbox::default(), Outbox::default());
+        let (tab_a, ()) = Outbox::change_shared(None, &tab_a, |o| o.push(outgoing("a")));
+        let stored = tab_a.to_json();
+        let (tab_b, ()) = Outbox::change_shared(Some(&stored), &tab_b, |o| o.push(outgoing("b")));
+        let stored = tab_b.to_json();
+        assert_eq!(ids(&tab_b), ["a", "b"], "b's write keeps a's message");
+
+        // B has "a" acknowledged (a resend) and removes it; A, which never saw "b", then
+        // has "b" acknowledged: neither brings back what the other removed.
+        let (tab_b, taken) = Outbox::change_shared(Some(&stored), &tab_b, |o| o.take("a"));
+        assert!(taken.is_some());
+        let stored = tab_b.to_json();
+        let (tab_a, taken) = Outbox::change_shared(Some(&stored), &tab_a, |o| o.take("b"));
+        assert!(taken.is_some());
+        assert!(tab_a.entries().is_empty(), "{:?}", ids(&tab_a));
+
+        // A refusal and its retry touch only their entry.
+        let stored = {
+            let mut both = Outbox::default();
+            both.push(outgoing("c"));
+            both.push(outgoing("d"));
+            both.to_json()
+        };
+        let (latest, failed) =
+            Outbox::change_shared(Some(&stored), &tab_a, |o| o.fail("d", failure()));
+        assert!(failed);
+        assert_eq!(ids(&latest), ["c", "d"]);
+        assert_eq!(latest.pending().count(), 1);
+    }
+
+    #[test]
+    fn without_a_readable_stored_outbox_the_tabs_own_is_changed() {
+        let mut own = Outbox::default();
+        own.push(outgoing("a"));
+        for stored in [None, Some("{not json")] {
+            let (latest, ()) = Outbox::change_shared(stored, &own, |o| o.push(outgoing("b")));
+            assert_eq!(ids(&latest), ["a", "b"]);
+        }
     }
 
     #[test]

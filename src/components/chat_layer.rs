@@ -7,7 +7,8 @@ use super::{ChatWindow, EntryMenu};
 use crate::store::{ConnectionState, Store};
 
 /// Mounted once in the signed-in console. Besides its three overlays it owns the page-wide
-/// chat behaviour: the Chat key, the tab title, tab visibility and reading what is shown.
+/// chat behaviour: the Chat key, the tab title, tab visibility, the outbox other tabs share
+/// and reading what is shown.
 #[component]
 pub fn ChatLayer() -> impl IntoView {
     let store = expect_context::<Store>();
@@ -24,9 +25,14 @@ pub fn ChatLayer() -> impl IntoView {
     let visibility = window_event_listener_untyped("visibilitychange", move |_| {
         chat.page_visible().set(crate::chat::page_visible());
     });
+    // The user's other tabs share the outbox in local storage: follow their changes.
+    let storage = window_event_listener(ev::storage, move |event| {
+        chat.storage_changed(event.key(), event.new_value());
+    });
     on_cleanup(move || {
         keys.remove();
         visibility.remove();
+        storage.remove();
     });
 
     let total = chat.total_unread();

@@ -139,6 +139,67 @@ test('a reload keeps a pending message, which is sent once connected', async ({ 
   await operator.context.close();
 });
 
+test("two tabs writing while the server is down share one outbox: each message arrives once", async ({ browser }) => {
+  const operator = await signedIn(browser, server, 'operator');
+  const first = operator.page;
+  const second = await operator.context.newPage();
+  await second.goto(server.url);
+  await expect(second.getByRole('status')).toHaveText('Connected');
+  for (const page of [first, second]) await openChatWith(page, 'Bob Baker');
+  const shown = (page: Page, text: string) => chat(page).log.getByRole('article').filter({ hasText: text });
+  const outage = async (write: [Page, string][]) => {
+    await server.stop();
+    for (const page of [first, second]) {
+      if (!page.isClosed()) await expect(page.getByRole('status')).toHaveText('Reconnecting…');
+    }
+    for (const [page, text] of write) await say(page, text);
+  };
+
+  // Both tabs stay open: each shows every pending message of the user, resends them all after
+  // the reconnect, and the server stores each once.
+  await outage([[first, 'Tab one, outage one'], [second, 'Tab two, outage one']]);
+  for (const page of [first, second]) {
+    for (const text of ['Tab one, outage one', 'Tab two, outage one']) {
+      await expect(shown(page, text)).toContainText('Sending…');
+    }
+  }
+  await server.start();
+  for (const page of [first, second]) {
+    await expect(page.getByRole('status')).toHaveText('Connected', { timeout: 20_000 });
+    for (const text of ['Tab one, outage one', 'Tab two, outage one']) {
+      await expect(shown(page, text)).toHaveCount(1);
+      await expect(shown(page, text)).toContainText(/Sent|Delivered/);
+    }
+  }
+
+  // The second tab is closed before the server is back: its message still goes out, from the
+  // outbox the first tab shares.
+  await outage([[first, 'Tab one, outage two'], [second, 'Tab two, outage two']]);
+  await expect(shown(first, 'Tab two, outage two')).toContainText('Sending…');
+  await second.close();
+  await server.start();
+  await expect(first.getByRole('status')).toHaveText('Connected', { timeout: 20_000 });
+
+  const bob = await signedIn(browser, server, 'bob');
+  await openChatWith(bob.page, 'Operator');
+  for (const tab of ['one', 'two']) {
+    for (const outageNumber of ['one', 'two']) {
+      const text = `Tab ${tab}, outage ${outageNumber}`;
+      await expect(chat(bob.page).log.getByText(text, { exact: true })).toHaveCount(1);
+      await expect(shown(first, text)).toHaveCount(1);
+    }
+  }
+  // Nothing is left pending in the shared outbox: a new tab has nothing to send.
+  const third = await operator.context.newPage();
+  await third.goto(server.url);
+  await expect(third.getByRole('status')).toHaveText('Connected');
+  await openChatWith(third, 'Bob Baker');
+  await expect(chat(third).log.getByText('Tab two, outage two', { exact: true })).toHaveCount(1);
+  await expect(chat(third).log).not.toContainText('Sending…');
+  await bob.context.close();
+  await operator.context.close();
+});
+
 test.describe('micollab mode', () => {
   let micollab: TestServer;
   test.beforeAll(async () => (micollab = await TestServer.launch(['--mode', 'micollab'])));

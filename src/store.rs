@@ -197,6 +197,8 @@ pub struct Store {
     /// Counts notices, so that clearing an old one never hides a newer one.
     notices: StoredValue<u64>,
     handshake: StoredValue<Handshake>,
+    /// Pages of a directory snapshot still coming in on the current socket.
+    directory_pages: StoredValue<Vec<DirectoryEntry>>,
     /// Intents for the current socket; `None` while there is none.
     intents: StoredValue<Option<UnboundedSender<ClientFrame>>>,
     /// Conversations, outbox and the chat window (src/chat).
@@ -234,6 +236,7 @@ impl Store {
             call_notice: RwSignal::new(None),
             notices: StoredValue::new(0),
             handshake: StoredValue::new(Handshake::default()),
+            directory_pages: StoredValue::new(Vec::new()),
             intents: StoredValue::new(None),
             chat,
         }
@@ -370,7 +373,7 @@ impl Store {
             ServerFrame::Welcome {
                 me, mode, config, ..
             } => self.welcome(me, mode, config),
-            ServerFrame::DirectorySnapshot { entries } => self.replace_directory(entries),
+            ServerFrame::DirectorySnapshot { entries, more } => self.directory_page(entries, more),
             ServerFrame::PresenceSnapshot { presence } => self.replace_presence(presence),
             ServerFrame::Presence(update) => self.update_presence(update),
             ServerFrame::ConversationsSnapshot { conversations } => {
@@ -395,6 +398,8 @@ impl Store {
     pub(crate) fn socket_opened(&self, intents: UnboundedSender<ClientFrame>) {
         self.intents.set_value(Some(intents));
         self.handshake.set_value(Handshake::default());
+        // Pages of a snapshot cut short by the last socket's end are of no use.
+        self.directory_pages.set_value(Vec::new());
     }
 
     /// The socket is gone: say so, and stop accepting intents until the next one.
@@ -462,7 +467,18 @@ impl Store {
         self.handshake_step(|handshake| handshake.welcome = true);
     }
 
-    fn replace_directory(&self, entries: Vec<DirectoryEntry>) {
+    /// One page of the directory snapshot: kept aside until the last, then the pages together
+    /// replace the directory (one rebuild, one redraw).
+    fn directory_page(&self, entries: Vec<DirectoryEntry>, more: bool) {
+        self.directory_pages
+            .update_value(|pages| pages.extend(entries));
+        if more {
+            return;
+        }
+        let entries = self
+            .directory_pages
+            .try_update_value(std::mem::take)
+            .unwrap_or_default();
         let generation = self.directory.with_untracked(Directory::generation) + 1;
         self.directory.set(Directory::new(entries, generation));
         self.handshake_step(|handshake| handshake.directory = true);

@@ -74,8 +74,16 @@ pub enum ServerFrame {
         mode: Mode,
         config: ClientConfig,
     },
-    /// The whole company directory; replaces whatever the console held.
-    DirectorySnapshot { entries: Vec<DirectoryEntry> },
+    /// The whole company directory, in pages sent one after another: `more` is true on every
+    /// page but the last. Once the last has arrived, the pages together replace whatever the
+    /// console held. Pages keep frames small: a connection's send buffer grows to its
+    /// largest frame and stays that size, and one frame of a 50,000-entry directory is
+    /// megabytes.
+    DirectorySnapshot {
+        entries: Vec<DirectoryEntry>,
+        #[serde(default)]
+        more: bool,
+    },
     /// Presence of every user; replaces whatever the console held.
     PresenceSnapshot { presence: Vec<PresenceUpdate> },
     /// One user's presence changed.
@@ -424,6 +432,7 @@ mod tests {
                     location: "Lobby".into(),
                     user: None,
                 }],
+                more: true,
             },
             ServerFrame::PresenceSnapshot {
                 presence: vec![PresenceUpdate {

@@ -24,7 +24,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Who is connected, their presence, and fan-out to every connection.
     pub hub: Arc<Hub>,
-    /// The directory, with its snapshot frame encoded once for every connection.
+    /// The directory, with its snapshot pages encoded once for every connection.
     pub directory: Arc<Directory>,
     /// The queue, the active call and transfers.
     pub calls: Arc<Calls>,

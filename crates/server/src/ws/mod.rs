@@ -330,7 +330,10 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
             config: self.state.config.client.clone(),
         };
         self.send_frame(&welcome).await?;
-        self.send(self.state.directory.snapshot()).await?;
+        let directory = self.state.directory.clone();
+        for page in directory.snapshot() {
+            self.send(page.clone()).await?;
+        }
         self.send(joined.snapshot).await?;
         // After joining: a call change from now on is in the snapshot, the queue, or both
         // (changes are whole calls, so seeing one twice is harmless).

@@ -201,8 +201,9 @@ impl TestServer {
         self.join(&cookie).await
     }
 
-    /// Connects with an existing session cookie, says hello and reads the welcome and the
-    /// directory, presence and calls snapshots.
+    /// Connects with an existing session cookie, says hello and reads the five frames of the
+    /// hello exchange: welcome, directory (its pages joined into one), presence, calls and
+    /// chat list snapshots.
     pub async fn join(&self, cookie: &str) -> (Client, Vec<ServerFrame>) {
         let origin = self.url("");
         let mut client = self.open_ws(Some(cookie), Some(&origin)).await.unwrap();
@@ -211,8 +212,24 @@ impl TestServer {
                 version: PROTOCOL_VERSION,
             })
             .await;
-        let mut frames = Vec::new();
-        for _ in 0..5 {
+        let mut frames = vec![client.recv().await];
+        let mut directory = Vec::new();
+        loop {
+            match client.recv().await {
+                ServerFrame::DirectorySnapshot { entries, more } => {
+                    directory.extend(entries);
+                    if !more {
+                        break;
+                    }
+                }
+                other => panic!("the directory's pages end with more = false: {other:?}"),
+            }
+        }
+        frames.push(ServerFrame::DirectorySnapshot {
+            entries: directory,
+            more: false,
+        });
+        for _ in 0..3 {
             frames.push(client.recv().await);
         }
         (client, frames)

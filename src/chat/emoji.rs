@@ -245,20 +245,35 @@ mod tests {
         assert!(search("no such emoji anywhere").is_empty());
     }
 
+    /// Checks each (from, key, expected, why) move on a picker laid out in `sections`.
+    fn check_moves(sections: &[usize], moves: &[(usize, &str, usize, &str)]) {
+        for &(from, key, expected, why) in moves {
+            assert_eq!(
+                grid_step(from, sections, 8, key),
+                Some(expected),
+                "{key} from {from}: {why}"
+            );
+        }
+    }
+
     #[test]
     fn arrows_move_through_the_grid_and_stop_at_its_ends() {
-        let one = [20];
-        assert_eq!(grid_step(0, &one, 8, "ArrowRight"), Some(1));
-        assert_eq!(grid_step(19, &one, 8, "ArrowRight"), Some(19));
-        assert_eq!(grid_step(0, &one, 8, "ArrowLeft"), Some(0));
-        assert_eq!(grid_step(3, &one, 8, "ArrowDown"), Some(11));
-        assert_eq!(grid_step(15, &one, 8, "ArrowDown"), Some(19));
-        assert_eq!(grid_step(17, &one, 8, "ArrowDown"), Some(17));
-        assert_eq!(grid_step(11, &one, 8, "ArrowUp"), Some(3));
-        assert_eq!(grid_step(3, &one, 8, "ArrowUp"), Some(3));
-        assert_eq!(grid_step(5, &one, 8, "End"), Some(19));
-        assert_eq!(grid_step(5, &one, 8, "Home"), Some(0));
-        assert_eq!(grid_step(5, &one, 8, "a"), None);
+        check_moves(
+            &[20],
+            &[
+                (0, "ArrowRight", 1, "next"),
+                (19, "ArrowRight", 19, "stops at the end"),
+                (0, "ArrowLeft", 0, "stops at the start"),
+                (3, "ArrowDown", 11, "same column below"),
+                (15, "ArrowDown", 19, "short last row: its last option"),
+                (17, "ArrowDown", 17, "stops on the last row"),
+                (11, "ArrowUp", 3, "same column above"),
+                (3, "ArrowUp", 3, "stops on the first row"),
+                (5, "End", 19, "last"),
+                (5, "Home", 0, "first"),
+            ],
+        );
+        assert_eq!(grid_step(5, &[20], 8, "a"), None);
         assert_eq!(grid_step(0, &[0], 8, "ArrowRight"), None);
         assert_eq!(grid_step(0, &[], 8, "ArrowDown"), None);
     }
@@ -267,62 +282,25 @@ mod tests {
     fn up_and_down_keep_the_column_across_sections() {
         // "Recently used" holds 3 (one short row), the category 20 (rows of 8, 8 and 4), the
         // next section 2: options 0..3, 3..23, 23..25.
-        let sections = [3, 20, 2];
-        assert_eq!(
-            grid_step(1, &sections, 8, "ArrowDown"),
-            Some(4),
-            "column 1 below"
+        check_moves(
+            &[3, 20, 2],
+            &[
+                (1, "ArrowDown", 4, "column 1 below"),
+                (4, "ArrowUp", 1, "and back"),
+                (9, "ArrowUp", 2, "column 6 over a row of 3: its end"),
+                (13, "ArrowDown", 21, "short last row"),
+                (20, "ArrowDown", 24, "column 1 of 2"),
+                (22, "ArrowDown", 24, "column 3 of 2: its last option"),
+                (24, "ArrowUp", 20, "column 1 again"),
+                (23, "ArrowUp", 19, "column 0 of the short row"),
+                (24, "ArrowDown", 24, "stops at the end"),
+                (2, "ArrowRight", 3, "right runs on"),
+                (3, "ArrowLeft", 2, "left runs back"),
+            ],
         );
-        assert_eq!(grid_step(4, &sections, 8, "ArrowUp"), Some(1), "and back");
-        assert_eq!(
-            grid_step(9, &sections, 8, "ArrowUp"),
-            Some(2),
-            "column 6 above a row of 3: its last option"
-        );
-        assert_eq!(
-            grid_step(13, &sections, 8, "ArrowDown"),
-            Some(21),
-            "short last row"
-        );
-        assert_eq!(
-            grid_step(20, &sections, 8, "ArrowDown"),
-            Some(24),
-            "column 1 of 2"
-        );
-        assert_eq!(
-            grid_step(22, &sections, 8, "ArrowDown"),
-            Some(24),
-            "column 3 of 2"
-        );
-        assert_eq!(
-            grid_step(24, &sections, 8, "ArrowUp"),
-            Some(20),
-            "column 1 again"
-        );
-        assert_eq!(
-            grid_step(23, &sections, 8, "ArrowUp"),
-            Some(19),
-            "column 0 of row 3"
-        );
-        assert_eq!(
-            grid_step(24, &sections, 8, "ArrowDown"),
-            Some(24),
-            "stops at the end"
-        );
-        assert_eq!(
-            grid_step(2, &sections, 8, "ArrowRight"),
-            Some(3),
-            "right runs on"
-        );
-        assert_eq!(
-            grid_step(3, &sections, 8, "ArrowLeft"),
-            Some(2),
-            "left runs back"
-        );
-        assert_eq!(
-            grid_step(1, &[3, 0, 5], 8, "ArrowDown"),
-            Some(4),
-            "an empty section is skipped"
+        check_moves(
+            &[3, 0, 5],
+            &[(1, "ArrowDown", 4, "an empty section is skipped")],
         );
     }
 

@@ -146,6 +146,17 @@ impl Directory {
     }
 }
 
+/// Adds a snapshot `page` to those kept in `pages`; after the last one (`more` false), all of
+/// them, and `pages` is empty again.
+fn whole_snapshot<T: Send + Sync + 'static>(
+    pages: StoredValue<Vec<T>>,
+    page: Vec<T>,
+    more: bool,
+) -> Option<Vec<T>> {
+    pages.update_value(|pages| pages.extend(page));
+    (!more).then(|| pages.try_update_value(std::mem::take).unwrap_or_default())
+}
+
 /// Which of the frames that make a connection trustworthy have arrived on the current socket.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 struct Handshake {
@@ -197,8 +208,9 @@ pub struct Store {
     /// Counts notices, so that clearing an old one never hides a newer one.
     notices: StoredValue<u64>,
     handshake: StoredValue<Handshake>,
-    /// Pages of a directory snapshot still coming in on the current socket.
+    /// Pages of the directory and presence snapshots still coming in on the current socket.
     directory_pages: StoredValue<Vec<DirectoryEntry>>,
+    presence_pages: StoredValue<Vec<PresenceUpdate>>,
     /// Intents for the current socket; `None` while there is none.
     intents: StoredValue<Option<UnboundedSender<ClientFrame>>>,
     /// Conversations, outbox and the chat window (src/chat).
@@ -237,6 +249,7 @@ impl Store {
             notices: StoredValue::new(0),
             handshake: StoredValue::new(Handshake::default()),
             directory_pages: StoredValue::new(Vec::new()),
+            presence_pages: StoredValue::new(Vec::new()),
             intents: StoredValue::new(None),
             chat,
         }
@@ -374,7 +387,7 @@ impl Store {
                 me, mode, config, ..
             } => self.welcome(me, mode, config),
             ServerFrame::DirectorySnapshot { entries, more } => self.directory_page(entries, more),
-            ServerFrame::PresenceSnapshot { presence } => self.replace_presence(presence),
+            ServerFrame::PresenceSnapshot { presence, more } => self.presence_page(presence, more),
             ServerFrame::Presence(update) => self.update_presence(update),
             ServerFrame::ConversationsSnapshot { conversations } => {
                 self.resync_chat(conversations);
@@ -400,6 +413,7 @@ impl Store {
         self.handshake.set_value(Handshake::default());
         // Pages of a snapshot cut short by the last socket's end are of no use.
         self.directory_pages.set_value(Vec::new());
+        self.presence_pages.set_value(Vec::new());
     }
 
     /// The socket is gone: say so, and stop accepting intents until the next one.
@@ -470,15 +484,19 @@ impl Store {
     /// One page of the directory snapshot: kept aside until the last, then the pages together
     /// replace the directory (one rebuild, one redraw).
     fn directory_page(&self, entries: Vec<DirectoryEntry>, more: bool) {
-        self.directory_pages
-            .update_value(|pages| pages.extend(entries));
-        if more {
-            return;
+        if let Some(entries) = whole_snapshot(self.directory_pages, entries, more) {
+            self.replace_directory(entries);
         }
-        let entries = self
-            .directory_pages
-            .try_update_value(std::mem::take)
-            .unwrap_or_default();
+    }
+
+    /// One page of the presence snapshot, like [`Store::directory_page`].
+    fn presence_page(&self, presence: Vec<PresenceUpdate>, more: bool) {
+        if let Some(presence) = whole_snapshot(self.presence_pages, presence, more) {
+            self.replace_presence(presence);
+        }
+    }
+
+    fn replace_directory(&self, entries: Vec<DirectoryEntry>) {
         let generation = self.directory.with_untracked(Directory::generation) + 1;
         self.directory.set(Directory::new(entries, generation));
         self.handshake_step(|handshake| handshake.directory = true);

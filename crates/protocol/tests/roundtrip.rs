@@ -3,7 +3,8 @@
 
 use proptest::prelude::*;
 use switchboard_protocol::{
-    ChatMessage, ClientFrame, Marker, MarkerUpdate, PresenceState, PresenceUpdate, ServerFrame,
+    ChatMessage, ClientFrame, DirectoryEntry, Marker, MarkerUpdate, PresenceState, PresenceUpdate,
+    ServerFrame,
 };
 
 fn presence() -> impl Strategy<Value = PresenceState> {
@@ -56,9 +57,28 @@ fn server_frame() -> impl Strategy<Value = ServerFrame> {
             client_msg_id,
         },
     );
+    let entry = (
+        any::<i64>(),
+        any::<[String; 4]>(),
+        any::<Vec<String>>(),
+        any::<Option<i64>>(),
+    )
+        .prop_map(
+            |(id, [name, department, title, location], numbers, user)| DirectoryEntry {
+                id,
+                name,
+                numbers,
+                department,
+                title,
+                location,
+                user,
+            },
+        );
     prop_oneof![
         (any::<i64>(), presence())
             .prop_map(|(user, state)| ServerFrame::Presence(PresenceUpdate { user, state })),
+        (proptest::collection::vec(entry, 0..4), any::<bool>())
+            .prop_map(|(entries, more)| ServerFrame::DirectorySnapshot { entries, more }),
         message.prop_map(ServerFrame::ChatMessage),
         (any::<[i64; 5]>(), any::<u32>()).prop_map(
             |([conversation, user, read_seq, delivered_seq, as_of_seq], unread)| {

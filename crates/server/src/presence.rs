@@ -24,15 +24,19 @@ const DIRECT_QUEUE: usize = 1024;
 /// Identifies one open connection in the hub.
 pub type ConnId = u64;
 
+/// Presence updates per snapshot page: about 14 KiB of JSON, like a directory page (a
+/// connection's send buffer keeps the size of its largest frame).
+const SNAPSHOT_PAGE: usize = 400;
+
 /// What a connection gets when it joins: its receivers (frames for everyone, frames for its
 /// user), a token the hub cancels to close it (sign-out), and the presence snapshot taken at
-/// the same instant. `direct` ends when the connection fell too far behind.
+/// the same instant, in pages. `direct` ends when the connection fell too far behind.
 pub struct Joined {
     pub id: ConnId,
     pub events: broadcast::Receiver<Utf8Bytes>,
     pub direct: mpsc::Receiver<Utf8Bytes>,
     pub closed: CancellationToken,
-    pub snapshot: Utf8Bytes,
+    pub snapshot: Vec<Utf8Bytes>,
 }
 
 struct Connection {
@@ -153,15 +157,28 @@ impl Hub {
                 direct: Some(direct_tx),
             },
         );
-        let presence = state
-            .chosen
+        // Only who is online: everyone else is offline, which the console assumes.
+        let online: Vec<PresenceUpdate> = state
+            .online
             .keys()
             .map(|&user| PresenceUpdate {
                 user,
                 state: state.shown(user),
             })
             .collect();
-        let snapshot = ServerFrame::PresenceSnapshot { presence }.encode().into();
+        let pages = online.len().div_ceil(SNAPSHOT_PAGE).max(1);
+        let snapshot = (0..pages)
+            .map(|page| {
+                let start = (page * SNAPSHOT_PAGE).min(online.len());
+                let end = ((page + 1) * SNAPSHOT_PAGE).min(online.len());
+                ServerFrame::PresenceSnapshot {
+                    presence: online[start..end].to_vec(),
+                    more: page + 1 < pages,
+                }
+                .encode()
+                .into()
+            })
+            .collect();
         Some(Joined {
             id,
             events,
@@ -320,16 +337,43 @@ mod tests {
         assert!(!hub.choose(1, PresenceState::Offline));
         assert!(!hub.choose(99, PresenceState::Busy));
         assert_eq!(hub.presence_of(1), PresenceState::Dnd);
-        let snapshot = ServerFrame::decode(joined.snapshot.as_str()).unwrap();
+        let snapshot = ServerFrame::decode(joined.snapshot[0].as_str()).unwrap();
         assert_eq!(
             snapshot,
             ServerFrame::PresenceSnapshot {
                 presence: vec![PresenceUpdate {
                     user: 1,
                     state: PresenceState::Dnd
-                }]
+                }],
+                more: false,
             }
         );
+    }
+
+    #[tokio::test]
+    async fn the_snapshot_pages_hold_everyone_online_and_no_one_else() {
+        let users: Vec<UserId> = (1..=1_000).collect();
+        let hub = hub_with_users(&users);
+        let mut joined = Vec::new();
+        for &user in &users[..900] {
+            joined.push(hub.join(user, &format!("s{user}")));
+        }
+        let pages: Vec<ServerFrame> = joined[899]
+            .snapshot
+            .iter()
+            .map(|page| ServerFrame::decode(page.as_str()).unwrap())
+            .collect();
+        assert_eq!(pages.len(), 900usize.div_ceil(SNAPSHOT_PAGE));
+        let mut online = Vec::new();
+        for (index, page) in pages.iter().enumerate() {
+            let ServerFrame::PresenceSnapshot { presence, more } = page else {
+                panic!("not a presence page: {page:?}")
+            };
+            assert_eq!(*more, index + 1 < pages.len());
+            online.extend(presence.iter().map(|update| update.user));
+        }
+        online.sort_unstable();
+        assert_eq!(online, users[..900], "the 100 offline users are left out");
     }
 
     #[tokio::test]

@@ -334,7 +334,9 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
         for page in directory.snapshot() {
             self.send(page.clone()).await?;
         }
-        self.send(joined.snapshot).await?;
+        for page in joined.snapshot {
+            self.send(page).await?;
+        }
         // After joining: a call change from now on is in the snapshot, the queue, or both
         // (changes are whole calls, so seeing one twice is harmless).
         let calls = self.state.calls.snapshot().await;

@@ -202,8 +202,8 @@ impl TestServer {
     }
 
     /// Connects with an existing session cookie, says hello and reads the five frames of the
-    /// hello exchange: welcome, directory (its pages joined into one), presence, calls and
-    /// chat list snapshots.
+    /// hello exchange: welcome, directory and presence (their pages joined into one each),
+    /// calls and chat list snapshots.
     pub async fn join(&self, cookie: &str) -> (Client, Vec<ServerFrame>) {
         let origin = self.url("");
         let mut client = self.open_ws(Some(cookie), Some(&origin)).await.unwrap();
@@ -229,7 +229,26 @@ impl TestServer {
             entries: directory,
             more: false,
         });
-        for _ in 0..3 {
+        let mut presence = Vec::new();
+        loop {
+            match client.recv().await {
+                ServerFrame::PresenceSnapshot {
+                    presence: page,
+                    more,
+                } => {
+                    presence.extend(page);
+                    if !more {
+                        break;
+                    }
+                }
+                other => panic!("the presence pages end with more = false: {other:?}"),
+            }
+        }
+        frames.push(ServerFrame::PresenceSnapshot {
+            presence,
+            more: false,
+        });
+        for _ in 0..2 {
             frames.push(client.recv().await);
         }
         (client, frames)

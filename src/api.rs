@@ -1,9 +1,10 @@
-//! The console's HTTP calls: read, open and close the session (`/api/session`).
+//! The console's HTTP calls: read, open and close the session (`/api/session`); fetch the
+//! emoji picker's table.
 
 use std::fmt;
 
 use gloo_net::http::{Request, Response};
-use switchboard_protocol::{ApiError, LoginRequest, SessionInfo};
+use switchboard_protocol::{ApiError, EMOJI_TABLE_PATH, LoginRequest, SessionInfo};
 
 const SESSION: &str = "/api/session";
 
@@ -55,6 +56,16 @@ pub async fn sign_out() -> Result<(), RequestError> {
     let response = Request::delete(SESSION).send().await?;
     if response.ok() {
         Ok(())
+    } else {
+        Err(refusal(response).await)
+    }
+}
+
+/// The emoji picker's table, as text (see `switchboard_protocol::emoji`).
+pub async fn emoji_table() -> Result<String, RequestError> {
+    let response = Request::get(EMOJI_TABLE_PATH).send().await?;
+    if response.ok() {
+        Ok(response.text().await?)
     } else {
         Err(refusal(response).await)
     }

@@ -54,6 +54,13 @@ fn console(user: User, session: RwSignal<Session>) -> impl IntoView {
     let store = Store::new(user);
     provide_context(store);
     store.start_clock();
+    // The emoji table is not in the wasm (it would be a tenth of it): it comes once, now.
+    spawn_local(async move {
+        match api::emoji_table().await {
+            Ok(table) => store.chat().emojis_arrived(table),
+            Err(error) => warn!("no emoji table: {error:?}"),
+        }
+    });
     let connection = ws::connect(store, move || session.set(Session::SignedOut));
     on_cleanup({
         let connection = connection.clone();

@@ -1,4 +1,6 @@
-//! Emoji data for the picker (built from the `emojis` crate): groups, search, recently used, emoji-only.
+//! Emoji data for the picker (the server's `/emoji.tsv`, see `switchboard_protocol::emoji`):
+//! groups, search, recently used, emoji-only. Until the table has arrived there are no
+//! emojis: the picker is empty and no message counts as emoji-only.
 
 use std::collections::HashSet;
 use std::sync::OnceLock;
@@ -23,15 +25,16 @@ pub struct Emoji {
     pub shortcodes: &'static str,
 }
 
-/// Every default-tone emoji in CLDR order, one "text, group, name, shortcodes" line each, tab
-/// separated: written by build.rs from the `emojis` crate.
-const TABLE: &str = include_str!(concat!(env!("OUT_DIR"), "/emoji_table.tsv"));
+/// The emojis of the table, once it has arrived.
+static EMOJIS: OnceLock<Vec<Emoji>> = OnceLock::new();
 
-/// The table's emojis, parsed on first use.
-fn all() -> &'static [Emoji] {
-    static EMOJIS: OnceLock<Vec<Emoji>> = OnceLock::new();
-    EMOJIS.get_or_init(|| {
-        TABLE
+/// Takes the table the server sent (every default-tone emoji in CLDR order, one "text,
+/// group, name, shortcodes" line each, tab separated); malformed lines are skipped. Only the
+/// first table counts: it is kept for the life of the page.
+pub fn load(table: String) {
+    let table: &'static str = table.leak();
+    let _ = EMOJIS.set(
+        table
             .lines()
             .filter_map(|line| {
                 let mut fields = line.split('\t');
@@ -42,8 +45,13 @@ fn all() -> &'static [Emoji] {
                     shortcodes: fields.next()?,
                 })
             })
-            .collect()
-    })
+            .collect(),
+    );
+}
+
+/// The table's emojis; none before it has arrived.
+fn all() -> &'static [Emoji] {
+    EMOJIS.get().map_or(&[], Vec::as_slice)
 }
 
 /// The categories' headings, in the order of the data.
@@ -188,7 +196,7 @@ fn longest_emoji_prefix(text: &str) -> Option<usize> {
         .collect();
     ends.into_iter()
         .rev()
-        .find(|&end| neutral_forms().contains(&neutral(&text[..end])))
+        .find(|&end| neutral_forms().is_some_and(|forms| forms.contains(&neutral(&text[..end]))))
 }
 
 /// `text` without skin tone modifiers and emoji variation selectors.
@@ -198,18 +206,31 @@ fn neutral(text: &str) -> String {
         .collect()
 }
 
-/// The neutral form of every emoji, made on first use.
-fn neutral_forms() -> &'static HashSet<String> {
+/// The neutral form of every emoji, made on first use after the table arrived.
+fn neutral_forms() -> Option<&'static HashSet<String>> {
     static FORMS: OnceLock<HashSet<String>> = OnceLock::new();
-    FORMS.get_or_init(|| all().iter().map(|emoji| neutral(emoji.text)).collect())
+    let emojis = EMOJIS.get()?;
+    Some(FORMS.get_or_init(|| emojis.iter().map(|emoji| neutral(emoji.text)).collect()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// The table as the server serves it (every test loads it; the first one wins).
+    fn all() -> &'static [Emoji] {
+        load(switchboard_protocol::emoji::table());
+        super::all()
+    }
+
+    fn get(text: &str) -> Option<&'static Emoji> {
+        all();
+        super::get(text)
+    }
+
     #[test]
     fn one_to_three_emojis_alone_are_emoji_only() {
+        all();
         assert!(is_emoji_only("😀"));
         assert!(is_emoji_only(" 😀 👍 "));
         assert!(is_emoji_only("😀😀😀"));
@@ -237,6 +258,7 @@ mod tests {
 
     #[test]
     fn search_matches_every_word_of_names_and_shortcodes() {
+        all();
         let found = search("Grinning FACE");
         assert_eq!(found[0].text, "😀");
         assert!(found.iter().all(|emoji| emoji.name.contains("grinning")));

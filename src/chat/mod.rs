@@ -72,6 +72,8 @@ pub struct ChatState {
     attention: Attention,
     /// The emoji picker's "Recently used" row, latest first; kept in local storage per user.
     recent_emojis: RwSignal<Vec<&'static emoji::Emoji>>,
+    /// Whether the emoji table has arrived from the server.
+    emojis_ready: RwSignal<bool>,
     call_context: Signal<Option<(String, String)>>,
     total_unread: Memo<u32>,
 }
@@ -101,11 +103,8 @@ impl ChatState {
             notice: RwSignal::new(None),
             focus_compose: RwSignal::new(0),
             attention: Attention::load(),
-            recent_emojis: RwSignal::new(
-                browser::load(&recent_emojis_key(me))
-                    .map(|text| emoji::recent_from_json(&text))
-                    .unwrap_or_default(),
-            ),
+            recent_emojis: RwSignal::new(Vec::new()),
+            emojis_ready: RwSignal::new(false),
             call_context,
             total_unread: Memo::new(move |_| conversations.with(Conversations::total_unread)),
         }
@@ -219,6 +218,26 @@ impl ChatState {
     /// The emojis the user chose lately, latest first.
     pub fn recent_emojis(&self) -> ReadSignal<Vec<&'static emoji::Emoji>> {
         self.recent_emojis.read_only()
+    }
+
+    /// The emoji table arrived: emojis can be picked, the recently used row is read back from
+    /// local storage, and emoji-only messages show larger.
+    pub fn emojis_arrived(&self, table: String) {
+        emoji::load(table);
+        self.recent_emojis.set(
+            browser::load(&recent_emojis_key(self.me))
+                .map(|text| emoji::recent_from_json(&text))
+                .unwrap_or_default(),
+        );
+        self.emojis_ready.set(true);
+    }
+
+    /// Whether `body` shows larger, as one to three emojis alone (known once the emoji table
+    /// has arrived).
+    pub fn emoji_only(&self, body: &str) -> Signal<bool> {
+        let ready = self.emojis_ready;
+        let body = body.to_owned();
+        Signal::derive(move || ready.get() && emoji::is_emoji_only(&body))
     }
 
     /// Puts `chosen` first in the recently used row, here and in local storage.

@@ -6,7 +6,7 @@ use leptos::html;
 use leptos::prelude::*;
 use switchboard_protocol::{ChatMessage, UserId};
 
-use crate::chat::{Conversation, History, Outgoing, emoji, time};
+use crate::chat::{Conversation, History, Outgoing, time};
 use crate::store::Store;
 
 /// Within this many pixels of the top, the next older page is asked for.
@@ -136,7 +136,7 @@ pub fn ConversationLog(
         };
         let at = time::local(message.sent_at_ms);
         let seq = message.seq;
-        let emoji_only = emoji::is_emoji_only(&message.body);
+        let emoji_only = chat.emoji_only(&message.body);
         view! {
             <article class="chat-message" class:mine=mine>
                 <header class="chat-message-meta">
@@ -210,7 +210,7 @@ fn WaitingMessage(entry: Outgoing) -> impl IntoView {
     let store = expect_context::<Store>();
     let sender = store.me().with_untracked(|me| me.display_name.clone());
     let id = StoredValue::new(entry.client_msg_id.clone());
-    let emoji_only = emoji::is_emoji_only(&entry.body);
+    let emoji_only = store.chat().emoji_only(&entry.body);
     let status = match &entry.failed {
         None => view! { <span class="chat-receipt pending">"Sending…"</span> }.into_any(),
         Some(failure) => view! {

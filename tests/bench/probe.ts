@@ -3,8 +3,10 @@
 // It must stay self-contained: Playwright sends its source text to the page.
 
 export interface Probe {
-  /** When the directory snapshot came off the socket (ms since navigation). */
+  /** When the first and the last page of the directory snapshot came off the socket (ms
+   * since navigation). */
   snapshotAt?: number;
+  lastPageAt?: number;
   /** When the first directory rows after it had been painted. */
   rowsPaintedAt?: number;
   /** `presence` frames received. */
@@ -56,8 +58,10 @@ export function probe() {
       this.addEventListener('message', (event: MessageEvent) => {
         if (typeof event.data !== 'string') return;
         if (event.data.startsWith('{"type":"presence",')) probe.presenceFrames += 1;
-        else if (event.data.startsWith('{"type":"directory_snapshot"') && probe.snapshotAt === undefined) {
-          probe.snapshotAt = performance.now();
+        else if (event.data.startsWith('{"type":"directory_snapshot"') && probe.rowsPaintedAt === undefined) {
+          probe.lastPageAt = performance.now();
+          if (probe.snapshotAt !== undefined) return;
+          probe.snapshotAt = probe.lastPageAt;
           untilPainted(rowsShown, (at) => (probe.rowsPaintedAt = at));
         }
       });

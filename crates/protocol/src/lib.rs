@@ -9,10 +9,16 @@ use serde::{Deserialize, Serialize};
 
 mod calls;
 mod chat;
+#[cfg(feature = "emoji-table")]
+pub mod emoji;
 pub use calls::{Call, CallAction, CallId, CallState, NewCall, TransferRequest};
 pub use chat::{
     ChatMessage, ChatRefusal, ConversationId, ConversationSummary, Marker, MarkerUpdate, MessageId,
 };
+
+/// Where the server serves the emoji picker's table (made by `emoji::table`, feature
+/// `emoji-table`), which the console fetches once it has started.
+pub const EMOJI_TABLE_PATH: &str = "/emoji.tsv";
 
 /// Version of this protocol; the server refuses a `hello` with another major version.
 pub const PROTOCOL_VERSION: u32 = 1;

@@ -1,6 +1,14 @@
 //! The HTTP surface: one router per area, merged here, plus the built console as static files.
 
-use axum::{Router, routing::get};
+use std::sync::LazyLock;
+
+use axum::{
+    Router,
+    http::header::{CACHE_CONTROL, CONTENT_TYPE},
+    response::IntoResponse,
+    routing::get,
+};
+use switchboard_protocol::{EMOJI_TABLE_PATH, emoji};
 use tower_http::{
     services::{ServeDir, ServeFile},
     trace::TraceLayer,
@@ -18,11 +26,25 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/ws", get(ws::upgrade))
         .route("/api/openapi.json", get(openapi::document))
+        .route(EMOJI_TABLE_PATH, get(emoji_table))
         .merge(auth::router())
         .merge(ingest::router())
         .fallback_service(console)
         .with_state(state);
     headers::secure(router, &config).layer(TraceLayer::new_for_http())
+}
+
+/// The emoji picker's table (see `switchboard_protocol::emoji`), made once. The same for
+/// every release of the server, so browsers may keep it for a day.
+async fn emoji_table() -> impl IntoResponse {
+    static TABLE: LazyLock<String> = LazyLock::new(emoji::table);
+    (
+        [
+            (CONTENT_TYPE, "text/tab-separated-values; charset=utf-8"),
+            (CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        TABLE.as_str(),
+    )
 }
 
 /// Answers 200 once the server is serving (the database was opened and migrated before).

@@ -144,6 +144,22 @@ impl Directory {
             .take(limit)
             .collect()
     }
+
+    /// [`Directory::filter`] for a query that extends one whose matches were `previous`
+    /// (typing on): only those can still match, so only they are searched.
+    pub fn refine(&self, query: &str, previous: &[usize]) -> Vec<usize> {
+        let query = query.to_lowercase();
+        let terms: Vec<&str> = query.split_whitespace().collect();
+        previous
+            .iter()
+            .copied()
+            .filter(|&position| {
+                self.rows
+                    .get(position)
+                    .is_some_and(|row| terms.iter().all(|term| row.haystack.contains(term)))
+            })
+            .collect()
+    }
 }
 
 /// Adds a snapshot `page` to those kept in `pages`; after the last one (`more` false), all of
@@ -288,7 +304,29 @@ impl Store {
     /// Positions in [`Store::directory`] of the entries matching `query`, recomputed only when
     /// the query or the directory changes.
     pub fn filtered_directory(&self, query: Signal<String>) -> Memo<Vec<usize>> {
-        self.directory_matches(query, usize::MAX)
+        let directory = self.directory;
+        // The query (lowercase) and directory generation the memo's value answers.
+        let answered = StoredValue::new(None::<(String, u64)>);
+        Memo::new(move |previous: Option<&Vec<usize>>| {
+            query.with(|query| {
+                directory.with(|directory| {
+                    let query = query.to_lowercase();
+                    // Every term of an extended query contains a term of the old one (or is
+                    // new), so its matches are among the old ones.
+                    let extends = answered.with_value(|answered| {
+                        answered.as_ref().is_some_and(|(old, generation)| {
+                            *generation == directory.generation() && query.starts_with(old.as_str())
+                        })
+                    });
+                    let matches = match previous.filter(|_| extends) {
+                        Some(previous) => directory.refine(&query, previous),
+                        None => directory.filter(&query),
+                    };
+                    answered.set_value(Some((query, directory.generation())));
+                    matches
+                })
+            })
+        })
     }
 
     /// The first `limit` positions of [`Store::filtered_directory`], for pickers.
@@ -648,6 +686,18 @@ mod tests {
             names(&directory, &all),
             ["alice Archer", "Bob Baker", "Carol Carter", "Lobby Phone"]
         );
+    }
+
+    #[test]
+    fn refining_an_extended_query_finds_what_a_full_search_finds() {
+        let directory = company();
+        let mut previous = directory.filter("");
+        for query in ["l", "le", "leg", "legal", "legal ", "legal c", "legal car"] {
+            let refined = directory.refine(query, &previous);
+            assert_eq!(refined, directory.filter(query), "{query:?}");
+            previous = refined;
+        }
+        assert_eq!(names(&directory, &previous), ["Carol Carter"]);
     }
 
     #[test]

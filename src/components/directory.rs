@@ -13,7 +13,7 @@ use super::{DirectoryRow, PresenceLegend};
 use crate::store::Store;
 
 /// Rows rendered above and below the viewport, so fast scrolling does not show blanks.
-const OVERSCAN: usize = 8;
+const OVERSCAN: usize = 4;
 /// Viewport height assumed until the list is measured.
 const FALLBACK_HEIGHT_PX: usize = 800;
 

@@ -60,16 +60,20 @@ chaos-short: tools
 	@echo "==> chaos test (15 s, 3 kills)"
 	$(CHAOS) --seconds 15 --kills 3
 
-## fuzz: cargo fuzz on the frame decoder (seed corpus in fuzz/corpus), then schemathesis on
-## the OpenAPI document against a real server; each bounded to FUZZ_SECONDS.
+## fuzz: cargo fuzz on the frame decoder and on the server's connection loop (seed corpora in
+## fuzz/corpus), then schemathesis on the OpenAPI document against a real server; each bounded
+## to FUZZ_SECONDS.
 FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := client_frame connection
 fuzz: tools
-	@echo "==> cargo fuzz: client frame decoder ($(FUZZ_SECONDS) s)"
 	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --version 0.13.2 --locked
-	corpus=$$(mktemp -d) && cd fuzz && RUSTC_BOOTSTRAP=1 \
-		CARGO_TARGET_DIR=$(HOME)/.cache/switchboard/fuzz-target cargo fuzz run client_frame \
-		$$corpus corpus/client_frame -- -max_total_time=$(FUZZ_SECONDS) -max_len=4096; \
-		status=$$?; rm -rf $$corpus; exit $$status
+	for target in $(FUZZ_TARGETS); do \
+		echo "==> cargo fuzz: $$target ($(FUZZ_SECONDS) s)"; \
+		corpus=$$(mktemp -d) && (cd fuzz && RUSTC_BOOTSTRAP=1 \
+			CARGO_TARGET_DIR=$(HOME)/.cache/switchboard/fuzz-target cargo fuzz run $$target \
+			$$corpus corpus/$$target -- -max_total_time=$(FUZZ_SECONDS) -max_len=4096); \
+		status=$$?; rm -rf $$corpus; [ $$status -eq 0 ] || exit $$status; \
+	done
 	@echo "==> schemathesis on /api/openapi.json ($(FUZZ_SECONDS) s)"
 	cargo build -p switchboard-server
 	scripts/fuzz-api.sh $(SERVER_DEBUG) $(FUZZ_SECONDS)

@@ -54,12 +54,22 @@ fn console(user: User, session: RwSignal<Session>) -> impl IntoView {
     let store = Store::new(user);
     provide_context(store);
     store.start_clock();
-    // The emoji table is not in the wasm (it would be a tenth of it): it comes once, now.
-    spawn_local(async move {
-        match api::emoji_table().await {
-            Ok(table) => store.chat().emojis_arrived(table),
-            Err(error) => warn!("no emoji table: {error:?}"),
+    // The emoji table is not in the wasm (it would be a tenth of it): it is fetched once the
+    // console is connected, and again after each reconnection until it has arrived.
+    let fetching = StoredValue::new(false);
+    Effect::new(move || {
+        let connected = store.connection().get() == ConnectionState::Connected;
+        if !connected || store.chat().has_emojis() || fetching.get_value() {
+            return;
         }
+        fetching.set_value(true);
+        spawn_local(async move {
+            match api::emoji_table().await {
+                Ok(table) => store.chat().emojis_arrived(table),
+                Err(error) => warn!("no emoji table yet: {error:?}"),
+            }
+            fetching.set_value(false);
+        });
     });
     let connection = ws::connect(store, move || session.set(Session::SignedOut));
     on_cleanup({

@@ -29,10 +29,12 @@ pub fn load(key: &str) -> Option<String> {
     window().local_storage().ok()??.get_item(key).ok()?
 }
 
-/// Stores `value` under `key`; storage being full or disabled loses only persistence.
-pub fn save(key: &str, value: &str) {
-    if let Ok(Some(storage)) = window().local_storage() {
-        let _ = storage.set_item(key, value);
+/// Stores `value` under `key`; false when storage is full or disabled (persistence is lost,
+/// nothing else).
+pub fn save(key: &str, value: &str) -> bool {
+    match window().local_storage() {
+        Ok(Some(storage)) => storage.set_item(key, value).is_ok(),
+        _ => false,
     }
 }
 

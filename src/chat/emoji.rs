@@ -32,6 +32,9 @@ static EMOJIS: OnceLock<Vec<Emoji>> = OnceLock::new();
 /// group, name, shortcodes" line each, tab separated); malformed lines are skipped. Only the
 /// first table counts: it is kept for the life of the page.
 pub fn load(table: String) {
+    if EMOJIS.get().is_some() {
+        return;
+    }
     let table: &'static str = table.leak();
     let _ = EMOJIS.set(
         table

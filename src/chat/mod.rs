@@ -54,6 +54,9 @@ pub struct ChatState {
     me: UserId,
     conversations: RwSignal<Conversations>,
     outbox: RwSignal<Outbox>,
+    /// Whether the last write of the outbox to local storage worked: after one that did not
+    /// (storage full), the stored copy is behind this tab's and must not replace it.
+    outbox_saved: StoredValue<bool>,
     /// Per partner, the serial of their last typing notice while it is shown.
     typing: RwSignal<HashMap<UserId, u64>>,
     serial: StoredValue<u64>,
@@ -92,6 +95,7 @@ impl ChatState {
             me,
             conversations,
             outbox: RwSignal::new(outbox),
+            outbox_saved: StoredValue::new(true),
             typing: RwSignal::new(HashMap::new()),
             serial: StoredValue::new(0),
             last_typing: StoredValue::new((0, 0)),
@@ -232,6 +236,11 @@ impl ChatState {
         self.emojis_ready.set(true);
     }
 
+    /// Whether the emoji table has arrived (not tracked).
+    pub fn has_emojis(&self) -> bool {
+        self.emojis_ready.get_untracked()
+    }
+
     /// Whether `body` shows larger, as one to three emojis alone (known once the emoji table
     /// has arrived).
     pub fn emoji_only(&self, body: &str) -> Signal<bool> {
@@ -295,11 +304,16 @@ impl ChatState {
     /// shows the result: no tab drops another's pending messages.
     fn update_outbox<T>(&self, change: impl FnOnce(&mut Outbox) -> T) -> Option<T> {
         let key = outbox_key(self.me);
-        let stored = browser::load(&key);
+        let stored = self
+            .outbox_saved
+            .get_value()
+            .then(|| browser::load(&key))
+            .flatten();
         let (latest, result) = self
             .outbox
             .try_with_untracked(|own| Outbox::change_shared(stored.as_deref(), own, change))?;
-        browser::save(&key, &latest.to_json());
+        self.outbox_saved
+            .set_value(browser::save(&key, &latest.to_json()));
         self.show_outbox(latest);
         Some(result)
     }

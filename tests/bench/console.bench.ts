@@ -224,7 +224,8 @@ test('console benchmarks', async ({ browser }) => {
         title: 'Console: presence storm',
         about:
           `20 other bench users change their presence ${STORM_RATE.toLocaleString('en')} times per second in total for ${STORM_SECONDS} s ` +
-          '(crates/loadgen `bench presence-storm`), each change a `presence` frame to the console, whose directory shows them; ' +
+          '(crates/loadgen `bench presence-storm`: all connected first, then all start at once), each change a `presence` frame to the console, whose directory shows them; ' +
+          `the frames received are counted over the whole command and divided by ${STORM_SECONDS} s (they include the 20 users coming online and going offline); ` +
           'long tasks are the browser\'s Long Tasks API entries over the storm.',
         figures: [
           figure('presence changes sent', 'count', 'stormSent'),

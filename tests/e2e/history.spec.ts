@@ -34,7 +34,7 @@ async function sendMany(page: Page, to: number, prefix: string, count: number) {
           if (JSON.parse(event.data).type === 'chat_ack' && ++acked === count) done();
         };
       });
-      socket.send(JSON.stringify({ type: 'hello', version: 1 }));
+      socket.send(JSON.stringify({ type: 'hello', version: 2 }));
       for (let n = 1; n <= count; n++) {
         socket.send(JSON.stringify({ type: 'chat_send', client_msg_id: crypto.randomUUID(), to, body: `${prefix} ${n}` }));
       }

@@ -22,7 +22,8 @@ use crate::{
 const BENCH_PASSWORD: &str = "bench";
 
 /// `users` change their presence `rate` times per second in total for `seconds`, each over
-/// its own connection (whose incoming frames are read and dropped). Returns the changes sent.
+/// its own connection (whose incoming frames are read and dropped). Every connection is
+/// open before the first change, and all start at once. Returns the changes sent.
 pub async fn presence_storm(
     addr: SocketAddr,
     users: &[String],
@@ -30,20 +31,27 @@ pub async fn presence_storm(
     seconds: u64,
 ) -> anyhow::Result<u64> {
     anyhow::ensure!(!users.is_empty() && rate > 0, "need users and a rate");
-    let mut tasks = Vec::new();
+    let mut sinks = Vec::new();
     for username in users {
         let cookie = client::sign_in(addr, username, BENCH_PASSWORD).await?;
         let peer = Peer {
             id: 0,
             cookie: Some(cookie),
         };
-        let (mut sink, mut stream) = harness::open(addr, &peer).await?.split();
+        let (sink, mut stream) = harness::open(addr, &peer).await?.split();
         // The storm's own echoes: read so that the server never sees this client lag.
         tokio::spawn(async move { while let Some(Ok(_)) = stream.next().await {} });
-        let every = Duration::from_secs_f64(users.len() as f64 / f64::from(rate));
-        let end = Instant::now() + Duration::from_secs(seconds);
+        sinks.push(sink);
+    }
+    let every = Duration::from_secs_f64(users.len() as f64 / f64::from(rate));
+    let start = Instant::now();
+    let end = start + Duration::from_secs(seconds);
+    let mut tasks = Vec::new();
+    for (index, mut sink) in sinks.into_iter().enumerate() {
+        // Spread over the first period, so the changes come evenly, not in bursts of all users.
+        let first = start + every.mul_f64(index as f64 / users.len() as f64);
         tasks.push(tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
+            let mut tick = tokio::time::interval_at(first, every);
             tick.set_missed_tick_behavior(MissedTickBehavior::Burst);
             let mut sent = 0u64;
             while tick.tick().await < end {

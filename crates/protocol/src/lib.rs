@@ -21,7 +21,10 @@ pub use chat::{
 pub const EMOJI_TABLE_PATH: &str = "/emoji.tsv";
 
 /// Version of this protocol; the server refuses a `hello` with another major version.
-pub const PROTOCOL_VERSION: u32 = 1;
+///
+/// 2: the directory and presence snapshots come in pages (`more`), and the presence snapshot
+/// lists only who is online. A version-1 console would take each page for the whole.
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Stable numeric id of a user (someone who can sign in and chat).
 pub type UserId = i64;

@@ -25,6 +25,9 @@ use tokio_rustls::{
 
 /// A client that has not completed its handshake by then is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Handshakes in progress at most: past it, new connections wait in the kernel's backlog, so
+/// clients that connect and stay silent cannot use up the server's file descriptors.
+const MAX_HANDSHAKES: usize = 1_024;
 
 /// The server's certificate chain and private key, ready to serve.
 #[derive(Debug, Clone)]
@@ -160,7 +163,7 @@ impl axum::serve::Listener for TlsListener {
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         loop {
             tokio::select! {
-                accepted = self.tcp.accept() => match accepted {
+                accepted = self.tcp.accept(), if self.handshakes.len() < MAX_HANDSHAKES => match accepted {
                     Ok((tcp, peer)) => {
                         self.handshakes.spawn(handshake(self.acceptor.clone(), tcp, peer));
                     }

@@ -181,7 +181,7 @@ async fn oversized_frames_close_the_connection_with_1009() {
     .await;
     let (mut dave, _) = server.connect("dave").await;
     let huge = format!(
-        r#"{{"type":"hello","version":1,"pad":"{}"}}"#,
+        r#"{{"type":"hello","version":2,"pad":"{}"}}"#,
         "x".repeat(5_000)
     );
     let _ = dave.socket.send(Message::text(huge)).await;

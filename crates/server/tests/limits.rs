@@ -43,6 +43,23 @@ async fn a_user_sending_too_fast_is_refused_and_others_are_not() {
     let limited = Some(ChatRefusal::RateLimited);
     assert_eq!(answers, [None, None, None, limited, limited]);
 
+    // A resend of a stored message (another tab flushing the same outbox) is acknowledged
+    // again even now: it costs no allowance.
+    operator
+        .send(&ClientFrame::ChatSend {
+            client_msg_id: format!("00000000-0000-4000-8000-{:012x}", 0),
+            to: 2,
+            body: "burst 0".into(),
+        })
+        .await;
+    loop {
+        match operator.recv().await {
+            ServerFrame::ChatAck { seq, .. } => break assert_eq!(seq, 1),
+            ServerFrame::ChatNack { reason, .. } => panic!("a resend was refused: {reason:?}"),
+            _ => {}
+        }
+    }
+
     // Alice has her own allowance.
     alice
         .send(&ClientFrame::ChatSend {

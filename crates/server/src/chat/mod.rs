@@ -144,7 +144,9 @@ impl Chat {
                 "There is nobody to chat with under that id.",
             ));
         }
-        if !self.rate.allow(from) {
+        // A resend of a stored message (several tabs flushing one shared outbox) costs no
+        // allowance: it is acknowledged again, not stored again.
+        if !self.rate.allow(from) && !self.is_stored(from, &client_msg_id).await {
             return Err(refuse(
                 ChatRefusal::RateLimited,
                 "Too many messages at once; wait a moment and send again.",
@@ -169,6 +171,19 @@ impl Chat {
                 "The message could not be stored; it will be retried.",
             )
         })
+    }
+
+    /// Whether `from` already has a message stored under `client_msg_id` (false if the
+    /// database cannot tell).
+    async fn is_stored(&self, from: UserId, client_msg_id: &str) -> bool {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT 1 FROM messages WHERE sender = ? AND client_msg_id = ?",
+        )
+        .bind(from)
+        .bind(client_msg_id)
+        .fetch_optional(&self.db)
+        .await
+        .is_ok_and(|found| found.is_some())
     }
 
     /// Messages between `me` and `with` before `before_seq` (the newest when `None`), at most

@@ -134,13 +134,7 @@ impl Directory {
     /// Like [`Directory::filter`], but stops after `limit` matches: a picker that shows a few
     /// names does not walk tens of thousands of entries per keystroke.
     pub fn search(&self, query: &str, limit: usize) -> Vec<usize> {
-        let query = query.to_lowercase();
-        let terms: Vec<&str> = query.split_whitespace().collect();
-        self.rows
-            .iter()
-            .enumerate()
-            .filter(|(_, row)| terms.iter().all(|term| row.haystack.contains(term)))
-            .map(|(position, _)| position)
+        self.matching(query, 0..self.rows.len())
             .take(limit)
             .collect()
     }
@@ -148,17 +142,25 @@ impl Directory {
     /// [`Directory::filter`] for a query that extends one whose matches were `previous`
     /// (typing on): only those can still match, so only they are searched.
     pub fn refine(&self, query: &str, previous: &[usize]) -> Vec<usize> {
+        self.matching(query, previous.iter().copied()).collect()
+    }
+
+    /// The `positions` whose entry has every whitespace-separated term of `query`,
+    /// case-insensitively, in its name, a number or its department.
+    fn matching<'a>(
+        &'a self,
+        query: &str,
+        positions: impl Iterator<Item = usize> + 'a,
+    ) -> impl Iterator<Item = usize> + 'a {
         let query = query.to_lowercase();
-        let terms: Vec<&str> = query.split_whitespace().collect();
-        previous
-            .iter()
-            .copied()
-            .filter(|&position| {
-                self.rows
-                    .get(position)
-                    .is_some_and(|row| terms.iter().all(|term| row.haystack.contains(term)))
+        let terms: Vec<String> = query.split_whitespace().map(str::to_owned).collect();
+        positions.filter(move |&position| {
+            self.rows.get(position).is_some_and(|row| {
+                terms
+                    .iter()
+                    .all(|term| row.haystack.contains(term.as_str()))
             })
-            .collect()
+        })
     }
 }
 

@@ -213,37 +213,22 @@ impl TestServer {
             })
             .await;
         let mut frames = vec![client.recv().await];
-        let mut directory = Vec::new();
-        loop {
-            match client.recv().await {
-                ServerFrame::DirectorySnapshot { entries, more } => {
-                    directory.extend(entries);
-                    if !more {
-                        break;
-                    }
-                }
-                other => panic!("the directory's pages end with more = false: {other:?}"),
-            }
-        }
+        let entries = client
+            .pages(|frame| match frame {
+                ServerFrame::DirectorySnapshot { entries, more } => Some((entries, more)),
+                _ => None,
+            })
+            .await;
         frames.push(ServerFrame::DirectorySnapshot {
-            entries: directory,
+            entries,
             more: false,
         });
-        let mut presence = Vec::new();
-        loop {
-            match client.recv().await {
-                ServerFrame::PresenceSnapshot {
-                    presence: page,
-                    more,
-                } => {
-                    presence.extend(page);
-                    if !more {
-                        break;
-                    }
-                }
-                other => panic!("the presence pages end with more = false: {other:?}"),
-            }
-        }
+        let presence = client
+            .pages(|frame| match frame {
+                ServerFrame::PresenceSnapshot { presence, more } => Some((presence, more)),
+                _ => None,
+            })
+            .await;
         frames.push(ServerFrame::PresenceSnapshot {
             presence,
             more: false,
@@ -286,6 +271,27 @@ impl Client {
                 Some(Message::Text(text)) => return ServerFrame::decode(&text).unwrap(),
                 Some(Message::Ping(_) | Message::Pong(_)) => continue,
                 other => panic!("expected a frame, got {other:?}"),
+            }
+        }
+    }
+
+    /// Reads the pages of a snapshot (`page` splits a frame into its items and `more`, or
+    /// gives `None` for a frame of another kind) and returns their items; panics on another
+    /// frame before the page with `more` false.
+    pub async fn pages<T>(
+        &mut self,
+        page: impl Fn(ServerFrame) -> Option<(Vec<T>, bool)>,
+    ) -> Vec<T> {
+        let mut items = Vec::new();
+        loop {
+            match page(self.recv().await) {
+                Some((more_items, more)) => {
+                    items.extend(more_items);
+                    if !more {
+                        return items;
+                    }
+                }
+                None => panic!("another frame came before the snapshot's page with more = false"),
             }
         }
     }

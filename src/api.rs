@@ -79,7 +79,7 @@ async fn session_info(response: Response) -> Result<SessionInfo, RequestError> {
     }
 }
 
-async fn refusal(response: Response) -> RequestError {
+pub(crate) async fn refusal(response: Response) -> RequestError {
     refusal_of(response.status(), response.json().await.ok())
 }
 

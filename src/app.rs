@@ -8,8 +8,8 @@ use switchboard_protocol::User;
 
 use crate::api::{self, RequestError};
 use crate::components::{
-    ActiveCall, ChatLayer, ConnectionStatus, Directory, Login, QueuedCalls, Toolbar,
-    TransferAssistant,
+    ActiveCall, Administration, ChatLayer, ConnectionStatus, Directory, Login, QueuedCalls,
+    Toolbar, TransferAssistant,
 };
 use crate::store::{ConnectionState, Store};
 use crate::ws;
@@ -94,18 +94,33 @@ fn console(user: User, session: RwSignal<Session>) -> impl IntoView {
         }
     });
     let connection_state = store.connection();
-    view! {
-        <div
-            class="console"
-            class:stale=move || connection_state.get() != ConnectionState::Connected
-        >
-            <Toolbar on_sign_out=sign_out />
-            <main class="panes">
+    let role = store.role();
+    // The Administration view replaces the panes while open (admins only).
+    let administration = RwSignal::new(false);
+    let showing_administration = move || administration.get() && role.get().administers();
+    // Only operators handle calls: everyone else gets the directory (with presence) and chat.
+    let call_column = move || {
+        role.get().handles_calls().then(|| {
+            view! {
                 <div class="call-column">
                     <QueuedCalls />
                     <ActiveCall on_transfer=start_transfer />
                     <TransferAssistant search=transfer_search />
                 </div>
+            }
+        })
+    };
+    view! {
+        <div
+            class="console"
+            class:stale=move || connection_state.get() != ConnectionState::Connected
+        >
+            <Toolbar on_sign_out=sign_out administration=administration />
+            <Show when=showing_administration>
+                <Administration />
+            </Show>
+            <main class="panes" class:calls=move || role.get().handles_calls() hidden=showing_administration>
+                {call_column}
                 <Directory />
             </main>
             <ConnectionStatus />

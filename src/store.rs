@@ -7,8 +7,8 @@ use futures::channel::mpsc::UnboundedSender;
 use leptos::logging::{error, warn};
 use leptos::prelude::*;
 use switchboard_protocol::{
-    Call, CallId, CallState, ClientConfig, ClientFrame, DirectoryEntry, EntryId, ErrorCode, Mode,
-    PresenceState, PresenceUpdate, ServerFrame, User, UserId,
+    Call, CallId, CallState, ClientConfig, ClientFrame, DirectoryEntry, EntryId, EntryNote,
+    ErrorCode, Mode, PresenceState, PresenceUpdate, Role, ServerFrame, User, UserId,
 };
 
 use crate::calls::{answered_order, caller_label, queue_order};
@@ -95,6 +95,29 @@ impl Directory {
             positions,
             generation,
         }
+    }
+
+    /// This directory with `upserted` entries added or replaced and `removed` ones gone (a
+    /// `directory_changed` delta).
+    fn changed(
+        self,
+        upserted: Vec<DirectoryEntry>,
+        removed: &[EntryId],
+        generation: u64,
+    ) -> Self {
+        let replaced: std::collections::HashSet<EntryId> = upserted
+            .iter()
+            .map(|entry| entry.id)
+            .chain(removed.iter().copied())
+            .collect();
+        let entries = self
+            .rows
+            .into_iter()
+            .map(|row| row.entry)
+            .filter(|entry| !replaced.contains(&entry.id))
+            .chain(upserted)
+            .collect();
+        Directory::new(entries, generation)
     }
 
     /// Number of entries.
@@ -199,6 +222,10 @@ impl Handshake {
 #[derive(Clone, Copy)]
 pub struct Store {
     me: RwSignal<User>,
+    /// What the signed-in user may do, from the welcome: the calls panes are for operators.
+    role: RwSignal<Role>,
+    /// Operator notes by entry (operators only).
+    notes: RwSignal<HashMap<EntryId, EntryNote>>,
     mode: RwSignal<Option<Mode>>,
     config: RwSignal<Option<ClientConfig>>,
     connection: RwSignal<ConnectionState>,
@@ -252,6 +279,8 @@ impl Store {
         let chat = ChatState::new(me.id, call_context);
         Store {
             me: RwSignal::new(me),
+            role: RwSignal::new(Role::User),
+            notes: RwSignal::new(HashMap::new()),
             mode: RwSignal::new(None),
             config: RwSignal::new(None),
             connection: RwSignal::new(ConnectionState::Offline),
@@ -281,6 +310,24 @@ impl Store {
     /// The signed-in user.
     pub fn me(&self) -> ReadSignal<User> {
         self.me.read_only()
+    }
+
+    /// What the signed-in user may do, from the server's welcome (`user` until then).
+    pub fn role(&self) -> ReadSignal<Role> {
+        self.role.read_only()
+    }
+
+    /// The operator note on an entry, tracked: changes when anyone writes it.
+    pub fn note(&self, entry: EntryId) -> Option<EntryNote> {
+        self.notes.with(|notes| notes.get(&entry).cloned())
+    }
+
+    /// Writes (or, with an empty text, removes) the note on an entry; every operator's
+    /// console shows it once the server has stored it.
+    pub fn set_note(&self, entry: EntryId, text: String) {
+        if !self.send(ClientFrame::SetNote { entry, text }) {
+            self.notify("Not connected to the server: the note was not saved.".to_owned());
+        }
     }
 
     /// How chat behaves, once the server said so in its welcome.
@@ -424,8 +471,17 @@ impl Store {
     pub fn apply(&self, frame: ServerFrame) {
         match frame {
             ServerFrame::Welcome {
-                me, mode, config, ..
-            } => self.welcome(me, mode, config),
+                me,
+                role,
+                mode,
+                config,
+                ..
+            } => self.welcome(me, role, mode, config),
+            ServerFrame::DirectoryChanged { upserted, removed } => {
+                self.change_directory(upserted, removed)
+            }
+            ServerFrame::Notes { notes, snapshot } => self.update_notes(notes, snapshot),
+            ServerFrame::ConfigChanged(config) => self.config.set(Some(config)),
             ServerFrame::DirectorySnapshot { entries, more } => self.directory_page(entries, more),
             ServerFrame::PresenceSnapshot { presence, more } => self.presence_page(presence, more),
             ServerFrame::Presence(update) => self.update_presence(update),
@@ -514,8 +570,15 @@ impl Store {
             .set(browser_now_ms() + self.clock_offset.get_value());
     }
 
-    fn welcome(&self, me: User, mode: Mode, config: ClientConfig) {
+    fn welcome(&self, me: User, role: Role, mode: Mode, config: ClientConfig) {
         self.me.set(me);
+        set_if_changed(&self.role, role);
+        if !role.handles_calls() {
+            // No calls come to this console: nothing to wait for, and nothing to show.
+            self.calls.update(HashMap::clear);
+            self.notes.update(HashMap::clear);
+            self.handshake_step(|handshake| handshake.calls = true);
+        }
         self.mode.set(Some(mode));
         self.config.set(Some(config));
         self.handshake_step(|handshake| handshake.welcome = true);
@@ -540,6 +603,28 @@ impl Store {
         let generation = self.directory.with_untracked(Directory::generation) + 1;
         self.directory.set(Directory::new(entries, generation));
         self.handshake_step(|handshake| handshake.directory = true);
+    }
+
+    fn change_directory(&self, upserted: Vec<DirectoryEntry>, removed: Vec<EntryId>) {
+        self.directory.update(|directory| {
+            let generation = directory.generation() + 1;
+            *directory = std::mem::take(directory).changed(upserted, &removed, generation);
+        });
+    }
+
+    fn update_notes(&self, notes: Vec<EntryNote>, snapshot: bool) {
+        self.notes.update(|held| {
+            if snapshot {
+                held.clear();
+            }
+            for note in notes {
+                if note.text.is_empty() {
+                    held.remove(&note.entry);
+                } else {
+                    held.insert(note.entry, note);
+                }
+            }
+        });
     }
 
     fn replace_presence(&self, presence: Vec<PresenceUpdate>) {
@@ -605,7 +690,10 @@ impl Store {
 
     fn refused(&self, code: ErrorCode, message: String) {
         error!("server refused a frame ({code:?}): {message}");
-        if matches!(code, ErrorCode::NotFound | ErrorCode::IllegalMove) {
+        if matches!(
+            code,
+            ErrorCode::NotFound | ErrorCode::IllegalMove | ErrorCode::Forbidden
+        ) {
             self.notify(message);
         }
     }
@@ -658,6 +746,8 @@ mod tests {
             title: "Clerk".into(),
             location: "Floor 3".into(),
             user: Some(id),
+            email: String::new(),
+            xmpp: String::new(),
         }
     }
 

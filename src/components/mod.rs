@@ -1,6 +1,7 @@
 //! The console's components, one per file.
 
 mod active_call;
+mod administration;
 mod call_button;
 mod call_party;
 mod chat_layer;
@@ -28,6 +29,7 @@ mod toolbar;
 mod transfer_assistant;
 
 pub use active_call::ActiveCall;
+pub use administration::Administration;
 pub use call_button::CallButton;
 pub use call_party::CallParty;
 pub use chat_layer::ChatLayer;

@@ -7,10 +7,15 @@
 
 use serde::{Deserialize, Serialize};
 
+mod admin;
 mod calls;
 mod chat;
 #[cfg(feature = "emoji-table")]
 pub mod emoji;
+pub use admin::{
+    Account, AccountChange, AuditEntry, ChatSettings, DirectoryDiff, EntryNote, EntryRef,
+    NewAccount, PasswordReset, Role, SyncStatus,
+};
 pub use calls::{Call, CallAction, CallId, CallState, NewCall, TransferRequest};
 pub use chat::{
     ChatMessage, ChatRefusal, ConversationId, ConversationSummary, Marker, MarkerUpdate, MessageId,
@@ -70,6 +75,8 @@ pub enum ClientFrame {
     /// The user is typing to `to`; consoles send it at most every few seconds while typing
     /// and show it for a few seconds. Not stored.
     Typing { to: UserId },
+    /// Operators only: write (or, with an empty text, remove) the note on a directory entry.
+    SetNote { entry: EntryId, text: String },
 }
 
 /// Frames the server sends.
@@ -80,6 +87,10 @@ pub enum ServerFrame {
     Welcome {
         version: u32,
         me: User,
+        /// What `me` may do: the console shows the calls panes to operators only and the
+        /// Administration view to admins only (the server enforces both).
+        #[serde(default)]
+        role: Role,
         mode: Mode,
         config: ClientConfig,
     },
@@ -101,6 +112,17 @@ pub enum ServerFrame {
         #[serde(default)]
         more: bool,
     },
+    /// Entries were added or changed (`upserted`, whole entries) or removed (import, sync,
+    /// administration); applies on top of the snapshot, without a reload.
+    DirectoryChanged {
+        upserted: Vec<DirectoryEntry>,
+        removed: Vec<EntryId>,
+    },
+    /// Operators only: operator notes. `snapshot` replaces every note the console held (sent
+    /// after `hello`); otherwise the notes are changes (an empty text removes one).
+    Notes { notes: Vec<EntryNote>, snapshot: bool },
+    /// An admin changed the chat settings; they apply at once.
+    ConfigChanged(ClientConfig),
     /// One user's presence changed.
     Presence(PresenceUpdate),
     /// Every call not yet cleared, oldest first; replaces whatever the console held.
@@ -167,6 +189,11 @@ pub struct DirectoryEntry {
     pub title: String,
     pub location: String,
     pub user: Option<UserId>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub email: String,
+    /// Address of a person on the company's XMPP server.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub xmpp: String,
 }
 
 /// Presence of a user as every console shows it.
@@ -285,6 +312,8 @@ pub enum ErrorCode {
     NotFound,
     /// The call is not in a state that allows this move (e.g. holding a queued call).
     IllegalMove,
+    /// The user's role does not allow this frame (e.g. a call frame from a non-operator).
+    Forbidden,
     /// The server failed; the frame may be retried.
     Internal,
 }
@@ -302,6 +331,8 @@ pub struct LoginRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionInfo {
     pub user: User,
+    #[serde(default)]
+    pub role: Role,
 }
 
 /// Body of every HTTP error answer of the API.
@@ -434,6 +465,10 @@ mod tests {
             },
             ClientFrame::ChatRead { with: 2, seq: 7 },
             ClientFrame::Typing { to: 2 },
+            ClientFrame::SetNote {
+                entry: 7,
+                text: "Prefers calls after 10".into(),
+            },
         ];
         for frame in frames {
             assert_eq!(ClientFrame::decode(&frame.encode()).unwrap(), frame);
@@ -450,9 +485,24 @@ mod tests {
                     username: "alice".into(),
                     display_name: "Alice Archer".into(),
                 },
+                role: Role::Operator,
                 mode: Mode::Micollab,
                 config: sample_config(),
             },
+            ServerFrame::DirectoryChanged {
+                upserted: vec![],
+                removed: vec![3, 4],
+            },
+            ServerFrame::Notes {
+                notes: vec![EntryNote {
+                    entry: 7,
+                    text: "Absent until 3 Dec, calls to Bob Baker".into(),
+                    author: "operator".into(),
+                    updated_at_ms: 1_700_000_000_000,
+                }],
+                snapshot: true,
+            },
+            ServerFrame::ConfigChanged(sample_config()),
             ServerFrame::DirectorySnapshot {
                 entries: vec![DirectoryEntry {
                     id: 7,
@@ -462,6 +512,8 @@ mod tests {
                     title: String::new(),
                     location: "Lobby".into(),
                     user: None,
+                    email: "lobby@example.com".into(),
+                    xmpp: String::new(),
                 }],
                 more: true,
             },

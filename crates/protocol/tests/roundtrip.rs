@@ -72,6 +72,8 @@ fn server_frame() -> impl Strategy<Value = ServerFrame> {
                 title,
                 location,
                 user,
+                email: String::new(),
+                xmpp: String::new(),
             },
         );
     prop_oneof![

@@ -4,9 +4,12 @@ use std::{net::SocketAddr, path::PathBuf};
 
 use clap::Parser;
 use serde::Deserialize;
-use switchboard_protocol::{ClientConfig, DEFAULT_HISTORY_PAGE_MAX, Limits, Mode};
+use switchboard_protocol::{ClientConfig, DEFAULT_HISTORY_PAGE_MAX, Limits, Mode, Role};
 
-use crate::tls::{Tls, TlsError};
+use crate::{
+    directory::ldap::LdapConfig,
+    tls::{Tls, TlsError},
+};
 
 /// Flags of `switchboard-server`.
 #[derive(Debug, Clone, Parser)]
@@ -75,6 +78,12 @@ pub struct Cli {
 /// What to do instead of serving.
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum Command {
+    /// Manage accounts (a running server applies the change within a second).
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage the company directory.
+    #[command(subcommand)]
+    Directory(DirectoryCommand),
     /// Copy the database, while the server runs, into a new file (restore: stop the server
     /// and put the copy in place of the database file).
     Backup {
@@ -82,6 +91,74 @@ pub enum Command {
         #[arg(long)]
         to: PathBuf,
     },
+}
+
+/// `switchboard-server user ...`. Passwords never come from the command line: from
+/// `--password-file`, else a prompt on a terminal, else one line of standard input.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum UserCommand {
+    /// Create an account.
+    Add {
+        username: String,
+        #[arg(long, value_enum, default_value_t = RoleArg::User)]
+        role: RoleArg,
+        /// Name shown to others (default: the username).
+        #[arg(long)]
+        display_name: Option<String>,
+        /// File holding the password (first line).
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+    },
+    /// List every account with its role and whether it is active.
+    List,
+    /// Change an account's role.
+    SetRole {
+        username: String,
+        #[arg(value_enum)]
+        role: RoleArg,
+    },
+    /// Deactivate an account: its sessions and open consoles end, it cannot sign in; its
+    /// conversations stay readable by their partners.
+    Deactivate { username: String },
+    /// Reactivate a deactivated account.
+    Activate { username: String },
+    /// Set a new password (the account's sessions end).
+    ResetPassword {
+        username: String,
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+    },
+}
+
+/// `switchboard-server directory ...`.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum DirectoryCommand {
+    /// Replace the directory with a CSV file (columns in README "Administration"): one
+    /// transaction; a bad row changes nothing and is reported with its line and column.
+    Import {
+        file: PathBuf,
+        /// List what would be added, changed and removed, and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+/// A role as a command-line value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RoleArg {
+    Admin,
+    Operator,
+    User,
+}
+
+impl From<RoleArg> for Role {
+    fn from(role: RoleArg) -> Self {
+        match role {
+            RoleArg::Admin => Role::Admin,
+            RoleArg::Operator => Role::Operator,
+            RoleArg::User => Role::User,
+        }
+    }
 }
 
 /// Chat mode as a flag value.
@@ -112,6 +189,17 @@ pub struct FileConfig {
     /// Limits the server enforces.
     #[serde(default)]
     pub limits: FileLimits,
+    /// Where the directory comes from.
+    #[serde(default)]
+    pub directory: FileDirectory,
+}
+
+/// `[directory]` table of the TOML file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileDirectory {
+    /// `[directory.ldap]`: sync the directory from LDAP / Active Directory.
+    pub ldap: Option<LdapConfig>,
 }
 
 /// `[limits]` table of the TOML file.
@@ -164,6 +252,8 @@ pub struct Config {
     pub secure_cookies: bool,
     /// The certificate and key when this server speaks HTTPS itself.
     pub tls: Option<Tls>,
+    /// The directory's LDAP source, if any.
+    pub ldap: Option<LdapConfig>,
     pub client: ClientConfig,
 }
 
@@ -316,7 +406,11 @@ impl Config {
                 "predefined_messages has an empty entry ({bad:?}); remove it"
             )));
         }
+        if let Some(ldap) = &file.directory.ldap {
+            ldap.check().map_err(ConfigError::Invalid)?;
+        }
         Ok(Config {
+            ldap: file.directory.ldap,
             database_url,
             mode: cli.mode.into(),
             static_dir: cli.static_dir.clone(),

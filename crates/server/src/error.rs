@@ -43,6 +43,21 @@ pub enum AppError {
     /// 401 `unauthenticated`: no valid session cookie.
     #[error("Sign in first.")]
     Unauthenticated,
+    /// 403 `forbidden`: the user's role does not allow this.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// 400 `invalid_request`: the request's values are not acceptable; the message says why.
+    #[error("{0}")]
+    Invalid(String),
+    /// 400 `invalid_csv`: an import file has a bad row; nothing changed.
+    #[error("Nothing was imported: {0}")]
+    InvalidCsv(#[from] crate::directory::import::RowError),
+    /// 404 `not_found`: the named account or entry does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// 409 `conflict`: the change would break a rule (a duplicate name, the last admin).
+    #[error("{0}")]
+    Conflict(String),
     /// 403 `forbidden_origin`: a WebSocket upgrade from another site.
     #[error("This origin may not open the console's WebSocket.")]
     ForbiddenOrigin,
@@ -75,6 +90,11 @@ impl AppError {
                 CallError::Database(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             },
             AppError::ForbiddenOrigin => (StatusCode::FORBIDDEN, "forbidden_origin"),
+            AppError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            AppError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+            AppError::InvalidCsv(_) => (StatusCode::BAD_REQUEST, "invalid_csv"),
+            AppError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            AppError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             AppError::TooManyAttempts(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
             AppError::Database(_) | AppError::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")

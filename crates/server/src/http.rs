@@ -14,7 +14,7 @@ use tower_http::{
     trace::TraceLayer,
 };
 
-use crate::{auth, calls::ingest, headers, openapi, state::AppState, ws};
+use crate::{admin, auth, calls::ingest, headers, openapi, state::AppState, ws};
 
 /// Every route of the server.
 pub fn router(state: AppState) -> Router {
@@ -28,6 +28,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/openapi.json", get(openapi::document))
         .route(EMOJI_TABLE_PATH, get(emoji_table))
         .merge(auth::router())
+        .merge(admin::router())
         .merge(ingest::router())
         .fallback_service(console)
         .with_state(state);

@@ -6,8 +6,12 @@
 //! * [`config`]: flags, environment and the TOML file
 //! * [`storage`]: the database pool and migrations
 //! * [`auth`]: passwords, sessions, the session cookie
+//! * [`accounts`]: accounts and roles; [`admin`]: the Administration view's API;
+//!   [`cli`]: `user ...` and `directory ...` subcommands; [`audit`]: the audit log and the
+//!   change feed every server follows; [`settings`]: chat settings changed live
 //! * [`presence`]: the hub (connections, presence, fan-out)
-//! * [`directory`]: the company directory and its snapshot
+//! * [`directory`]: the company directory, its snapshot and deltas, CSV import, LDAP sync,
+//!   operator notes
 //! * [`clock`]: wall-clock milliseconds, as stored and sent
 //! * [`chat`]: messages (one group-committing writer), history, the chat list, user search
 //! * [`calls`]: the queue, the active call, transfers; the call-control adapter and ingest API
@@ -17,10 +21,14 @@
 //! * [`bucket`]: the token bucket behind rate limits
 //! * [`demo`]: the demo company and its bots
 
+pub mod accounts;
+pub mod admin;
+pub mod audit;
 pub mod auth;
 pub mod bucket;
 pub mod calls;
 pub mod chat;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod demo;
@@ -30,6 +38,7 @@ pub mod headers;
 pub mod http;
 pub mod openapi;
 pub mod presence;
+pub mod settings;
 pub mod state;
 pub mod storage;
 pub mod tls;
@@ -55,7 +64,26 @@ pub async fn prepare(
     if config.bench_users > 0 {
         demo::seed_bench_users(&db, config.bench_users).await?;
     }
+    if accounts::count(&db).await? == 0 {
+        tracing::warn!(
+            "there are no accounts yet: add the first administrator with \
+             `switchboard-server user add NAME --role admin` (same --data-dir or \
+             --database-url as this server)"
+        );
+    }
+    // Follow the audit log from here: what happened before is in what we load now.
+    let seen = audit::head(&db).await?;
     let state = AppState::load(db, config, shutdown).await?;
+    tokio::spawn(audit::follow(state.clone(), seen));
+    if let Some(ldap) = state.config.ldap.clone() {
+        let state = state.clone();
+        tokio::spawn(directory::ldap::run(
+            state.db.clone(),
+            ldap,
+            state.sync_now.clone(),
+            state.shutdown.clone(),
+        ));
+    }
     if state.config.demo_bots {
         tokio::spawn(demo::bots::run(state.clone()));
     }

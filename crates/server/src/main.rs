@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use switchboard_server::{
-    Config,
+    Config, cli,
     config::{Cli, Command},
     storage,
 };
@@ -16,10 +16,16 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     let config = Config::load(&cli)?;
-    if let Some(Command::Backup { to }) = &cli.command {
+    if let Some(command) = cli.command.clone() {
         let db = storage::open(&config.database_url).await?;
-        storage::backup(&db, to).await?;
-        println!("backup written to {}", to.display());
+        match command {
+            Command::Backup { to } => {
+                storage::backup(&db, &to).await?;
+                println!("backup written to {}", to.display());
+            }
+            Command::User(command) => cli::user(&db, command).await?,
+            Command::Directory(command) => cli::directory(&db, command).await?,
+        }
         return Ok(());
     }
     let shutdown = CancellationToken::new();

@@ -6,7 +6,7 @@ use utoipa::{
     openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme},
 };
 
-use crate::{auth, calls::ingest, http};
+use crate::{admin, auth, calls::ingest, http};
 
 /// The whole HTTP API (the WebSocket protocol is described in the protocol crate).
 #[derive(OpenApi)]
@@ -17,11 +17,15 @@ use crate::{auth, calls::ingest, http};
         auth::whoami, auth::sign_in, auth::sign_out,
         ingest::queue, ingest::list, ingest::answer, ingest::hold, ingest::transfer,
         ingest::clear, ingest::events,
+        admin::list_users, admin::add_user, admin::change_user, admin::reset_password,
+        admin::import_directory, admin::sync_status, admin::sync_now, admin::get_settings,
+        admin::put_settings, admin::audit_log,
     ),
     modifiers(&SecuritySchemes),
     tags(
         (name = "session", description = "Signing in and out of the console"),
         (name = "calls", description = "Call ingest API for a PBX integration (bearer token)"),
+        (name = "admin", description = "The Administration view (an admin's session cookie)"),
         (name = "server", description = "Operations"),
     )
 )]

@@ -12,7 +12,7 @@ use std::{
 
 use axum::extract::ws::Utf8Bytes;
 use sqlx::{Row, SqlitePool};
-use switchboard_protocol::{PresenceState, PresenceUpdate, ServerFrame, UserId};
+use switchboard_protocol::{PresenceState, PresenceUpdate, Role, ServerFrame, UserId};
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
@@ -34,6 +34,8 @@ const SNAPSHOT_PAGE: usize = 400;
 pub struct Joined {
     pub id: ConnId,
     pub events: broadcast::Receiver<Utf8Bytes>,
+    /// Frames for operators only (calls, operator notes); `None` for other roles.
+    pub operator_events: Option<broadcast::Receiver<Utf8Bytes>>,
     pub direct: mpsc::Receiver<Utf8Bytes>,
     pub closed: CancellationToken,
     pub snapshot: Vec<Utf8Bytes>,
@@ -74,6 +76,7 @@ impl HubState {
 pub struct Hub {
     state: Mutex<HubState>,
     events: broadcast::Sender<Utf8Bytes>,
+    operator_events: broadcast::Sender<Utf8Bytes>,
 }
 
 impl Hub {
@@ -96,6 +99,7 @@ impl Hub {
                 ..HubState::default()
             }),
             events: broadcast::channel(FAN_OUT_QUEUE).0,
+            operator_events: broadcast::channel(FAN_OUT_QUEUE).0,
         })
     }
 
@@ -113,22 +117,35 @@ impl Hub {
         self.broadcast(frame.into());
     }
 
-    /// Sends a frame that is not about presence (calls) to every joined connection. Callers
-    /// keep their own order (the calls service sends under its own lock).
+    /// Sends a frame that is not about presence (directory changes, settings) to every joined
+    /// connection.
     pub fn broadcast(&self, frame: Utf8Bytes) {
         // No receivers is fine: nobody is watching.
         let _ = self.events.send(frame);
     }
 
+    /// Sends a frame to the connections of operators only (calls, operator notes). Callers
+    /// keep their own order (the calls service sends under its own lock).
+    pub fn broadcast_operators(&self, frame: Utf8Bytes) {
+        let _ = self.operator_events.send(frame);
+    }
+
     /// Registers a connection of `user` under `session`. The user comes online if this is
     /// their first connection.
     pub fn join(&self, user: UserId, session: &str) -> Joined {
-        self.join_limited(user, session, usize::MAX)
+        self.join_limited(user, session, usize::MAX, Role::User)
             .expect("no limit, no refusal")
     }
 
-    /// [`Hub::join`], unless `user` already holds `max` connections: then `None`.
-    pub fn join_limited(&self, user: UserId, session: &str, max: usize) -> Option<Joined> {
+    /// [`Hub::join`] for a user of `role`, unless `user` already holds `max` connections:
+    /// then `None`.
+    pub fn join_limited(
+        &self,
+        user: UserId,
+        session: &str,
+        max: usize,
+        role: Role,
+    ) -> Option<Joined> {
         let mut state = self.lock();
         if state
             .online
@@ -146,6 +163,9 @@ impl Hub {
         }
         // Subscribed after that publish: the snapshot below already holds it.
         let events = self.events.subscribe();
+        let operator_events = role
+            .handles_calls()
+            .then(|| self.operator_events.subscribe());
         let (direct_tx, direct) = mpsc::channel(DIRECT_QUEUE);
         let closed = CancellationToken::new();
         state.connections.insert(
@@ -182,6 +202,7 @@ impl Hub {
         Some(Joined {
             id,
             events,
+            operator_events,
             direct,
             closed,
             snapshot,
@@ -234,6 +255,25 @@ impl Hub {
         }
     }
 
+    /// Closes every connection of `user` (deactivated, new role, new password): each
+    /// console then reconnects with the new role or finds its session gone.
+    pub fn close_user(&self, user: UserId) {
+        let state = self.lock();
+        for conn in state.connections.values() {
+            if conn.user == user {
+                conn.closed.cancel();
+            }
+        }
+    }
+
+    /// Learns of a new account, so that others can chat with it.
+    pub fn add_user(&self, user: UserId) {
+        self.lock()
+            .chosen
+            .entry(user)
+            .or_insert(PresenceState::Available);
+    }
+
     /// Sends a frame to every connection of `user` (chat). A connection whose queue is full is
     /// cut off, so it closes and resyncs instead of slowing the sender.
     pub fn send_to_user(&self, user: UserId, frame: &Utf8Bytes) {
@@ -280,6 +320,7 @@ mod tests {
         let hub = Hub {
             state: Mutex::new(HubState::default()),
             events: broadcast::channel(16).0,
+            operator_events: broadcast::channel(16).0,
         };
         hub.lock()
             .chosen

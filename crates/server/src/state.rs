@@ -1,8 +1,10 @@
 //! State shared by every request and connection.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use sqlx::SqlitePool;
+use switchboard_protocol::{ClientConfig, ServerFrame};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -32,6 +34,11 @@ pub struct AppState {
     pub chat: Arc<Chat>,
     /// Failed sign-ins per user name and address.
     pub throttle: Arc<Throttle>,
+    /// What consoles are told in `welcome`: the config file's, with the chat settings an
+    /// admin changed on top (see [`crate::settings`]).
+    client: Arc<RwLock<ClientConfig>>,
+    /// Notified by "Sync now": the LDAP sync runs at once.
+    pub sync_now: Arc<Notify>,
     /// Cancelled when the server shuts down; connection tasks then close their sockets.
     pub shutdown: CancellationToken,
 }
@@ -53,6 +60,7 @@ impl AppState {
         };
         let calls = Calls::load(db.clone(), hub.clone(), directory.clone(), adapter).await?;
         let chat = Chat::start(db.clone(), hub.clone(), &config);
+        let client = crate::settings::load(&db, &config).await?;
         Ok(AppState {
             db,
             config: Arc::new(config),
@@ -61,7 +69,27 @@ impl AppState {
             calls: Arc::new(calls),
             chat: Arc::new(chat),
             throttle: Arc::default(),
+            client: Arc::new(RwLock::new(client)),
+            sync_now: Arc::default(),
             shutdown,
         })
+    }
+
+    /// The console configuration as it stands now.
+    pub fn client_config(&self) -> ClientConfig {
+        self.client
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Makes new chat settings current and sends them to every open console.
+    pub fn publish_settings(&self, client: ClientConfig) {
+        *self
+            .client
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = client.clone();
+        self.hub
+            .broadcast(ServerFrame::ConfigChanged(client).encode().into());
     }
 }

@@ -23,7 +23,7 @@ use axum_extra::extract::{
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use sqlx::{Row, SqlitePool};
-use switchboard_protocol::{LoginRequest, SessionInfo, User};
+use switchboard_protocol::{LoginRequest, Role, SessionInfo, User};
 
 use crate::{error::AppError, state::AppState};
 
@@ -93,6 +93,7 @@ pub async fn create_session(db: &SqlitePool, user: i64) -> Result<String, AppErr
 /// The signed-in user of a request, from its session cookie. Rejects with 401.
 pub struct CurrentSession {
     pub user: User,
+    pub role: Role,
     /// Hash of the session token: how the hub knows which sockets to close at sign-out.
     pub session: String,
 }
@@ -105,8 +106,8 @@ impl FromRequestParts<AppState> for CurrentSession {
         let token = jar.get(COOKIE).ok_or(AppError::Unauthenticated)?;
         let session = token_hash(token.value());
         let row = sqlx::query(
-            "SELECT u.id, u.username, u.display_name, s.last_seen FROM sessions s \
-             JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?",
+            "SELECT u.id, u.username, u.display_name, u.role, s.last_seen FROM sessions s \
+             JOIN users u ON u.id = s.user_id WHERE s.token_hash = ? AND u.active = 1",
         )
         .bind(&session)
         .fetch_optional(&state.db)
@@ -129,8 +130,28 @@ impl FromRequestParts<AppState> for CurrentSession {
                 username: row.get("username"),
                 display_name: row.get("display_name"),
             },
+            role: role_of(&row),
             session,
         })
+    }
+}
+
+fn role_of(row: &sqlx::sqlite::SqliteRow) -> Role {
+    Role::parse(row.get("role")).unwrap_or_default()
+}
+
+/// The signed-in user of a request if an admin; 403 `forbidden` for anyone else.
+pub struct AdminSession(pub CurrentSession);
+
+impl FromRequestParts<AppState> for AdminSession {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let current = CurrentSession::from_request_parts(parts, state).await?;
+        if !current.role.administers() {
+            return Err(AppError::Forbidden("Only administrators may do this."));
+        }
+        Ok(AdminSession(current))
     }
 }
 
@@ -175,7 +196,8 @@ pub async fn sign_in(
         return Err(AppError::TooManyAttempts(wait.as_secs().div_ceil(60)));
     }
     let row = sqlx::query(
-        "SELECT id, username, display_name, password_hash FROM users WHERE username = ?",
+        "SELECT id, username, display_name, role, password_hash FROM users \
+         WHERE username = ? AND active = 1",
     )
     .bind(username)
     .fetch_optional(&state.db)
@@ -196,11 +218,12 @@ pub async fn sign_in(
         username: row.get("username"),
         display_name: row.get("display_name"),
     };
+    let role = role_of(&row);
     // A new token at every sign-in: a session fixed before sign-in is never reused.
     let token = create_session(&state.db, user.id).await?;
     tracing::info!(username = %user.username, "signed in");
     let cookie = session_cookie(token, state.config.https());
-    Ok((jar.add(cookie), Json(SessionInfo { user })))
+    Ok((jar.add(cookie), Json(SessionInfo { user, role })))
 }
 
 /// `GET /api/session`: who is signed in.
@@ -210,7 +233,10 @@ pub async fn sign_in(
         (status = 401, description = "No valid session", body = switchboard_protocol::ApiError),
     ))]
 pub async fn whoami(current: CurrentSession) -> Json<SessionInfo> {
-    Json(SessionInfo { user: current.user })
+    Json(SessionInfo {
+        user: current.user,
+        role: current.role,
+    })
 }
 
 /// `DELETE /api/session`: ends the session and closes its sockets.

@@ -285,7 +285,7 @@ impl Calls {
 
     fn publish(&self, call: &Call) {
         self.hub
-            .broadcast(ServerFrame::Call(call.clone()).encode().into());
+            .broadcast_operators(ServerFrame::Call(call.clone()).encode().into());
     }
 }
 

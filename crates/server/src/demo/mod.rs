@@ -64,15 +64,42 @@ const SHARED_PHONES: [(&str, &str, &str); 3] = [
     ("Loading Dock", "Facilities", "Harbour site"),
 ];
 
-/// Seeds the demo company unless it is already there.
+/// The demo's administrator (password = user name); it has no directory entry.
+const ADMIN: (&str, &str) = ("admin", "Administrator");
+
+/// Seeds the demo company unless it is already there, then its roles (once: an admin may
+/// change them later).
 pub async fn seed(db: &SqlitePool) -> Result<(), AppError> {
     let seeded: Option<i64> =
         sqlx::query_scalar("SELECT id FROM users WHERE username = 'operator'")
             .fetch_optional(db)
             .await?;
-    if seeded.is_some() {
-        return Ok(());
+    if seeded.is_none() {
+        seed_company(db).await?;
     }
+    let admin: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE username = ?")
+        .bind(ADMIN.0)
+        .fetch_optional(db)
+        .await?;
+    if admin.is_none() {
+        let hash = tokio::task::spawn_blocking(|| hash_password(ADMIN.0))
+            .await
+            .map_err(|err| AppError::Internal(format!("hashing task: {err}")))??;
+        let mut tx = db.begin().await?;
+        let id = insert_user(&mut tx, ADMIN.0, ADMIN.1, Some(&hash)).await?;
+        sqlx::query("UPDATE users SET role = 'admin' WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE users SET role = 'operator' WHERE username = 'operator'")
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+async fn seed_company(db: &SqlitePool) -> Result<(), AppError> {
     let mut hashes = Vec::with_capacity(ACCOUNTS.len());
     for (username, ..) in ACCOUNTS {
         let username = username.to_owned();
@@ -160,9 +187,10 @@ async fn insert_entry(
 ) -> Result<(), sqlx::Error> {
     let numbers = serde_json::json!([extension.to_string(), format!("+1 555 {extension:04}")]);
     sqlx::query(
-        "INSERT INTO directory_entries (name, numbers, department, title, location, user_id) \
-         VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO directory_entries (external_id, name, numbers, department, title, \
+         location, user_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
     )
+    .bind(format!("ext-{extension}"))
     .bind(entry.name)
     .bind(numbers.to_string())
     .bind(entry.department)

@@ -15,8 +15,8 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
         call: CallId,
         action: CallAction,
     ) -> Result<(), Stop> {
-        if self.joined.is_none() {
-            return self.refuse(ErrorCode::OutOfOrder, "send hello first").await;
+        if !self.operator_only("handle calls").await? {
+            return Ok(());
         }
         let source = Source::Operator(self.session.user.username.clone());
         match self.state.calls.act(call, action, source).await {

@@ -20,7 +20,7 @@ use axum::{
 };
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use switchboard_protocol::{
-    CallAction, ClientFrame, ErrorCode, PROTOCOL_VERSION, PresenceState, ServerFrame,
+    CallAction, ClientFrame, EntryId, ErrorCode, PROTOCOL_VERSION, PresenceState, ServerFrame,
 };
 use tokio::{
     sync::{broadcast, mpsc},
@@ -29,7 +29,8 @@ use tokio::{
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    auth::CurrentSession, bucket::TokenBucket, error::AppError, presence::ConnId, state::AppState,
+    auth::CurrentSession, bucket::TokenBucket, directory::notes::MAX_NOTE_CHARS,
+    error::AppError, presence::ConnId, state::AppState,
 };
 
 /// How often the server pings an idle console.
@@ -93,6 +94,7 @@ enum Stop {
 struct Joined {
     id: ConnId,
     events: broadcast::Receiver<Utf8Bytes>,
+    operator_events: Option<broadcast::Receiver<Utf8Bytes>>,
     direct: mpsc::Receiver<Utf8Bytes>,
 }
 
@@ -221,7 +223,18 @@ async fn next_outbound(joined: &mut Option<Joined>) -> Outbound {
         Some(joined) => tokio::select! {
             frame = joined.events.recv() => Outbound::Everyone(frame),
             frame = joined.direct.recv() => Outbound::Direct(frame),
+            Some(frame) = operators_only(&mut joined.operator_events) => Outbound::Everyone(frame),
         },
+        None => std::future::pending().await,
+    }
+}
+
+/// The next frame for operators, if this connection is an operator's; never otherwise.
+async fn operators_only(
+    events: &mut Option<broadcast::Receiver<Utf8Bytes>>,
+) -> Option<Result<Utf8Bytes, broadcast::error::RecvError>> {
+    match events {
+        Some(events) => Some(events.recv().await),
         None => std::future::pending().await,
     }
 }
@@ -294,6 +307,7 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
             Ok(ClientFrame::SearchUsers { query }) => self.search_users(query).await,
             Ok(ClientFrame::ChatRead { with, seq }) => self.chat_read(with, seq).await,
             Ok(ClientFrame::Typing { to }) => self.typing(to).await,
+            Ok(ClientFrame::SetNote { entry, text }) => self.set_note(entry, text).await,
         }
     }
 
@@ -310,7 +324,8 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
         }
         let hub = self.state.hub.clone();
         let max = self.state.config.limits.connections_per_user;
-        let Some(joined) = hub.join_limited(self.session.user.id, &self.session.session, max)
+        let role = self.session.role;
+        let Some(joined) = hub.join_limited(self.session.user.id, &self.session.session, max, role)
         else {
             return Err(Stop::Close(
                 close_code::POLICY,
@@ -321,26 +336,27 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
         self.joined = Some(Joined {
             id: joined.id,
             events: joined.events,
+            operator_events: joined.operator_events,
             direct: joined.direct,
         });
         let welcome = ServerFrame::Welcome {
             version: PROTOCOL_VERSION,
             me: self.session.user.clone(),
+            role,
             mode: self.state.config.mode,
-            config: self.state.config.client.clone(),
+            config: self.state.client_config(),
         };
         self.send_frame(&welcome).await?;
         let directory = self.state.directory.clone();
-        for page in directory.snapshot() {
+        for page in directory.snapshot().iter() {
             self.send(page.clone()).await?;
         }
         for page in joined.snapshot {
             self.send(page).await?;
         }
-        // After joining: a call change from now on is in the snapshot, the queue, or both
-        // (changes are whole calls, so seeing one twice is harmless).
-        let calls = self.state.calls.snapshot().await;
-        self.send_frame(&calls).await?;
+        if role.handles_calls() {
+            self.operator_snapshots().await?;
+        }
         match self.state.chat.conversations(self.session.user.id).await {
             Ok(conversations) => {
                 self.send_frame(&ServerFrame::ConversationsSnapshot { conversations })
@@ -361,6 +377,74 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
                     close_code::ERROR,
                     "could not load the chat list; reconnect",
                 ))
+            }
+        }
+    }
+
+    /// Calls and operator notes, for an operator's console after joining: a change from now
+    /// on is in the snapshot, the queue, or both (changes are whole calls and whole notes, so
+    /// seeing one twice is harmless).
+    async fn operator_snapshots(&mut self) -> Result<(), Stop> {
+        let calls = self.state.calls.snapshot().await;
+        self.send_frame(&calls).await?;
+        match crate::directory::notes::all(&self.state.db).await {
+            Ok(notes) => {
+                self.send_frame(&ServerFrame::Notes {
+                    notes,
+                    snapshot: true,
+                })
+                .await
+            }
+            Err(err) => {
+                tracing::error!(%err, "loading operator notes");
+                Err(Stop::Close(close_code::ERROR, "could not load notes; reconnect"))
+            }
+        }
+    }
+
+    /// Refuses a frame only operators may send, for anyone else; `Ok(true)` lets it through.
+    async fn operator_only(&mut self, what: &str) -> Result<bool, Stop> {
+        if self.joined.is_none() {
+            self.refuse(ErrorCode::OutOfOrder, "send hello first").await?;
+            return Ok(false);
+        }
+        if !self.session.role.handles_calls() {
+            let message = format!("only operators may {what}");
+            self.refuse(ErrorCode::Forbidden, message).await?;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    /// `set_note`: an operator writes (or removes) the note on an entry; every operator's
+    /// console gets it.
+    async fn set_note(&mut self, entry: EntryId, text: String) -> Result<(), Stop> {
+        if !self.operator_only("write notes").await? {
+            return Ok(());
+        }
+        if !self.state.directory.contains(entry) {
+            return self
+                .refuse(ErrorCode::NotFound, format!("no directory entry {entry}"))
+                .await;
+        }
+        if text.chars().count() > MAX_NOTE_CHARS {
+            let message = format!("a note has at most {MAX_NOTE_CHARS} characters");
+            return self.refuse(ErrorCode::InvalidRequest, message).await;
+        }
+        let author = self.session.user.username.clone();
+        match crate::directory::notes::set(&self.state.db, &author, entry, &text).await {
+            Ok(note) => {
+                let frame = ServerFrame::Notes {
+                    notes: vec![note],
+                    snapshot: false,
+                };
+                self.state.hub.broadcast_operators(frame.encode().into());
+                Ok(())
+            }
+            Err(err) => {
+                tracing::error!(%err, "storing a note");
+                self.refuse(ErrorCode::Internal, "could not store the note; try again")
+                    .await
             }
         }
     }

@@ -1,0 +1,419 @@
+//! Replacing the directory with a list of records, from a CSV file ([`parse_csv`]) or an LDAP
+//! search ([`super::ldap`]): one transaction that adds, changes and tombstones entries by
+//! their stable id, or, for a dry run, reports what it would do and changes nothing.
+//!
+//! CSV columns (header row required, any order; only `id` and `name` must be there):
+//! `id, name, username, department, title, location, extension, mobile, other_numbers,
+//! email, xmpp`. `other_numbers` holds any number of numbers separated by `;`. An entry
+//! with a `username` is that account's entry; an unknown username gets a new account that
+//! cannot sign in until an administrator sets its password.
+
+use std::collections::{HashMap, HashSet};
+
+use sqlx::{Row, SqlitePool};
+use switchboard_protocol::{DirectoryDiff, EntryRef, UserId};
+
+use crate::{accounts::check_username, audit, clock::now_ms, error::AppError};
+
+/// The columns a CSV file may have, in the documented order.
+pub const COLUMNS: [&str; 11] = [
+    "id",
+    "name",
+    "username",
+    "department",
+    "title",
+    "location",
+    "extension",
+    "mobile",
+    "other_numbers",
+    "email",
+    "xmpp",
+];
+
+/// Longest field accepted, in characters.
+const MAX_FIELD_CHARS: usize = 500;
+
+/// One person or phone as a source describes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Record {
+    /// The source's stable id (CSV `id`, LDAP `entryUUID` / `objectGUID`).
+    pub external_id: String,
+    pub name: String,
+    pub username: Option<String>,
+    pub department: String,
+    pub title: String,
+    pub location: String,
+    /// Extension first, then mobile, then the others.
+    pub numbers: Vec<String>,
+    pub email: String,
+    pub xmpp: String,
+}
+
+/// Why a record cannot be taken: where (line of the file, column) and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}{}: {reason}", column.as_ref().map(|c| format!(", column {c:?}")).unwrap_or_default())]
+pub struct RowError {
+    pub line: u64,
+    pub column: Option<String>,
+    pub reason: String,
+}
+
+fn row_error(line: u64, column: Option<&str>, reason: impl Into<String>) -> RowError {
+    RowError {
+        line,
+        column: column.map(str::to_owned),
+        reason: reason.into(),
+    }
+}
+
+/// Checks a phone number: digits with the usual separators (`+`, space, `-`, `.`, `(`, `)`,
+/// `/`), at least one digit, at most 32 characters.
+pub fn check_number(number: &str) -> Result<(), String> {
+    let allowed = number
+        .chars()
+        .all(|c| c.is_ascii_digit() || " +-.()/".contains(c));
+    if allowed && number.chars().any(|c| c.is_ascii_digit()) && number.len() <= 32 {
+        Ok(())
+    } else {
+        Err(format!(
+            "{number:?} is not a phone number (digits, spaces and + - . ( ) / only)"
+        ))
+    }
+}
+
+/// Checks an address of the form `local@domain` (email, XMPP).
+fn check_address(address: &str) -> Result<(), String> {
+    match address.split_once('@') {
+        Some((local, domain))
+            if !local.is_empty()
+                && !domain.is_empty()
+                && !domain.contains('@')
+                && !address.chars().any(char::is_whitespace) =>
+        {
+            Ok(())
+        }
+        _ => Err(format!("{address:?} is not an address of the form name@domain")),
+    }
+}
+
+impl Record {
+    /// Checks the fields of a record a source produced (the CSV parser reports the line and
+    /// column itself; the LDAP sync skips a bad entry with this reason).
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        if self.external_id.is_empty() {
+            return Err(("id", "the stable id is empty".into()));
+        }
+        if self.name.is_empty() {
+            return Err(("name", "the name is empty".into()));
+        }
+        if let Some(username) = &self.username {
+            check_username(username).map_err(|reason| ("username", reason))?;
+        }
+        for number in &self.numbers {
+            check_number(number).map_err(|reason| ("numbers", reason))?;
+        }
+        for (column, address) in [("email", &self.email), ("xmpp", &self.xmpp)] {
+            if !address.is_empty() {
+                check_address(address).map_err(|reason| (column, reason))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Parses and checks a whole CSV file; the first bad row fails it all.
+pub fn parse_csv(bytes: &[u8]) -> Result<Vec<Record>, RowError> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(false)
+        .from_reader(bytes);
+    let header = reader
+        .byte_headers()
+        .map_err(|err| row_error(1, None, format!("unreadable header row: {err}")))?
+        .clone();
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    for (at, name) in header.iter().enumerate() {
+        let name = std::str::from_utf8(name)
+            .map_err(|_| row_error(1, None, "the header row is not UTF-8"))?
+            .trim();
+        let Some(known) = COLUMNS.iter().find(|column| **column == name) else {
+            return Err(row_error(
+                1,
+                Some(name),
+                format!("unknown column; the columns are {}", COLUMNS.join(", ")),
+            ));
+        };
+        if index.insert(known, at).is_some() {
+            return Err(row_error(1, Some(name), "the column appears twice"));
+        }
+    }
+    for required in ["id", "name"] {
+        if !index.contains_key(required) {
+            return Err(row_error(1, Some(required), "this column is required"));
+        }
+    }
+    let mut records = Vec::new();
+    let mut seen: HashMap<String, u64> = HashMap::new();
+    for row in reader.byte_records() {
+        let row = row.map_err(|err| {
+            let line = err.position().map_or(0, |p| p.line());
+            let reason = match err.kind() {
+                csv::ErrorKind::UnequalLengths {
+                    expected_len, len, ..
+                } => format!("{len} fields where the header has {expected_len}"),
+                _ => err.to_string(),
+            };
+            row_error(line, None, reason)
+        })?;
+        let line = row.position().map_or(0, |p| p.line());
+        let field = |column: &str| -> Result<String, RowError> {
+            let Some(&at) = index.get(column) else {
+                return Ok(String::new());
+            };
+            let raw = row.get(at).unwrap_or_default();
+            let text = std::str::from_utf8(raw)
+                .map_err(|_| row_error(line, Some(column), "not valid UTF-8"))?
+                .trim();
+            if text.chars().count() > MAX_FIELD_CHARS {
+                return Err(row_error(
+                    line,
+                    Some(column),
+                    format!("longer than {MAX_FIELD_CHARS} characters"),
+                ));
+            }
+            Ok(text.to_owned())
+        };
+        let username = field("username")?;
+        let mut numbers = Vec::new();
+        for column in ["extension", "mobile"] {
+            let number = field(column)?;
+            if !number.is_empty() {
+                check_number(&number).map_err(|reason| row_error(line, Some(column), reason))?;
+                numbers.push(number);
+            }
+        }
+        for number in field("other_numbers")?.split(';').map(str::trim) {
+            if !number.is_empty() {
+                check_number(number)
+                    .map_err(|reason| row_error(line, Some("other_numbers"), reason))?;
+                numbers.push(number.to_owned());
+            }
+        }
+        let record = Record {
+            external_id: field("id")?,
+            name: field("name")?,
+            username: (!username.is_empty()).then_some(username),
+            department: field("department")?,
+            title: field("title")?,
+            location: field("location")?,
+            numbers,
+            email: field("email")?,
+            xmpp: field("xmpp")?,
+        };
+        record
+            .check()
+            .map_err(|(column, reason)| row_error(line, Some(column), reason))?;
+        if let Some(first) = seen.insert(record.external_id.clone(), line) {
+            return Err(row_error(
+                line,
+                Some("id"),
+                format!("id {:?} is already on line {first}", record.external_id),
+            ));
+        }
+        records.push(record);
+    }
+    Ok(records)
+}
+
+/// An entry as stored, for comparing with a record.
+struct Stored {
+    id: i64,
+    fields: Fields,
+    removed: bool,
+}
+
+/// The fields a record sets, as stored.
+#[derive(PartialEq, Eq)]
+struct Fields {
+    name: String,
+    numbers: String,
+    department: String,
+    title: String,
+    location: String,
+    email: String,
+    xmpp: String,
+    user: Option<UserId>,
+}
+
+/// Who applies a directory and how the audit log names it.
+#[derive(Debug, Clone, Copy)]
+pub struct Applier<'a> {
+    /// Admin's username, `cli` or `ldap-sync`.
+    pub actor: &'a str,
+    /// `directory.import` or `directory.sync`.
+    pub action: &'a str,
+    /// Whether a record with an unknown username gets a new account; otherwise it is
+    /// linked to no account.
+    pub create_accounts: bool,
+}
+
+/// Makes the directory hold exactly `records` (in one transaction): new ids are added,
+/// changed ones updated, tombstoned ones revived, and entries missing from `records`
+/// tombstoned. With `dry_run` the same work is rolled back and only reported. The audit log
+/// gets one row when something changed (and always for an import, which an admin ran).
+pub async fn apply(
+    db: &SqlitePool,
+    records: &[Record],
+    by: Applier<'_>,
+    dry_run: bool,
+) -> Result<DirectoryDiff, AppError> {
+    let mut tx = db.begin().await?;
+    let rows = sqlx::query(
+        "SELECT id, external_id, name, numbers, department, title, location, email, xmpp, \
+         user_id, removed_at_ms FROM directory_entries WHERE external_id IS NOT NULL",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut stored: HashMap<String, Stored> = rows
+        .iter()
+        .map(|row| {
+            let stored = Stored {
+                id: row.get("id"),
+                fields: Fields {
+                    name: row.get("name"),
+                    numbers: row.get("numbers"),
+                    department: row.get("department"),
+                    title: row.get("title"),
+                    location: row.get("location"),
+                    email: row.get("email"),
+                    xmpp: row.get("xmpp"),
+                    user: row.get("user_id"),
+                },
+                removed: row.get::<Option<i64>, _>("removed_at_ms").is_some(),
+            };
+            (row.get("external_id"), stored)
+        })
+        .collect();
+    let mut users: HashMap<String, UserId> = sqlx::query("SELECT id, username FROM users")
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|row| (row.get("username"), row.get("id")))
+        .collect();
+    let mut diff = DirectoryDiff::default();
+    let mut kept = HashSet::new();
+    let mut accounts_added = 0;
+    for record in records {
+        kept.insert(record.external_id.as_str());
+        let user = match &record.username {
+            None => None,
+            Some(username) => match users.get(username) {
+                Some(&id) => Some(id),
+                None if !by.create_accounts => None,
+                None => {
+                    let id: UserId = sqlx::query_scalar(
+                        "INSERT INTO users (username, display_name) VALUES (?, ?) RETURNING id",
+                    )
+                    .bind(username)
+                    .bind(&record.name)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    let detail = format!("{username} (user, from the directory; no password yet)");
+                    audit::record(&mut *tx, by.actor, "user.add", &detail, Some(id)).await?;
+                    users.insert(username.clone(), id);
+                    accounts_added += 1;
+                    Some(id)
+                }
+            },
+        };
+        let fields = Fields {
+            name: record.name.clone(),
+            numbers: serde_json::to_string(&record.numbers)
+                .map_err(|err| AppError::Internal(format!("encoding numbers: {err}")))?,
+            department: record.department.clone(),
+            title: record.title.clone(),
+            location: record.location.clone(),
+            email: record.email.clone(),
+            xmpp: record.xmpp.clone(),
+            user,
+        };
+        let reference = EntryRef {
+            external_id: record.external_id.clone(),
+            name: record.name.clone(),
+        };
+        let id = match stored.remove(&record.external_id) {
+            Some(old) if !old.removed && old.fields == fields => continue,
+            Some(old) => {
+                if old.removed {
+                    diff.added.push(reference);
+                } else {
+                    diff.changed.push(reference);
+                }
+                Some(old.id)
+            }
+            None => {
+                diff.added.push(reference);
+                None
+            }
+        };
+        sqlx::query(
+            "INSERT INTO directory_entries (id, external_id, name, numbers, department, title, \
+             location, email, xmpp, user_id, removed_at_ms) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL) \
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, numbers = excluded.numbers, \
+             department = excluded.department, title = excluded.title, \
+             location = excluded.location, email = excluded.email, xmpp = excluded.xmpp, \
+             user_id = excluded.user_id, removed_at_ms = NULL",
+        )
+        .bind(id)
+        .bind(&record.external_id)
+        .bind(&fields.name)
+        .bind(&fields.numbers)
+        .bind(&fields.department)
+        .bind(&fields.title)
+        .bind(&fields.location)
+        .bind(&fields.email)
+        .bind(&fields.xmpp)
+        .bind(fields.user)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let now = now_ms();
+    let mut gone: Vec<(String, Stored)> = stored
+        .into_iter()
+        .filter(|(external_id, old)| !old.removed && !kept.contains(external_id.as_str()))
+        .collect();
+    gone.sort_by(|a, b| a.1.fields.name.cmp(&b.1.fields.name));
+    for (external_id, old) in gone {
+        sqlx::query("UPDATE directory_entries SET removed_at_ms = ? WHERE id = ?")
+            .bind(now)
+            .bind(old.id)
+            .execute(&mut *tx)
+            .await?;
+        diff.removed.push(EntryRef {
+            external_id,
+            name: old.fields.name,
+        });
+    }
+    if dry_run {
+        tx.rollback().await?;
+        return Ok(diff);
+    }
+    let changes = diff.added.len() + diff.changed.len() + diff.removed.len();
+    if changes > 0 || by.action == "directory.import" {
+        let mut detail = format!(
+            "{} added, {} changed, {} removed",
+            diff.added.len(),
+            diff.changed.len(),
+            diff.removed.len()
+        );
+        if accounts_added > 0 {
+            detail.push_str(&format!("; {accounts_added} accounts created"));
+        }
+        audit::record(&mut *tx, by.actor, by.action, &detail, None).await?;
+    }
+    tx.commit().await?;
+    diff.applied = true;
+    Ok(diff)
+}

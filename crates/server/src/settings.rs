@@ -1,0 +1,77 @@
+//! Chat settings an admin changes live: predefined messages and the chat key. Stored in the
+//! database once changed (they then win over the config file); every open console gets them
+//! through the change feed ([`crate::audit`]).
+
+use sqlx::SqlitePool;
+use switchboard_protocol::{ChatSettings, ClientConfig};
+
+use crate::{audit, config::Config, error::AppError};
+
+/// Most predefined messages: they fill one menu.
+const MAX_PREDEFINED: usize = 20;
+const KEY: &str = "chat";
+
+/// The console configuration as it stands: the config file's, with the stored chat settings
+/// on top.
+pub async fn load(db: &SqlitePool, config: &Config) -> Result<ClientConfig, sqlx::Error> {
+    let stored: Option<String> = sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
+        .bind(KEY)
+        .fetch_optional(db)
+        .await?;
+    let mut client = config.client.clone();
+    match stored.map(|json| serde_json::from_str::<ChatSettings>(&json)) {
+        Some(Ok(settings)) => {
+            client.predefined_messages = settings.predefined_messages;
+            client.chat_key = settings.chat_key;
+        }
+        Some(Err(err)) => tracing::warn!(%err, "stored chat settings are unreadable; ignored"),
+        None => {}
+    }
+    Ok(client)
+}
+
+/// Checks and stores new chat settings.
+pub async fn save(
+    db: &SqlitePool,
+    config: &Config,
+    actor: &str,
+    mut settings: ChatSettings,
+) -> Result<(), AppError> {
+    settings.chat_key = settings.chat_key.trim().to_owned();
+    if settings.chat_key.is_empty() || settings.chat_key.chars().count() > 32 {
+        return Err(AppError::Invalid(
+            "The chat key must name a key, e.g. F9.".into(),
+        ));
+    }
+    for message in &mut settings.predefined_messages {
+        *message = message.trim().to_owned();
+    }
+    let max_chars = config.client.limits.max_message_chars;
+    if settings.predefined_messages.len() > MAX_PREDEFINED
+        || settings
+            .predefined_messages
+            .iter()
+            .any(|message| message.is_empty() || message.chars().count() > max_chars)
+    {
+        return Err(AppError::Invalid(format!(
+            "Give at most {MAX_PREDEFINED} predefined messages, none empty, each at most \
+             {max_chars} characters."
+        )));
+    }
+    let json = serde_json::to_string(&settings)
+        .map_err(|err| AppError::Internal(format!("encoding settings: {err}")))?;
+    let mut tx = db.begin().await?;
+    sqlx::query("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+        .bind(KEY)
+        .bind(json)
+        .execute(&mut *tx)
+        .await?;
+    let detail = format!(
+        "chat key {}, {} predefined messages",
+        settings.chat_key,
+        settings.predefined_messages.len()
+    );
+    audit::record(&mut *tx, actor, "settings.change", &detail, None).await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -2,7 +2,8 @@
 # Installs what building and testing Switchboard needs, skipping what is already there.
 # Versions are the ones verified to work together (see README "Toolchain").
 #   scripts/bootstrap.sh            console build tools (wasm target, trunk, wasm-bindgen, npm packages)
-#   scripts/bootstrap.sh --browser  the same, plus Debian's Chromium for the end-to-end tests
+#   scripts/bootstrap.sh --browser  the same, plus Debian's Chromium for the end-to-end tests and
+#                                   OpenLDAP (slapd, ldap-utils) for the directory sync tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,5 +43,13 @@ if [ "${1:-}" = "--browser" ] && [ ! -x /usr/bin/chromium ]; then
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -q
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+fi
+
+if [ "${1:-}" = "--browser" ] && { [ ! -x /usr/sbin/slapd ] || [ ! -x /usr/bin/ldapadd ]; }; then
+  step "installing OpenLDAP (slapd, ldap-utils) from Debian for the directory sync tests (apt-get)"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -q
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q slapd ldap-utils
 fi
 step "tools ready"

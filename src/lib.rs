@@ -3,6 +3,7 @@
 //! Data flows one way: the WebSocket client ([`ws`]) feeds the one [`store::Store`], components
 //! read it and send intents back through it; they never touch the socket themselves.
 
+pub mod admin_api;
 pub mod api;
 pub mod app;
 pub mod calls;

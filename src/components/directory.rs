@@ -9,7 +9,7 @@ use switchboard_protocol::EntryId;
 
 use super::directory_row::ROW_HEIGHT_PX;
 use super::focus::focus_index;
-use super::{DirectoryRow, PresenceLegend};
+use super::{DirectoryRow, EntryDetails, PresenceLegend};
 use crate::store::Store;
 
 /// Rows rendered above and below the viewport, so fast scrolling does not show blanks.
@@ -106,6 +106,12 @@ pub fn Directory() -> impl IntoView {
         }
     });
 
+    // The entry of the row that is the tab stop: its details show under the list.
+    let current = Signal::derive(move || {
+        let position = matches.with(|matches| matches.get(active.get()).copied())?;
+        directory.with(|directory| directory.entry(position).cloned())
+    });
+
     let search_keydown = move |event: ev::KeyboardEvent| {
         if event.key() == "ArrowDown" && count.get_untracked() > 0 {
             event.prevent_default();
@@ -176,6 +182,7 @@ pub fn Directory() -> impl IntoView {
                     />
                 </div>
             </div>
+            <EntryDetails entry=current />
             <PresenceLegend />
         </section>
     }

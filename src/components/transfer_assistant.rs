@@ -286,11 +286,23 @@ fn TargetCard(
     let mut numbers = entry.numbers.into_iter();
     let main_number = numbers.next().unwrap_or_default();
     let other_numbers: Vec<String> = numbers.collect();
-    let chat = expect_context::<Store>().chat();
+    let store = expect_context::<Store>();
+    let chat = store.chat();
     let (user, name) = (entry.user, entry.name.clone());
     let on_contextmenu = on_entry_contextmenu(chat, user, name.clone());
     let on_keydown = move |event: KeyboardEvent| {
         entry_menu_key(chat, user, &name, &event);
+    };
+    let id = entry.id;
+    // The operators' note ("absent until 3 Dec, calls to Bob Baker"): read before transferring.
+    let note = move || {
+        store.note(id).map(|note| {
+            view! {
+                <p class="target-note" role="note" aria-label="Operator note">
+                    {note.text}
+                </p>
+            }
+        })
     };
     let role = [entry.department, entry.title]
         .into_iter()
@@ -305,6 +317,7 @@ fn TargetCard(
                 <span class="target-number">{main_number}</span>
                 <span class="target-role">{role}</span>
             </div>
+            {note}
             <div class="target-other">
                 <span class="target-other-label">"Other numbers"</span>
                 {if other_numbers.is_empty() {

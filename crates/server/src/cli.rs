@@ -90,16 +90,8 @@ pub async fn user(db: &SqlitePool, command: UserCommand) -> anyhow::Result<()> {
             accounts::change(db, ACTOR, &username, change).await?;
             println!("{username} is now {}", role.as_str());
         }
-        UserCommand::Deactivate { username } | UserCommand::Activate { username } => {
-            let active = matches!(command, UserCommand::Activate { .. });
-            let change = AccountChange {
-                role: None,
-                active: Some(active),
-            };
-            accounts::change(db, ACTOR, &username, change).await?;
-            let now = if active { "active" } else { "deactivated" };
-            println!("{username} is {now}");
-        }
+        UserCommand::Deactivate { username } => set_active(db, &username, false).await?,
+        UserCommand::Activate { username } => set_active(db, &username, true).await?,
         UserCommand::ResetPassword {
             username,
             password_file,
@@ -109,6 +101,17 @@ pub async fn user(db: &SqlitePool, command: UserCommand) -> anyhow::Result<()> {
             println!("{username} has a new password; their sessions have ended");
         }
     }
+    Ok(())
+}
+
+async fn set_active(db: &SqlitePool, username: &str, active: bool) -> anyhow::Result<()> {
+    let change = AccountChange {
+        role: None,
+        active: Some(active),
+    };
+    accounts::change(db, ACTOR, username, change).await?;
+    let now = if active { "active" } else { "deactivated" };
+    println!("{username} is {now}");
     Ok(())
 }
 

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // Each test file uses a different part of this helper module.
 
+pub mod slapd;
+
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use futures_util::{SinkExt, StreamExt};
@@ -201,9 +203,9 @@ impl TestServer {
         self.join(&cookie).await
     }
 
-    /// Connects with an existing session cookie, says hello and reads the five frames of the
+    /// Connects with an existing session cookie, says hello and reads the frames of the
     /// hello exchange: welcome, directory and presence (their pages joined into one each),
-    /// calls and chat list snapshots.
+    /// for operators the calls and notes snapshots, and last the chat list.
     pub async fn join(&self, cookie: &str) -> (Client, Vec<ServerFrame>) {
         let origin = self.url("");
         let mut client = self.open_ws(Some(cookie), Some(&origin)).await.unwrap();
@@ -233,10 +235,14 @@ impl TestServer {
             presence,
             more: false,
         });
-        for _ in 0..2 {
-            frames.push(client.recv().await);
+        loop {
+            let frame = client.recv().await;
+            let last = matches!(frame, ServerFrame::ConversationsSnapshot { .. });
+            frames.push(frame);
+            if last {
+                return (client, frames);
+            }
         }
-        (client, frames)
     }
 }
 

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Page, expect } from '@playwright/test';
+import { Locator, Page, expect } from '@playwright/test';
 
 const BIN = process.env.SWITCHBOARD_SERVER_BIN;
 
@@ -118,4 +118,14 @@ export async function userId(server: TestServer, username: string): Promise<numb
   });
   expect(response.status).toBe(200);
   return (await response.json()).user.id;
+}
+
+/** Opens the Administration view with the toolbar's toggle (admins only) and returns it. */
+export async function openAdministration(page: Page): Promise<Locator> {
+  const toggle = page.getByRole('toolbar', { name: 'Console toolbar' }).getByRole('button', { name: 'Administration' });
+  await toggle.click();
+  await expect(toggle).toHaveAttribute('aria-pressed', 'true');
+  const view = page.getByRole('region', { name: 'Administration' });
+  await expect(view).toBeVisible();
+  return view;
 }

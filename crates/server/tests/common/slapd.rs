@@ -349,19 +349,21 @@ impl Person {
     }
 
     fn attributes(&self) -> Vec<(&str, HashSet<&str>)> {
-        let one = |value: &'_ str| HashSet::from([value]);
-        vec![
-            ("objectClass", HashSet::from(["inetOrgPerson"])),
-            ("uid", one(&self.uid)),
-            ("cn", one(&self.cn)),
-            ("sn", one(&self.sn)),
-            ("ou", one(&self.ou)),
-            ("title", one(&self.title)),
-            ("l", one(&self.l)),
-            ("telephoneNumber", one(&self.telephone_number)),
-            ("mobile", one(&self.mobile)),
-            ("mail", one(&self.mail)),
+        [
+            ("objectClass", "inetOrgPerson"),
+            ("uid", self.uid.as_str()),
+            ("cn", self.cn.as_str()),
+            ("sn", self.sn.as_str()),
+            ("ou", self.ou.as_str()),
+            ("title", self.title.as_str()),
+            ("l", self.l.as_str()),
+            ("telephoneNumber", self.telephone_number.as_str()),
+            ("mobile", self.mobile.as_str()),
+            ("mail", self.mail.as_str()),
         ]
+        .into_iter()
+        .map(|(name, value)| (name, HashSet::from([value])))
+        .collect()
     }
 }
 

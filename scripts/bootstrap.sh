@@ -37,19 +37,21 @@ if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -x node_modules/.bin/playwright ] 
   PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
 fi
 
-if [ "${1:-}" = "--browser" ] && [ ! -x /usr/bin/chromium ]; then
-  step "installing Chromium from Debian (apt-get)"
-  sudo=""
+# Installs Debian packages (as root, or through sudo).
+apt_install() {
+  local sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -q
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@"
+}
+
+if [ "${1:-}" = "--browser" ] && [ ! -x /usr/bin/chromium ]; then
+  step "installing Chromium from Debian (apt-get)"
+  apt_install chromium
 fi
 
 if [ "${1:-}" = "--browser" ] && { [ ! -x /usr/sbin/slapd ] || [ ! -x /usr/bin/ldapadd ]; }; then
   step "installing OpenLDAP (slapd, ldap-utils) from Debian for the directory sync tests (apt-get)"
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -q
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q slapd ldap-utils
+  apt_install slapd ldap-utils
 fi
 step "tools ready"

@@ -99,12 +99,7 @@ impl Directory {
 
     /// This directory with `upserted` entries added or replaced and `removed` ones gone (a
     /// `directory_changed` delta).
-    fn changed(
-        self,
-        upserted: Vec<DirectoryEntry>,
-        removed: &[EntryId],
-        generation: u64,
-    ) -> Self {
+    fn changed(self, upserted: Vec<DirectoryEntry>, removed: &[EntryId], generation: u64) -> Self {
         let replaced: std::collections::HashSet<EntryId> = upserted
             .iter()
             .map(|entry| entry.id)

@@ -18,12 +18,19 @@ pub fn EntryDetails(
     move || {
         let entry = entry.get()?;
         let numbers = entry.numbers.join(", ");
-        let contact = [entry.email.as_str(), entry.xmpp.as_str(), entry.location.as_str()]
-            .into_iter()
-            .filter(|part| !part.is_empty())
-            .collect::<Vec<_>>()
-            .join(" · ");
-        let note = role.get().handles_calls().then(|| view! { <NoteEditor entry=entry.clone() /> });
+        let contact = [
+            entry.email.as_str(),
+            entry.xmpp.as_str(),
+            entry.location.as_str(),
+        ]
+        .into_iter()
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join(" · ");
+        let note = role
+            .get()
+            .handles_calls()
+            .then(|| view! { <NoteEditor entry=entry.clone() /> });
         Some(view! {
             <section class="entry-details" aria-label=format!("Details of {}", entry.name)>
                 <p class="entry-details-line">

@@ -5,6 +5,7 @@
 //! * [`server`]: a real server process with its own data directory
 //! * [`harness`]: the benchmark scenarios, run alike against the server and the relay
 //! * [`relay`]: the bare WebSocket relay the benchmarks compare against
+//! * [`import`]: the directory import benchmark (the server's `directory import` command)
 //! * [`console`]: the load of the console benchmark (tests/bench) and its results
 //! * [`report`]: BENCHMARKS.md from the runs' figures
 //! * [`stats`], [`system`]: percentiles and medians; what Linux tells about the machine
@@ -12,6 +13,7 @@
 pub mod client;
 pub mod console;
 pub mod harness;
+pub mod import;
 pub mod relay;
 pub mod report;
 pub mod server;

@@ -15,10 +15,19 @@ fn field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
 
 /// Resident memory (VmRSS) of process `pid`, in KiB.
 pub fn rss_kib(pid: u32) -> anyhow::Result<u64> {
+    status_kib(pid, "VmRSS")
+}
+
+/// Peak resident memory (VmHWM) of process `pid` so far, in KiB.
+pub fn peak_rss_kib(pid: u32) -> anyhow::Result<u64> {
+    status_kib(pid, "VmHWM")
+}
+
+/// A `kB` value of /proc/<pid>/status.
+fn status_kib(pid: u32, key: &str) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let value = field(&status, "VmRSS").context("no VmRSS in the process status")?;
-    let kib = value.trim_end_matches("kB").trim().parse()?;
-    Ok(kib)
+    let value = field(&status, key).with_context(|| format!("no {key} in the process status"))?;
+    Ok(value.trim_end_matches("kB").trim().parse()?)
 }
 
 /// The soft limit on open files of this process (children inherit it).

@@ -120,7 +120,10 @@ pub enum ServerFrame {
     },
     /// Operators only: operator notes. `snapshot` replaces every note the console held (sent
     /// after `hello`); otherwise the notes are changes (an empty text removes one).
-    Notes { notes: Vec<EntryNote>, snapshot: bool },
+    Notes {
+        notes: Vec<EntryNote>,
+        snapshot: bool,
+    },
     /// An admin changed the chat settings; they apply at once.
     ConfigChanged(ClientConfig),
     /// One user's presence changed.

@@ -125,11 +125,10 @@ pub async fn change(
         && current.active
         && (change.role.is_some_and(|role| role != Role::Admin) || change.active == Some(false));
     if loses_admin {
-        let admins: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM users WHERE role = 'admin' AND active = 1",
-        )
-        .fetch_one(&mut *tx)
-        .await?;
+        let admins: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin' AND active = 1")
+                .fetch_one(&mut *tx)
+                .await?;
         if admins <= 1 {
             return Err(AppError::Conflict(format!(
                 "{username} is the last active administrator; make another account admin first."

@@ -183,7 +183,10 @@ pub async fn sync_now(
         (status = 200, description = "The chat settings", body = ChatSettings),
         (status = 403, description = "Not an admin", body = switchboard_protocol::ApiError),
     ))]
-pub async fn get_settings(State(state): State<AppState>, _admin: AdminSession) -> Json<ChatSettings> {
+pub async fn get_settings(
+    State(state): State<AppState>,
+    _admin: AdminSession,
+) -> Json<ChatSettings> {
     let client = state.client_config();
     Json(ChatSettings {
         predefined_messages: client.predefined_messages,

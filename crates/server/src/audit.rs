@@ -74,10 +74,11 @@ pub async fn follow(state: AppState, mut seen: i64) {
             _ = state.shutdown.cancelled() => return,
             _ = tick.tick() => {}
         }
-        let rows = sqlx::query("SELECT seq, action, user_id FROM audit_log WHERE seq > ? ORDER BY seq")
-            .bind(seen)
-            .fetch_all(&state.db)
-            .await;
+        let rows =
+            sqlx::query("SELECT seq, action, user_id FROM audit_log WHERE seq > ? ORDER BY seq")
+                .bind(seen)
+                .fetch_all(&state.db)
+                .await;
         let rows = match rows {
             Ok(rows) => rows,
             Err(err) => {

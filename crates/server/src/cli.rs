@@ -69,7 +69,10 @@ pub async fn user(db: &SqlitePool, command: UserCommand) -> anyhow::Result<()> {
             );
         }
         UserCommand::List => {
-            println!("{:<24} {:<9} {:<8} display name", "username", "role", "status");
+            println!(
+                "{:<24} {:<9} {:<8} display name",
+                "username", "role", "status"
+            );
             for account in accounts::list(db).await? {
                 let status = if account.active { "active" } else { "inactive" };
                 println!(
@@ -118,8 +121,7 @@ async fn set_active(db: &SqlitePool, username: &str, active: bool) -> anyhow::Re
 /// Runs `directory ...`.
 pub async fn directory(db: &SqlitePool, command: DirectoryCommand) -> anyhow::Result<()> {
     let DirectoryCommand::Import { file, dry_run } = command;
-    let bytes =
-        std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+    let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
     let records = import::parse_csv(&bytes)
         .with_context(|| format!("{}: nothing was imported", file.display()))?;
     let by = Applier {
@@ -137,7 +139,11 @@ pub async fn directory(db: &SqlitePool, command: DirectoryCommand) -> anyhow::Re
             println!("{what:<6} {} ({})", entry.name, entry.external_id);
         }
     }
-    let verb = if diff.applied { "applied" } else { "dry run, nothing changed" };
+    let verb = if diff.applied {
+        "applied"
+    } else {
+        "dry run, nothing changed"
+    };
     println!(
         "{} added, {} changed, {} removed ({verb})",
         diff.added.len(),

@@ -47,7 +47,9 @@ fn admin_routes() -> Vec<(Method, &'static str, Option<serde_json::Value>)> {
         (
             Method::POST,
             "/api/admin/users",
-            Some(json!({"username": "eve", "display_name": "Eve", "role": "admin", "password": "password1"})),
+            Some(
+                json!({"username": "eve", "display_name": "Eve", "role": "admin", "password": "password1"}),
+            ),
         ),
         (
             Method::PATCH,
@@ -92,20 +94,22 @@ async fn the_admin_api_refuses_everyone_but_admins() {
     }
     // Nothing changed: no account, no role, no password, no settings, no import.
     let admin = server.sign_in("admin", "admin").await.unwrap();
-    let accounts: Vec<Account> = request(&server, Some(&admin), Method::GET, "/api/admin/users", None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let accounts: Vec<Account> =
+        request(&server, Some(&admin), Method::GET, "/api/admin/users", None)
+            .await
+            .json()
+            .await
+            .unwrap();
     assert!(!accounts.iter().any(|a| a.username == "eve"));
     let alice_account = accounts.iter().find(|a| a.username == "alice").unwrap();
     assert_eq!(alice_account.role, Role::User);
     assert!(server.sign_in("alice", "alice").await.is_ok());
-    let audit: Vec<AuditEntry> = request(&server, Some(&admin), Method::GET, "/api/admin/audit", None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let audit: Vec<AuditEntry> =
+        request(&server, Some(&admin), Method::GET, "/api/admin/audit", None)
+            .await
+            .json()
+            .await
+            .unwrap();
     assert!(audit.is_empty(), "{audit:?}");
 }
 
@@ -114,11 +118,25 @@ async fn an_admin_manages_accounts_and_every_action_is_audited() {
     let server = TestServer::start().await;
     let admin = server.sign_in("admin", "admin").await.unwrap();
     let add = json!({"username": "erin", "display_name": "Erin Evans", "role": "operator", "password": "correct horse"});
-    let response = request(&server, Some(&admin), Method::POST, "/api/admin/users", Some(add.clone())).await;
+    let response = request(
+        &server,
+        Some(&admin),
+        Method::POST,
+        "/api/admin/users",
+        Some(add.clone()),
+    )
+    .await;
     assert_eq!(response.status(), 201);
     let erin: Account = response.json().await.unwrap();
     assert_eq!((erin.role, erin.active), (Role::Operator, true));
-    let again = request(&server, Some(&admin), Method::POST, "/api/admin/users", Some(add)).await;
+    let again = request(
+        &server,
+        Some(&admin),
+        Method::POST,
+        "/api/admin/users",
+        Some(add),
+    )
+    .await;
     assert_eq!(again.status(), 409);
     for bad in [
         json!({"username": "Bad Name", "display_name": "X", "role": "user", "password": "password1"}),
@@ -126,14 +144,27 @@ async fn an_admin_manages_accounts_and_every_action_is_audited() {
         json!({"username": "frank", "display_name": "Frank", "role": "user", "password": "short"}),
         json!({"username": "frank", "display_name": "Frank", "role": "king", "password": "password1"}),
     ] {
-        let response = request(&server, Some(&admin), Method::POST, "/api/admin/users", Some(bad.clone())).await;
+        let response = request(
+            &server,
+            Some(&admin),
+            Method::POST,
+            "/api/admin/users",
+            Some(bad.clone()),
+        )
+        .await;
         assert_eq!(response.status(), 400, "{bad}");
     }
     let (_erin, frames) = {
         let cookie = server.sign_in("erin", "correct horse").await.unwrap();
         server.join(&cookie).await
     };
-    assert!(matches!(frames[0], ServerFrame::Welcome { role: Role::Operator, .. }));
+    assert!(matches!(
+        frames[0],
+        ServerFrame::Welcome {
+            role: Role::Operator,
+            ..
+        }
+    ));
 
     let reset = request(
         &server,
@@ -144,16 +175,30 @@ async fn an_admin_manages_accounts_and_every_action_is_audited() {
     )
     .await;
     assert_eq!(reset.status(), 204);
-    assert_eq!(server.sign_in_response("erin", "correct horse").await.status(), 401);
+    assert_eq!(
+        server
+            .sign_in_response("erin", "correct horse")
+            .await
+            .status(),
+        401
+    );
     assert!(server.sign_in("erin", "battery staple").await.is_ok());
-    let missing = request(&server, Some(&admin), Method::PATCH, "/api/admin/users/nobody", Some(json!({"active": false}))).await;
+    let missing = request(
+        &server,
+        Some(&admin),
+        Method::PATCH,
+        "/api/admin/users/nobody",
+        Some(json!({"active": false})),
+    )
+    .await;
     assert_eq!(missing.status(), 404);
 
-    let audit: Vec<AuditEntry> = request(&server, Some(&admin), Method::GET, "/api/admin/audit", None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let audit: Vec<AuditEntry> =
+        request(&server, Some(&admin), Method::GET, "/api/admin/audit", None)
+            .await
+            .json()
+            .await
+            .unwrap();
     let actions: Vec<(&str, &str)> = audit
         .iter()
         .map(|entry| (entry.actor.as_str(), entry.action.as_str()))
@@ -166,13 +211,34 @@ async fn the_last_active_admin_can_be_neither_demoted_nor_deactivated() {
     let server = TestServer::start().await;
     let admin = server.sign_in("admin", "admin").await.unwrap();
     for change in [json!({"role": "operator"}), json!({"active": false})] {
-        let response = request(&server, Some(&admin), Method::PATCH, "/api/admin/users/admin", Some(change)).await;
+        let response = request(
+            &server,
+            Some(&admin),
+            Method::PATCH,
+            "/api/admin/users/admin",
+            Some(change),
+        )
+        .await;
         assert_eq!(response.status(), 409);
     }
     // With a second admin, the first may step down.
-    let promote = request(&server, Some(&admin), Method::PATCH, "/api/admin/users/carol", Some(json!({"role": "admin"}))).await;
+    let promote = request(
+        &server,
+        Some(&admin),
+        Method::PATCH,
+        "/api/admin/users/carol",
+        Some(json!({"role": "admin"})),
+    )
+    .await;
     assert_eq!(promote.status(), 200);
-    let demote = request(&server, Some(&admin), Method::PATCH, "/api/admin/users/admin", Some(json!({"role": "user"}))).await;
+    let demote = request(
+        &server,
+        Some(&admin),
+        Method::PATCH,
+        "/api/admin/users/admin",
+        Some(json!({"role": "user"})),
+    )
+    .await;
     assert_eq!(demote.status(), 200);
 }
 
@@ -191,19 +257,41 @@ async fn a_bad_row_fails_the_whole_import_with_its_line_and_column() {
     let before = server.state.directory.entry_count();
     let header = "id,name,extension\n";
     let cases = [
-        (format!("{header}a,Ann,1\nb,,2\n"), "line 3, column \"name\""),
-        (format!("{header}a,Ann,1\na,Bea,2\n"), "line 3, column \"id\""),
-        (format!("{header}a,Ann,1\nb,Bea,12ab\n"), "line 3, column \"extension\""),
-        (format!("{header}a,Ann,1\nb,Bea\n"), "line 3: 2 fields where the header has 3"),
-        ("id,name,shoe_size\na,Ann,9\n".to_owned(), "line 1, column \"shoe_size\""),
-        ("name\nAnn\n".to_owned(), "column \"id\": this column is required"),
+        (
+            format!("{header}a,Ann,1\nb,,2\n"),
+            "line 3, column \"name\"",
+        ),
+        (
+            format!("{header}a,Ann,1\na,Bea,2\n"),
+            "line 3, column \"id\"",
+        ),
+        (
+            format!("{header}a,Ann,1\nb,Bea,12ab\n"),
+            "line 3, column \"extension\"",
+        ),
+        (
+            format!("{header}a,Ann,1\nb,Bea\n"),
+            "line 3: 2 fields where the header has 3",
+        ),
+        (
+            "id,name,shoe_size\na,Ann,9\n".to_owned(),
+            "line 1, column \"shoe_size\"",
+        ),
+        (
+            "name\nAnn\n".to_owned(),
+            "column \"id\": this column is required",
+        ),
     ];
     for (csv, expected) in cases {
         let response = import(&server, &admin, &csv, false).await;
         assert_eq!(response.status(), 400, "{csv}");
         let error: ApiError = response.json().await.unwrap();
         assert_eq!(error.error, "invalid_csv");
-        assert!(error.message.contains(expected), "{expected:?} not in {:?}", error.message);
+        assert!(
+            error.message.contains(expected),
+            "{expected:?} not in {:?}",
+            error.message
+        );
     }
     // Bytes that are not UTF-8 at all.
     let mut latin1 = b"id,name\na,Ann\nb,B".to_vec();
@@ -217,9 +305,16 @@ async fn a_bad_row_fails_the_whole_import_with_its_line_and_column() {
         .await
         .unwrap();
     let error: ApiError = response.json().await.unwrap();
-    assert_eq!(error.message, "Nothing was imported: line 3, column \"name\": not valid UTF-8");
+    assert_eq!(
+        error.message,
+        "Nothing was imported: line 3, column \"name\": not valid UTF-8"
+    );
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    assert_eq!(server.state.directory.entry_count(), before, "nothing changed");
+    assert_eq!(
+        server.state.directory.entry_count(),
+        before,
+        "nothing changed"
+    );
 }
 
 #[tokio::test]
@@ -227,10 +322,17 @@ async fn an_import_previews_then_applies_and_open_consoles_get_the_delta() {
     let server = TestServer::start().await;
     let admin = server.sign_in("admin", "admin").await.unwrap();
     let (mut operator, frames) = server.connect("operator").await;
-    let ServerFrame::DirectorySnapshot { entries: before, .. } = &frames[1] else {
+    let ServerFrame::DirectorySnapshot {
+        entries: before, ..
+    } = &frames[1]
+    else {
         panic!("no directory")
     };
-    let preview: DirectoryDiff = import(&server, &admin, GOOD, true).await.json().await.unwrap();
+    let preview: DirectoryDiff = import(&server, &admin, GOOD, true)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert!(!preview.applied);
     let names = |refs: &[switchboard_protocol::EntryRef]| -> Vec<String> {
         refs.iter().map(|r| r.name.clone()).collect()
@@ -239,11 +341,22 @@ async fn an_import_previews_then_applies_and_open_consoles_get_the_delta() {
     assert_eq!(names(&preview.changed), ["Operator", "Alice Archer"]);
     assert_eq!(preview.removed.len(), before.len() - 2);
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    assert_eq!(server.state.directory.entry_count(), before.len(), "a dry run changes nothing");
+    assert_eq!(
+        server.state.directory.entry_count(),
+        before.len(),
+        "a dry run changes nothing"
+    );
 
-    let applied: DirectoryDiff = import(&server, &admin, GOOD, false).await.json().await.unwrap();
+    let applied: DirectoryDiff = import(&server, &admin, GOOD, false)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert!(applied.applied);
-    assert_eq!((applied.added, applied.changed, applied.removed), (preview.added, preview.changed, preview.removed));
+    assert_eq!(
+        (applied.added, applied.changed, applied.removed),
+        (preview.added, preview.changed, preview.removed)
+    );
     let (upserted, removed) = operator
         .recv_until(|frame| match frame {
             ServerFrame::DirectoryChanged { upserted, removed } => Some((upserted, removed)),
@@ -265,13 +378,24 @@ async fn an_import_previews_then_applies_and_open_consoles_get_the_delta() {
     };
     let mut names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
     names.sort_unstable();
-    assert_eq!(names, ["Alice Archer", "Nadia Novak", "Operator", "Oscar Olsen"]);
+    assert_eq!(
+        names,
+        ["Alice Archer", "Nadia Novak", "Operator", "Oscar Olsen"]
+    );
 
     // The same file again changes nothing; a removed person comes back as added.
-    let again: DirectoryDiff = import(&server, &admin, GOOD, false).await.json().await.unwrap();
+    let again: DirectoryDiff = import(&server, &admin, GOOD, false)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert!(again.added.is_empty() && again.changed.is_empty() && again.removed.is_empty());
     let with_bob = format!("{GOOD}ext-2003,Bob Baker,bob,Engineering,,,2003,,,,\n");
-    let back: DirectoryDiff = import(&server, &admin, &with_bob, false).await.json().await.unwrap();
+    let back: DirectoryDiff = import(&server, &admin, &with_bob, false)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(names_of(&back.added), ["Bob Baker"]);
 
     // Oscar had no account: the import made one, which cannot sign in yet.
@@ -286,7 +410,11 @@ async fn an_import_previews_then_applies_and_open_consoles_get_the_delta() {
         .json()
         .await
         .unwrap();
-    assert!(accounts.iter().any(|a| a.username == "oscar" && a.role == Role::User));
+    assert!(
+        accounts
+            .iter()
+            .any(|a| a.username == "oscar" && a.role == Role::User)
+    );
 }
 
 fn names_of(refs: &[switchboard_protocol::EntryRef]) -> Vec<&str> {
@@ -312,7 +440,11 @@ async fn conversations_with_a_removed_entry_stay_readable() {
     operator
         .recv_until(|frame| matches!(frame, ServerFrame::ChatAck { .. }).then_some(()))
         .await;
-    let applied: DirectoryDiff = import(&server, &admin, GOOD, false).await.json().await.unwrap();
+    let applied: DirectoryDiff = import(&server, &admin, GOOD, false)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert!(applied.removed.iter().any(|r| r.name == "Bob Baker"));
     operator
         .send(&switchboard_protocol::ClientFrame::History {
@@ -336,7 +468,14 @@ async fn chat_settings_apply_live_and_bad_ones_change_nothing() {
     let admin = server.sign_in("admin", "admin").await.unwrap();
     let (mut alice, _) = server.connect("alice").await;
     let settings = json!({"predefined_messages": ["Your caller is on line 3"], "chat_key": "F8"});
-    let response = request(&server, Some(&admin), Method::PUT, "/api/admin/settings", Some(settings)).await;
+    let response = request(
+        &server,
+        Some(&admin),
+        Method::PUT,
+        "/api/admin/settings",
+        Some(settings),
+    )
+    .await;
     assert_eq!(response.status(), 204);
     let config = alice
         .recv_until(|frame| match frame {
@@ -350,7 +489,14 @@ async fn chat_settings_apply_live_and_bad_ones_change_nothing() {
         json!({"predefined_messages": ["ok", " "], "chat_key": "F8"}),
         json!({"predefined_messages": [], "chat_key": ""}),
     ] {
-        let response = request(&server, Some(&admin), Method::PUT, "/api/admin/settings", Some(bad)).await;
+        let response = request(
+            &server,
+            Some(&admin),
+            Method::PUT,
+            "/api/admin/settings",
+            Some(bad),
+        )
+        .await;
         assert_eq!(response.status(), 400);
     }
     // After a restart the stored settings still win over the config file.

@@ -36,7 +36,10 @@ fn run(database_url: &str, args: &[&str], stdin: &str) -> Result<String, String>
     if output.status.success() {
         Ok(stdout)
     } else {
-        Err(format!("{stdout}{}", String::from_utf8_lossy(&output.stderr)))
+        Err(format!(
+            "{stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        ))
     }
 }
 
@@ -44,11 +47,30 @@ fn run(database_url: &str, args: &[&str], stdin: &str) -> Result<String, String>
 async fn user_commands_take_effect_in_a_running_server() {
     let server = TestServer::start().await;
     let url = server.state.config.database_url.clone();
-    let added = run(&url, &["user", "add", "erin", "--role", "operator", "--display-name", "Erin Evans"], "correct horse\n").unwrap();
+    let added = run(
+        &url,
+        &[
+            "user",
+            "add",
+            "erin",
+            "--role",
+            "operator",
+            "--display-name",
+            "Erin Evans",
+        ],
+        "correct horse\n",
+    )
+    .unwrap();
     assert!(added.contains("added erin (operator)"), "{added}");
     let cookie = server.sign_in("erin", "correct horse").await.unwrap();
     let (mut erin, frames) = server.join(&cookie).await;
-    assert!(matches!(frames[0], ServerFrame::Welcome { role: switchboard_protocol::Role::Operator, .. }));
+    assert!(matches!(
+        frames[0],
+        ServerFrame::Welcome {
+            role: switchboard_protocol::Role::Operator,
+            ..
+        }
+    ));
 
     let short = run(&url, &["user", "add", "frank"], "short\n").unwrap_err();
     assert!(short.contains("at least 8 characters"), "{short}");
@@ -58,15 +80,33 @@ async fn user_commands_take_effect_in_a_running_server() {
     run(&url, &["user", "deactivate", "erin"], "").unwrap();
     let started = Instant::now();
     assert_eq!(erin.close_code().await, Some(4001));
-    assert!(started.elapsed() < Duration::from_secs(2), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        started.elapsed()
+    );
     let list = run(&url, &["user", "list"], "").unwrap();
     let line = list.lines().find(|line| line.starts_with("erin ")).unwrap();
-    assert!(line.contains("operator") && line.contains("inactive"), "{line}");
+    assert!(
+        line.contains("operator") && line.contains("inactive"),
+        "{line}"
+    );
 
     run(&url, &["user", "activate", "erin"], "").unwrap();
     run(&url, &["user", "set-role", "erin", "admin"], "").unwrap();
-    run(&url, &["user", "reset-password", "erin"], "battery staple\n").unwrap();
-    assert_eq!(server.sign_in_response("erin", "correct horse").await.status(), 401);
+    run(
+        &url,
+        &["user", "reset-password", "erin"],
+        "battery staple\n",
+    )
+    .unwrap();
+    assert_eq!(
+        server
+            .sign_in_response("erin", "correct horse")
+            .await
+            .status(),
+        401
+    );
     assert!(server.sign_in("erin", "battery staple").await.is_ok());
     let unknown = run(&url, &["user", "deactivate", "nobody"], "").unwrap_err();
     assert!(unknown.contains("no account named \"nobody\""), "{unknown}");
@@ -88,7 +128,11 @@ async fn directory_import_from_the_command_line_previews_then_reaches_open_conso
     let bad = run(&url, &["directory", "import", path], "").unwrap_err();
     assert!(bad.contains("line 4, column \"extension\""), "{bad}");
 
-    std::fs::write(&file, "id,name,extension\next-2001,Operator,2001\nq-1,Quinn Quarles,2401\n").unwrap();
+    std::fs::write(
+        &file,
+        "id,name,extension\next-2001,Operator,2001\nq-1,Quinn Quarles,2401\n",
+    )
+    .unwrap();
     let before = server.state.directory.entry_count();
     let preview = run(&url, &["directory", "import", "--dry-run", path], "").unwrap();
     assert!(preview.contains("add    Quinn Quarles (q-1)"), "{preview}");
@@ -97,7 +141,13 @@ async fn directory_import_from_the_command_line_previews_then_reaches_open_conso
     assert_eq!(server.state.directory.entry_count(), before);
 
     let applied = run(&url, &["directory", "import", path], "").unwrap();
-    assert!(applied.contains(&format!("1 added, 1 changed, {} removed (applied)", before - 1)), "{applied}");
+    assert!(
+        applied.contains(&format!(
+            "1 added, 1 changed, {} removed (applied)",
+            before - 1
+        )),
+        "{applied}"
+    );
     let upserted = operator
         .recv_until(|frame| match frame {
             ServerFrame::DirectoryChanged { upserted, .. } => Some(upserted),

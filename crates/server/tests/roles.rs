@@ -12,9 +12,7 @@ use switchboard_protocol::{
 
 async fn queue_call(server: &TestServer) -> Call {
     let body = json!({"caller_name": "Jane Doe", "caller_number": "+1 555 0100", "dialled": "+1 555 2000"});
-    let response = server
-        .ingest(Method::POST, "/api/calls", Some(body))
-        .await;
+    let response = server.ingest(Method::POST, "/api/calls", Some(body)).await;
     assert_eq!(response.status(), 201);
     response.json().await.unwrap()
 }
@@ -59,7 +57,9 @@ async fn only_operators_get_the_calls_snapshot() {
         let (_client, frames) = server.connect(user).await;
         assert!(!has_calls(&frames), "{user} got the calls snapshot");
         assert!(
-            !frames.iter().any(|f| matches!(f, ServerFrame::Notes { .. })),
+            !frames
+                .iter()
+                .any(|f| matches!(f, ServerFrame::Notes { .. })),
             "{user} got operator notes"
         );
     }
@@ -106,7 +106,11 @@ async fn a_users_call_frames_are_forbidden_and_change_nothing() {
     ];
     for frame in frames {
         alice.send(&frame).await;
-        assert_eq!(error_code(&mut alice).await, ErrorCode::Forbidden, "{frame:?}");
+        assert_eq!(
+            error_code(&mut alice).await,
+            ErrorCode::Forbidden,
+            "{frame:?}"
+        );
     }
     let response = server.ingest(Method::GET, "/api/calls", None).await;
     let body: serde_json::Value = response.json().await.unwrap();
@@ -153,7 +157,10 @@ async fn operator_notes_are_written_and_read_by_operators_only() {
     // A console opened later gets it in its snapshot.
     let (_third, frames) = server.connect("operator").await;
     let snapshot = frames.iter().find_map(|frame| match frame {
-        ServerFrame::Notes { notes, snapshot: true } => Some(notes.clone()),
+        ServerFrame::Notes {
+            notes,
+            snapshot: true,
+        } => Some(notes.clone()),
         _ => None,
     });
     assert_eq!(snapshot.unwrap()[0].entry, entry);
@@ -218,7 +225,10 @@ async fn a_deactivated_users_consoles_and_sessions_end_at_once() {
         .await
         .unwrap();
     assert_eq!(whoami.status(), 401, "her other session ended too");
-    assert_eq!(server.sign_in_response("alice", "alice").await.status(), 401);
+    assert_eq!(
+        server.sign_in_response("alice", "alice").await.status(),
+        401
+    );
 
     let reactivate = AccountChange {
         role: None,

@@ -8,14 +8,14 @@ use leptos::html;
 use leptos::prelude::*;
 use switchboard_protocol::{Account, AccountChange, NewAccount, PasswordReset, Role, UserId};
 
-use super::{Feedback, Latest, Outcome, act, count};
+use super::{Actions, Feedback, Latest, Outcome, act, count};
 use crate::admin_api;
 
 /// The accounts table, its filter and the "Add account" form.
 #[component]
 pub fn Accounts(
-    /// Called after each action taken here, whatever its outcome.
-    on_change: Callback<()>,
+    /// Told of each action taken here, whatever its outcome.
+    actions: Actions,
 ) -> impl IntoView {
     let accounts = RwSignal::new(Vec::<Account>::new());
     let loaded = RwSignal::new(false);
@@ -33,7 +33,7 @@ pub fn Accounts(
     reload();
     let after = move || {
         reload();
-        on_change.run(());
+        actions.taken();
     };
 
     // Rows are keyed by account and read their account from here: a reload updates the
@@ -141,7 +141,7 @@ pub fn Accounts(
                     </tbody>
                 </table>
             </div>
-            <AddAccount feedback after=Callback::new(move |()| after()) />
+            <AddAccount feedback after />
         </section>
     }
 }
@@ -248,21 +248,28 @@ fn AccountRow(
                 >
                     "Reset password"
                 </button>
-                <Show when=move || open.get()>
+            </td>
+        </tr>
+        <Show when=move || open.get()>
+            <tr class="admin-password-row">
+                <td colspan="5">
                     <PasswordForm
+                        id
                         username=name.get_value()
                         on_set=on_set_password
                         on_cancel=Callback::new(move |()| close())
                     />
-                </Show>
-            </td>
-        </tr>
+                </td>
+            </tr>
+        </Show>
     }
 }
 
 /// The new password of one account, focused when it opens; Escape cancels.
 #[component]
 fn PasswordForm(
+    /// The account's id, for the field's id.
+    id: UserId,
     /// Whose password.
     username: String,
     /// Sets the password (username, password).
@@ -278,6 +285,7 @@ fn PasswordForm(
         }
     });
     let label = format!("New password for {username}");
+    let field_id = format!("admin-password-{id}");
     let submit = move |event: SubmitEvent| {
         event.prevent_default();
         on_set.run((username.clone(), password.get_untracked()));
@@ -290,9 +298,10 @@ fn PasswordForm(
     };
     view! {
         <form class="admin-password" on:submit=submit on:keydown=keydown>
+            <label for=field_id.clone()>{label}</label>
             <input
+                id=field_id
                 type="password"
-                aria-label=label
                 autocomplete="new-password"
                 required
                 node_ref=field
@@ -311,8 +320,9 @@ fn PasswordForm(
 fn AddAccount(
     /// The accounts part's feedback, which tells what became of the new account.
     feedback: Feedback,
-    /// Called after the attempt, whatever its outcome (reload).
-    after: Callback<()>,
+    /// Runs after the attempt, whatever its outcome (reloads); it may run after the view
+    /// has closed.
+    after: impl Fn() + Copy + 'static,
 ) -> impl IntoView {
     let username = RwSignal::new(String::new());
     let display_name = RwSignal::new(String::new());
@@ -347,7 +357,7 @@ fn AddAccount(
             },
             move || {
                 pending.set(false);
-                after.run(());
+                after();
             },
         );
     };

@@ -3,21 +3,21 @@
 use leptos::prelude::*;
 use switchboard_protocol::AuditEntry;
 
-use super::{Feedback, Latest, Outcome, when};
+use super::{Actions, Feedback, Latest, Outcome, when};
 use crate::admin_api;
 
 /// The audit log table.
 #[component]
 pub fn AuditLog(
-    /// Changes after every action of the view: the log is loaded again.
-    revision: ReadSignal<u64>,
+    /// The view's actions: the log is loaded again after each.
+    actions: Actions,
 ) -> impl IntoView {
     let entries = RwSignal::new(Vec::<AuditEntry>::new());
     let loaded = RwSignal::new(false);
     let feedback = Feedback::new();
     let latest = Latest::new();
     Effect::new(move || {
-        revision.track();
+        actions.track();
         latest.load(admin_api::audit_log(), move |answer| match answer {
             Ok(list) => {
                 feedback.clear();

@@ -5,15 +5,15 @@ use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use switchboard_protocol::{ChatSettings, Mode};
 
-use super::{Feedback, Latest, Outcome, act};
+use super::{Actions, Feedback, Latest, Outcome, act};
 use crate::admin_api;
 use crate::store::Store;
 
 /// The chat settings form.
 #[component]
 pub fn ChatSettingsForm(
-    /// Called after each save, whatever its outcome.
-    on_change: Callback<()>,
+    /// Told of each save, whatever its outcome.
+    actions: Actions,
 ) -> impl IntoView {
     let mode = expect_context::<Store>().mode();
     let messages = RwSignal::new(String::new());
@@ -52,7 +52,7 @@ pub fn ChatSettingsForm(
             },
             move || {
                 pending.set(false);
-                on_change.run(());
+                actions.taken();
             },
         );
     };

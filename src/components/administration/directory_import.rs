@@ -7,7 +7,7 @@ use switchboard_protocol::{DirectoryDiff, EntryRef};
 use wasm_bindgen::JsCast;
 use web_sys::Blob;
 
-use super::{Feedback, Outcome, act};
+use super::{Actions, Feedback, Outcome, act};
 use crate::admin_api;
 
 /// Names listed per group of a preview; the count says how many there are in all.
@@ -16,8 +16,8 @@ const MAX_LISTED: usize = 100;
 /// The CSV import: file input, "Preview", the preview, "Apply import".
 #[component]
 pub fn DirectoryImport(
-    /// Called after each preview and import, whatever its outcome.
-    on_change: Callback<()>,
+    /// Told of each preview and import, whatever its outcome.
+    actions: Actions,
 ) -> impl IntoView {
     // The file chosen; a browser object, so it stays on this thread.
     let file = RwSignal::new_local(None::<Blob>);
@@ -59,7 +59,7 @@ pub fn DirectoryImport(
             },
             move || {
                 pending.set(false);
-                on_change.run(());
+                actions.taken();
             },
         );
     };

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use switchboard_protocol::SyncStatus;
 
-use super::{Feedback, Latest, Outcome, act, when};
+use super::{Actions, Feedback, Latest, Outcome, act, when};
 use crate::admin_api;
 
 /// How often the status is asked for while a sync started here runs, and how many times at
@@ -16,8 +16,8 @@ const POLLS: u32 = 30;
 /// The LDAP sync's status and its "Sync now" button (only when a directory is configured).
 #[component]
 pub fn DirectorySync(
-    /// Called after a sync was asked for and once it ended.
-    on_change: Callback<()>,
+    /// Told when a sync was asked for and once it ended.
+    actions: Actions,
 ) -> impl IntoView {
     let status = RwSignal::new(None::<SyncStatus>);
     let feedback = Feedback::new();
@@ -41,12 +41,12 @@ pub fn DirectorySync(
             feedback,
             admin_api::sync_now(),
             move |()| {
-                follow(status, before, feedback, on_change);
+                follow(status, before, feedback, actions);
                 Some("Sync started.".to_owned())
             },
             move || {
                 pending.set(false);
-                on_change.run(());
+                actions.taken();
             },
         );
     };
@@ -100,7 +100,7 @@ fn follow(
     status: RwSignal<Option<SyncStatus>>,
     before: Option<i64>,
     feedback: Feedback,
-    on_change: Callback<()>,
+    actions: Actions,
 ) {
     spawn_local(async move {
         for _ in 0..POLLS {
@@ -114,7 +114,7 @@ fn follow(
             }
             if finished {
                 feedback.tell("Sync finished.");
-                on_change.run(());
+                actions.taken();
                 return;
             }
         }

@@ -24,23 +24,44 @@ use crate::api::RequestError;
 /// The audit log reloads after every action taken here.
 #[component]
 pub fn Administration() -> impl IntoView {
-    let revision = RwSignal::new(0_u64);
-    let on_change = Callback::new(move |()| revision.update(|revision| *revision += 1));
+    let actions = Actions::new();
     view! {
         <section class="administration" aria-label="Administration">
             <div class="admin-column">
-                <Accounts on_change />
-                <AuditLog revision=revision.read_only() />
+                <Accounts actions />
+                <AuditLog actions />
             </div>
             <div class="admin-column">
                 <section class="admin-card" aria-labelledby="admin-directory-heading">
                     <h2 id="admin-directory-heading">"Directory"</h2>
-                    <DirectoryImport on_change />
-                    <DirectorySync on_change />
+                    <DirectoryImport actions />
+                    <DirectorySync actions />
                 </section>
-                <ChatSettingsForm on_change />
+                <ChatSettingsForm actions />
             </div>
         </section>
+    }
+}
+
+/// Counts the actions taken in the view, whatever their outcome: the audit log reloads
+/// whenever it changes. Counting is harmless once the view has closed (an answer may arrive
+/// after that), unlike running a callback that is gone.
+#[derive(Debug, Clone, Copy)]
+struct Actions(RwSignal<u64>);
+
+impl Actions {
+    fn new() -> Self {
+        Actions(RwSignal::new(0))
+    }
+
+    /// One more action was taken.
+    fn taken(self) {
+        self.0.try_update(|count| *count += 1);
+    }
+
+    /// Makes the running effect run again after each action.
+    fn track(self) {
+        self.0.track();
     }
 }
 

@@ -15,6 +15,7 @@ use switchboard_loadgen::{
     client,
     console::{self, Results},
     harness::{self, ChatPlan, ChatRun, HoldPlan, HoldRun, Peer},
+    import::{self, ImportRun},
     relay::{self, RelayProcess},
     report::{self, Figure, Goal, Section},
     server::ServerProcess,
@@ -455,6 +456,31 @@ fn sections(args: &Args, switchboard: &[Run], relay: &[Run]) -> Vec<Section> {
     ]
 }
 
+/// The directory import figures (Switchboard only: the relay has no directory).
+fn import_section(runs: &[ImportRun]) -> Section {
+    let figure = |name: &str, unit: &str, take: fn(&ImportRun) -> f64| {
+        let mut figure = Figure::new(name, unit, None);
+        figure.switchboard = runs.iter().map(take).collect();
+        figure
+    };
+    Section {
+        title: "Directory import".into(),
+        about: format!(
+            "`switchboard-server directory import` (release build) of a {} -row CSV file (11 \
+             columns, 4 numbers per person) into a fresh database, then the same file with {} \
+             rows changed. Times are the whole command (start, migrations, parse, one \
+             transaction, commit); memory is the command's peak resident memory (VmHWM).",
+            import::ROWS,
+            import::CHANGED
+        ),
+        figures: vec![
+            figure("import of 100,000 new entries", "s", |r| r.full_secs),
+            figure("peak memory of that import", "MiB", |r| r.full_peak_mib),
+            figure("re-import with 100 entries changed", "s", |r| r.delta_secs),
+        ],
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -504,7 +530,16 @@ async fn main() -> anyhow::Result<()> {
         "everything runs on 127.0.0.1; a fresh server (new database) and a fresh relay process per run; runs alternate Switchboard, relay".into(),
         format!("{} runs per target; the table gives the median and every run in order", args.runs),
     ];
+    let mut imports = Vec::new();
+    for run in 1..=args.runs {
+        let figures = import::run(&server)
+            .await
+            .with_context(|| format!("import run {run}"))?;
+        println!("import run {run}/{}: {figures:?}", args.runs);
+        imports.push(figures);
+    }
     let mut sections = sections(&args, &switchboard, &relay);
+    sections.push(import_section(&imports));
     let mut notes = notes;
     if let Some(path) = &args.console_results {
         let console = Results::read(path)?;

@@ -92,7 +92,9 @@ fn check_address(address: &str) -> Result<(), String> {
         {
             Ok(())
         }
-        _ => Err(format!("{address:?} is not an address of the form name@domain")),
+        _ => Err(format!(
+            "{address:?} is not an address of the form name@domain"
+        )),
     }
 }
 

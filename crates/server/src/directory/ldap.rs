@@ -307,7 +307,7 @@ pub enum LdapError {
     #[error("cannot connect to {url}: {source}")]
     Connect {
         url: String,
-        source: ldap3::LdapError,
+        source: Box<ldap3::LdapError>,
     },
     /// `ca_file` or the system's trusted roots cannot be used.
     #[error("{0}")]
@@ -319,13 +319,13 @@ pub enum LdapError {
     #[error("bind as {dn:?} refused: {source}")]
     Bind {
         dn: String,
-        source: ldap3::LdapError,
+        source: Box<ldap3::LdapError>,
     },
     /// The search failed or ended early (no such base, a size or time limit).
     #[error("search under {base:?} failed: {source}")]
     Search {
         base: String,
-        source: ldap3::LdapError,
+        source: Box<ldap3::LdapError>,
     },
     /// The server sent an entry that is not a well-formed LDAP entry.
     #[error("search under {base:?} failed: the server sent a malformed entry")]
@@ -359,11 +359,11 @@ pub async fn fetch(config: &LdapConfig) -> Result<Vec<Record>, LdapError> {
     if tls {
         settings = settings.set_config(tls_config(config)?);
     }
-    let connect = |source| LdapError::Connect {
+    let connect = |source: ldap3::LdapError| LdapError::Connect {
         url: config.url.clone(),
-        source,
+        source: Box::new(source),
     };
-    // The connection timeout covers TCP only: the TLS handshake gets its own.
+    // ldap3's connection timeout covers TCP only; this one bounds TLS and StartTLS too.
     let (connection, mut ldap) = tokio::time::timeout(
         TIMEOUT * 2,
         LdapConnAsync::with_settings(settings, &config.url),
@@ -377,9 +377,9 @@ pub async fn fetch(config: &LdapConfig) -> Result<Vec<Record>, LdapError> {
         }
     });
     if let (Some(dn), Some(password)) = (&config.bind_dn, &password) {
-        let bind = |source| LdapError::Bind {
+        let bind = |source: ldap3::LdapError| LdapError::Bind {
             dn: dn.clone(),
-            source,
+            source: Box::new(source),
         };
         ldap.with_timeout(TIMEOUT)
             .simple_bind(dn, password)
@@ -397,9 +397,9 @@ pub async fn fetch(config: &LdapConfig) -> Result<Vec<Record>, LdapError> {
 /// The paged search and the mapping of its entries.
 async fn search(ldap: &mut ldap3::Ldap, config: &LdapConfig) -> Result<Vec<Record>, LdapError> {
     let base = &config.base_dn;
-    let failed = |source| LdapError::Search {
+    let failed = |source: ldap3::LdapError| LdapError::Search {
         base: base.clone(),
-        source,
+        source: Box::new(source),
     };
     // Entries only: Active Directory also answers with referrals to other partitions.
     let adapters: Vec<Box<dyn Adapter<_, _>>> = vec![

@@ -29,8 +29,8 @@ use tokio::{
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    auth::CurrentSession, bucket::TokenBucket, directory::notes::MAX_NOTE_CHARS,
-    error::AppError, presence::ConnId, state::AppState,
+    auth::CurrentSession, bucket::TokenBucket, directory::notes::MAX_NOTE_CHARS, error::AppError,
+    presence::ConnId, state::AppState,
 };
 
 /// How often the server pings an idle console.
@@ -397,7 +397,10 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
             }
             Err(err) => {
                 tracing::error!(%err, "loading operator notes");
-                Err(Stop::Close(close_code::ERROR, "could not load notes; reconnect"))
+                Err(Stop::Close(
+                    close_code::ERROR,
+                    "could not load notes; reconnect",
+                ))
             }
         }
     }
@@ -405,7 +408,8 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
     /// Refuses a frame only operators may send, for anyone else; `Ok(true)` lets it through.
     async fn operator_only(&mut self, what: &str) -> Result<bool, Stop> {
         if self.joined.is_none() {
-            self.refuse(ErrorCode::OutOfOrder, "send hello first").await?;
+            self.refuse(ErrorCode::OutOfOrder, "send hello first")
+                .await?;
             return Ok(false);
         }
         if !self.session.role.handles_calls() {

@@ -217,42 +217,26 @@ impl Slapd {
     }
 
     async fn add_base(&self) {
-        let mut ldap = self.admin().await;
-        let entries: [(&str, Vec<(&str, &[&str])>); 3] = [
-            (
-                SUFFIX,
-                vec![
-                    ("objectClass", &["dcObject", "organization"]),
-                    ("dc", &["example"]),
-                    ("o", &["Example Inc."]),
-                ],
-            ),
-            (
-                PEOPLE,
-                vec![
-                    ("objectClass", &["organizationalUnit"]),
-                    ("ou", &["people"]),
-                ],
-            ),
-            (
-                SYNC_DN,
-                vec![
-                    (
-                        "objectClass",
-                        &["applicationProcess", "simpleSecurityObject"],
-                    ),
-                    ("cn", &["switchboard"]),
-                    ("userPassword", &[SYNC_PASSWORD]),
-                ],
-            ),
+        let organization = [
+            ("objectClass", &["dcObject", "organization"][..]),
+            ("dc", &["example"]),
+            ("o", &["Example Inc."]),
         ];
-        for (dn, attributes) in entries {
-            let attributes = attributes
-                .into_iter()
-                .map(|(name, values)| (name, values.iter().copied().collect()))
-                .collect();
-            ldap.add(dn, attributes).await.unwrap().success().unwrap();
-        }
+        self.add(SUFFIX, &organization).await;
+        let people = [
+            ("objectClass", &["organizationalUnit"][..]),
+            ("ou", &["people"]),
+        ];
+        self.add(PEOPLE, &people).await;
+        let service = [
+            (
+                "objectClass",
+                &["applicationProcess", "simpleSecurityObject"][..],
+            ),
+            ("cn", &["switchboard"]),
+            ("userPassword", &[SYNC_PASSWORD]),
+        ];
+        self.add(SYNC_DN, &service).await;
     }
 
     /// Adds people (32 requests in flight at once on one connection).

@@ -210,36 +210,21 @@ async fn an_admin_manages_accounts_and_every_action_is_audited() {
 async fn the_last_active_admin_can_be_neither_demoted_nor_deactivated() {
     let server = TestServer::start().await;
     let admin = server.sign_in("admin", "admin").await.unwrap();
+    let patch = |username: &'static str, body: serde_json::Value| {
+        let (server, admin) = (&server, &admin);
+        async move {
+            let path = format!("/api/admin/users/{username}");
+            request(server, Some(admin), Method::PATCH, &path, Some(body))
+                .await
+                .status()
+        }
+    };
     for change in [json!({"role": "operator"}), json!({"active": false})] {
-        let response = request(
-            &server,
-            Some(&admin),
-            Method::PATCH,
-            "/api/admin/users/admin",
-            Some(change),
-        )
-        .await;
-        assert_eq!(response.status(), 409);
+        assert_eq!(patch("admin", change).await, 409);
     }
     // With a second admin, the first may step down.
-    let promote = request(
-        &server,
-        Some(&admin),
-        Method::PATCH,
-        "/api/admin/users/carol",
-        Some(json!({"role": "admin"})),
-    )
-    .await;
-    assert_eq!(promote.status(), 200);
-    let demote = request(
-        &server,
-        Some(&admin),
-        Method::PATCH,
-        "/api/admin/users/admin",
-        Some(json!({"role": "user"})),
-    )
-    .await;
-    assert_eq!(demote.status(), 200);
+    assert_eq!(patch("carol", json!({"role": "admin"})).await, 200);
+    assert_eq!(patch("admin", json!({"role": "user"})).await, 200);
 }
 
 const GOOD: &str = "\

@@ -30,6 +30,15 @@ pub async fn load(db: &SqlitePool, config: &Config) -> Result<ClientConfig, sqlx
     Ok(client)
 }
 
+/// Whether `key` is a `KeyboardEvent.key` a console can see: a function key or one character.
+fn is_key(key: &str) -> bool {
+    let function = key
+        .strip_prefix('F')
+        .and_then(|n| n.parse::<u8>().ok())
+        .is_some_and(|n| (1..=24).contains(&n));
+    function || key.chars().count() == 1
+}
+
 /// Checks and stores new chat settings.
 pub async fn save(
     db: &SqlitePool,
@@ -38,9 +47,9 @@ pub async fn save(
     mut settings: ChatSettings,
 ) -> Result<(), AppError> {
     settings.chat_key = settings.chat_key.trim().to_owned();
-    if settings.chat_key.is_empty() || settings.chat_key.chars().count() > 32 {
+    if !is_key(&settings.chat_key) {
         return Err(AppError::Invalid(
-            "The chat key must name a key, e.g. F9.".into(),
+            "The chat key must be a function key (F1 to F24) or a single character.".into(),
         ));
     }
     for message in &mut settings.predefined_messages {
@@ -74,4 +83,19 @@ pub async fn save(
     audit::record(&mut *tx, actor, "settings.change", &detail, None).await?;
     tx.commit().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_key;
+
+    #[test]
+    fn the_chat_key_is_a_key_a_console_can_see() {
+        for key in ["F1", "F9", "F24", "k", "§"] {
+            assert!(is_key(key), "{key}");
+        }
+        for key in ["", "F0", "F25", "not a key at all", "Ctrl+K"] {
+            assert!(!is_key(key), "{key}");
+        }
+    }
 }

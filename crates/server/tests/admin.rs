@@ -266,6 +266,12 @@ async fn a_bad_row_fails_the_whole_import_with_its_line_and_column() {
             "name\nAnn\n".to_owned(),
             "column \"id\": this column is required",
         ),
+        (
+            "id,name,username\na,Ann,ann\nb,Bea,ann\n".to_owned(),
+            "line 3, column \"username\"",
+        ),
+        ("id,name\n".to_owned(), "the file has no rows"),
+        (String::new(), "the file is empty"),
     ];
     for (csv, expected) in cases {
         let response = import(&server, &admin, &csv, false).await;
@@ -473,6 +479,7 @@ async fn chat_settings_apply_live_and_bad_ones_change_nothing() {
     for bad in [
         json!({"predefined_messages": ["ok", " "], "chat_key": "F8"}),
         json!({"predefined_messages": [], "chat_key": ""}),
+        json!({"predefined_messages": [], "chat_key": "not a key at all"}),
     ] {
         let response = request(
             &server,

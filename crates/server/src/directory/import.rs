@@ -126,6 +126,9 @@ impl Record {
 /// Parses and checks a whole CSV file; the first bad row fails it all.
 pub fn parse_csv(bytes: &[u8]) -> Result<Vec<Record>, RowError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(row_error(1, None, "the file is empty"));
+    }
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(false)
@@ -157,6 +160,7 @@ pub fn parse_csv(bytes: &[u8]) -> Result<Vec<Record>, RowError> {
     }
     let mut records = Vec::new();
     let mut seen: HashMap<String, u64> = HashMap::new();
+    let mut usernames: HashMap<String, u64> = HashMap::new();
     for row in reader.byte_records() {
         let row = row.map_err(|err| {
             let line = err.position().map_or(0, |p| p.line());
@@ -223,7 +227,24 @@ pub fn parse_csv(bytes: &[u8]) -> Result<Vec<Record>, RowError> {
                 format!("id {:?} is already on line {first}", record.external_id),
             ));
         }
+        if let Some(username) = &record.username
+            && let Some(first) = usernames.insert(username.clone(), line)
+        {
+            return Err(row_error(
+                line,
+                Some("username"),
+                format!("username {username:?} is already on line {first}: one entry per account"),
+            ));
+        }
         records.push(record);
+    }
+    if records.is_empty() {
+        // An import replaces the whole directory: a header alone would remove everyone.
+        return Err(row_error(
+            2,
+            None,
+            "the file has no rows; an import replaces the whole directory",
+        ));
     }
     Ok(records)
 }

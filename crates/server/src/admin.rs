@@ -135,6 +135,7 @@ pub async fn import_directory(
         actor: &admin.user.username,
         action: "directory.import",
         create_accounts: true,
+        deactivate_removed: false,
     };
     let diff = import::apply(&state.db, &records, by, query.dry_run).await?;
     Ok(Json(diff))

@@ -128,6 +128,7 @@ pub async fn directory(db: &SqlitePool, command: DirectoryCommand) -> anyhow::Re
         actor: ACTOR,
         action: "directory.import",
         create_accounts: true,
+        deactivate_removed: false,
     };
     let diff = import::apply(db, &records, by, dry_run).await?;
     for (what, entries) in [

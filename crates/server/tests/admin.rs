@@ -499,3 +499,52 @@ async fn chat_settings_apply_live_and_bad_ones_change_nothing() {
     };
     assert_eq!(config.chat_key, "F8");
 }
+
+#[tokio::test]
+async fn a_sync_that_manages_accounts_deactivates_those_of_removed_entries() {
+    use switchboard_server::directory::import::{Applier, Record, apply};
+    let server = TestServer::start().await;
+    let (mut alice, _) = server.connect("alice").await;
+    let (_bob, _) = server.connect("bob").await;
+    let record = |id: &str, name: &str, username: &str| Record {
+        external_id: id.into(),
+        name: name.into(),
+        username: Some(username.into()),
+        ..Record::default()
+    };
+    // Alice's entry is gone from the source; Bob's and the operator's stay.
+    let records = [
+        record("ext-2001", "Operator", "operator"),
+        record("ext-2003", "Bob Baker", "bob"),
+    ];
+    let sync = Applier {
+        actor: "ldap-sync",
+        action: "directory.sync",
+        create_accounts: true,
+        deactivate_removed: true,
+    };
+    let diff = apply(&server.state.db, &records, sync, false)
+        .await
+        .unwrap();
+    assert!(
+        diff.removed
+            .iter()
+            .any(|entry| entry.name == "Alice Archer")
+    );
+    assert_eq!(alice.close_code().await, Some(4001), "her console ends");
+    assert_eq!(
+        server.sign_in_response("alice", "alice").await.status(),
+        401
+    );
+    assert!(server.sign_in("bob", "bob").await.is_ok(), "Bob's stays");
+
+    // An import that does not manage accounts removes entries and leaves accounts alone.
+    let import = Applier {
+        deactivate_removed: false,
+        ..sync
+    };
+    apply(&server.state.db, &records[..1], import, false)
+        .await
+        .unwrap();
+    assert!(server.sign_in("bob", "bob").await.is_ok());
+}

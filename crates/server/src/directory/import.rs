@@ -269,6 +269,31 @@ struct Fields {
     user: Option<UserId>,
 }
 
+/// Deactivates the account of a removed entry, unless it is an admin's or already inactive;
+/// the audit row makes running servers close its consoles.
+async fn deactivate(
+    tx: &mut sqlx::SqliteConnection,
+    actor: &str,
+    user: UserId,
+) -> Result<(), sqlx::Error> {
+    let username: Option<String> = sqlx::query_scalar(
+        "UPDATE users SET active = 0 WHERE id = ? AND active = 1 AND role <> 'admin' \
+         RETURNING username",
+    )
+    .bind(user)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(username) = username else {
+        return Ok(());
+    };
+    sqlx::query("DELETE FROM sessions WHERE user_id = ?")
+        .bind(user)
+        .execute(&mut *tx)
+        .await?;
+    let detail = format!("{username} (removed from the directory)");
+    audit::record(&mut *tx, actor, "user.deactivate", &detail, Some(user)).await
+}
+
 /// Who applies a directory and how the audit log names it.
 #[derive(Debug, Clone, Copy)]
 pub struct Applier<'a> {
@@ -279,6 +304,9 @@ pub struct Applier<'a> {
     /// Whether a record with an unknown username gets a new account; otherwise it is
     /// linked to no account.
     pub create_accounts: bool,
+    /// Whether the account of a removed entry is deactivated (its sessions and consoles
+    /// end); administrators' accounts never are.
+    pub deactivate_removed: bool,
 }
 
 /// Makes the directory hold exactly `records` (in one transaction): new ids are added,
@@ -414,6 +442,9 @@ pub async fn apply(
             .bind(old.id)
             .execute(&mut *tx)
             .await?;
+        if let Some(user) = old.fields.user.filter(|_| by.deactivate_removed) {
+            deactivate(&mut tx, by.actor, user).await?;
+        }
         diff.removed.push(EntryRef {
             external_id,
             name: old.fields.name,

@@ -78,8 +78,10 @@ pub struct LdapConfig {
     /// PEM file of the certificate authorities to trust for `ldaps://` and StartTLS (an
     /// in-house CA); none: the system's trusted roots.
     pub ca_file: Option<PathBuf>,
-    /// Whether an entry whose username has no account gets one (which cannot sign in until an
-    /// administrator sets its password); otherwise the entry is linked to no account.
+    /// Whether the sync manages accounts: an entry whose username has no account gets one
+    /// (which cannot sign in until an administrator sets its password), and the account of
+    /// an entry removed from LDAP is deactivated (admins' excepted). Otherwise entries are
+    /// only linked to existing accounts, and removals touch no account.
     #[serde(default)]
     pub create_accounts: bool,
     /// The attribute read for each directory field.
@@ -645,6 +647,7 @@ pub async fn sync_once(db: &SqlitePool, config: &LdapConfig) -> SyncStatus {
                 actor: "ldap-sync",
                 action: "directory.sync",
                 create_accounts: config.create_accounts,
+                deactivate_removed: config.create_accounts,
             };
             import::apply(db, &records, by, false)
                 .await

@@ -10,6 +10,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use futures_util::TryStreamExt;
 use sqlx::{Row, SqlitePool};
 use switchboard_protocol::{DirectoryDiff, EntryRef, UserId};
 
@@ -320,16 +321,17 @@ pub async fn apply(
     dry_run: bool,
 ) -> Result<DirectoryDiff, AppError> {
     let mut tx = db.begin().await?;
-    let rows = sqlx::query(
-        "SELECT id, external_id, name, numbers, department, title, location, email, xmpp, \
-         user_id, removed_at_ms FROM directory_entries WHERE external_id IS NOT NULL",
-    )
-    .fetch_all(&mut *tx)
-    .await?;
-    let mut stored: HashMap<String, Stored> = rows
-        .iter()
-        .map(|row| {
-            let stored = Stored {
+    // Streamed: the rows are not all held at once (a 100,000-entry directory is hundreds
+    // of megabytes of rows, a tenth of that as `Stored`).
+    let mut stored: HashMap<String, Stored> = HashMap::new();
+    {
+        let mut rows = sqlx::query(
+            "SELECT id, external_id, name, numbers, department, title, location, email, xmpp, \
+             user_id, removed_at_ms FROM directory_entries WHERE external_id IS NOT NULL",
+        )
+        .fetch(&mut *tx);
+        while let Some(row) = rows.try_next().await? {
+            let entry = Stored {
                 id: row.get("id"),
                 fields: Fields {
                     name: row.get("name"),
@@ -343,9 +345,9 @@ pub async fn apply(
                 },
                 removed: row.get::<Option<i64>, _>("removed_at_ms").is_some(),
             };
-            (row.get("external_id"), stored)
-        })
-        .collect();
+            stored.insert(row.get("external_id"), entry);
+        }
+    }
     let mut users: HashMap<String, UserId> = sqlx::query("SELECT id, username FROM users")
         .fetch_all(&mut *tx)
         .await?

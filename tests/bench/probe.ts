@@ -11,6 +11,12 @@ export interface Probe {
   rowsPaintedAt?: number;
   /** `presence` frames received. */
   presenceFrames: number;
+  /** Set by the bench: a text a `directory_changed` frame will make a directory row show. */
+  deltaText?: string;
+  /** When the last `directory_changed` frame came off the socket, and when a row showing
+   * `deltaText` was painted after it. */
+  deltaAt?: number;
+  deltaPaintedAt?: number;
   /** The console's wasm memory, once trunk has started it. */
   wasmMemory?: WebAssembly.Memory;
   /** Long tasks (> 50 ms) seen while `watchLongTasks` ran: their durations. */
@@ -58,6 +64,16 @@ export function probe() {
       this.addEventListener('message', (event: MessageEvent) => {
         if (typeof event.data !== 'string') return;
         if (event.data.startsWith('{"type":"presence",')) probe.presenceFrames += 1;
+        else if (event.data.startsWith('{"type":"directory_changed"') && probe.deltaText !== undefined) {
+          const text = probe.deltaText;
+          probe.deltaAt = performance.now();
+          probe.deltaPaintedAt = undefined;
+          const shown = () =>
+            [...document.querySelectorAll('[aria-label="Directory entries"] [role="listitem"]')].some((row) =>
+              row.textContent?.includes(text),
+            );
+          untilPainted(shown, (at) => (probe.deltaPaintedAt = at));
+        }
         else if (event.data.startsWith('{"type":"directory_snapshot"') && probe.rowsPaintedAt === undefined) {
           probe.lastPageAt = performance.now();
           if (probe.snapshotAt !== undefined) return;

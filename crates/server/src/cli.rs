@@ -12,9 +12,12 @@ use sqlx::SqlitePool;
 use switchboard_protocol::{AccountChange, NewAccount, Role};
 
 use crate::{
-    accounts,
+    Config, accounts,
     config::{DirectoryCommand, UserCommand},
-    directory::import::{self, Applier},
+    directory::{
+        import::{self, Applier},
+        ldap,
+    },
 };
 
 /// The audit log's actor for command-line changes.
@@ -119,9 +122,34 @@ async fn set_active(db: &SqlitePool, username: &str, active: bool) -> anyhow::Re
 }
 
 /// Runs `directory ...`.
-pub async fn directory(db: &SqlitePool, command: DirectoryCommand) -> anyhow::Result<()> {
-    let DirectoryCommand::Import { file, dry_run } = command;
-    let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+pub async fn directory(
+    db: &SqlitePool,
+    config: &Config,
+    command: DirectoryCommand,
+) -> anyhow::Result<()> {
+    match command {
+        DirectoryCommand::Import { file, dry_run } => import(db, &file, dry_run).await,
+        DirectoryCommand::Sync => {
+            let ldap = config
+                .ldap
+                .as_ref()
+                .context("no [directory.ldap] in the --config file: nothing to sync from")?;
+            let status = ldap::sync_once(db, ldap).await;
+            if let Some(error) = status.error {
+                anyhow::bail!("the sync failed; the directory is unchanged: {error}");
+            }
+            println!(
+                "{} added, {} changed, {} removed",
+                status.added, status.changed, status.removed
+            );
+            Ok(())
+        }
+    }
+}
+
+/// `directory import FILE [--dry-run]`.
+async fn import(db: &SqlitePool, file: &Path, dry_run: bool) -> anyhow::Result<()> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let records = import::parse_csv(&bytes)
         .with_context(|| format!("{}: nothing was imported", file.display()))?;
     let by = Applier {

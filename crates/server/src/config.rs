@@ -141,6 +141,9 @@ pub enum DirectoryCommand {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Sync the directory from LDAP once, as `[directory.ldap]` of --config says, and print
+    /// the outcome (a running server's consoles get the changes).
+    Sync,
 }
 
 /// A role as a command-line value.

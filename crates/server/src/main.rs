@@ -24,7 +24,7 @@ async fn main() -> anyhow::Result<()> {
                 println!("backup written to {}", to.display());
             }
             Command::User(command) => cli::user(&db, command).await?,
-            Command::Directory(command) => cli::directory(&db, command).await?,
+            Command::Directory(command) => cli::directory(&db, &config, command).await?,
         }
         return Ok(());
     }

@@ -271,6 +271,10 @@ async fn a_bad_row_fails_the_whole_import_with_its_line_and_column() {
             "line 3, column \"username\"",
         ),
         ("id,name\n".to_owned(), "the file has no rows"),
+        (
+            "id,name,extension\r\na,\"Ann\nAnderson\",1\r\nb,Bea,12ab\r\n".to_owned(),
+            "line 4, column \"extension\"",
+        ),
         (String::new(), "the file is empty"),
     ];
     for (csv, expected) in cases {

@@ -125,6 +125,8 @@ async fn directory_import_from_the_command_line_previews_then_reaches_open_conso
     )
     .unwrap();
     let path = file.to_str().unwrap();
+    let no_ldap = run(&url, &["directory", "sync"], "").unwrap_err();
+    assert!(no_ldap.contains("no [directory.ldap]"), "{no_ldap}");
     let bad = run(&url, &["directory", "import", path], "").unwrap_err();
     assert!(bad.contains("line 4, column \"extension\""), "{bad}");
 

@@ -124,6 +124,39 @@ impl Record {
     }
 }
 
+/// Line numbers of byte offsets, counted forward as the rows are read. The CSV reader's own
+/// count goes wrong in a CRLF file with a line break inside a quoted cell (as Excel writes
+/// them); a line here is what an editor shows: one more than the `\n` before it.
+struct Lines<'a> {
+    bytes: &'a [u8],
+    /// Bytes counted so far, and the line at that offset.
+    counted: usize,
+    line: u64,
+}
+
+impl Lines<'_> {
+    /// The line of byte `offset` (offsets only grow, as the reader goes on).
+    fn at(&mut self, offset: u64) -> u64 {
+        let mut offset = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(self.bytes.len());
+        // The reader may place a record after `\r` and before its `\n`; a record never
+        // starts with a line break (empty lines are skipped).
+        while matches!(self.bytes.get(offset), Some(b'\r' | b'\n')) {
+            offset += 1;
+        }
+        if offset > self.counted {
+            let breaks = self.bytes[self.counted..offset]
+                .iter()
+                .filter(|&&byte| byte == b'\n')
+                .count();
+            self.line += breaks as u64;
+            self.counted = offset;
+        }
+        self.line
+    }
+}
+
 /// Parses and checks a whole CSV file; the first bad row fails it all.
 pub fn parse_csv(bytes: &[u8]) -> Result<Vec<Record>, RowError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
@@ -160,11 +193,16 @@ pub fn parse_csv(bytes: &[u8]) -> Result<Vec<Record>, RowError> {
         }
     }
     let mut records = Vec::new();
+    let mut lines = Lines {
+        bytes,
+        counted: 0,
+        line: 1,
+    };
     let mut seen: HashMap<String, u64> = HashMap::new();
     let mut usernames: HashMap<String, u64> = HashMap::new();
     for row in reader.byte_records() {
         let row = row.map_err(|err| {
-            let line = err.position().map_or(0, |p| p.line());
+            let line = err.position().map_or(0, |p| lines.at(p.byte()));
             let reason = match err.kind() {
                 csv::ErrorKind::UnequalLengths {
                     expected_len, len, ..
@@ -173,7 +211,7 @@ pub fn parse_csv(bytes: &[u8]) -> Result<Vec<Record>, RowError> {
             };
             row_error(line, None, reason)
         })?;
-        let line = row.position().map_or(0, |p| p.line());
+        let line = row.position().map_or(0, |p| lines.at(p.byte()));
         let field = |column: &str| -> Result<String, RowError> {
             let Some(&at) = index.get(column) else {
                 return Ok(String::new());

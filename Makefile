@@ -33,8 +33,9 @@ tools:
 	@scripts/bootstrap.sh $(if $(filter test e2e bench,$(MAKECMDGOALS)),--browser)
 
 console: tools
-	@echo "==> building the console (release wasm)"
+	@echo "==> building the console (release wasm) and the Administration page (dist/admin/)"
 	trunk build --release
+	trunk build admin.html --release --dist dist/admin --public-url /admin/
 
 lint: tools
 	@echo "==> rustfmt"

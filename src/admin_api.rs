@@ -6,7 +6,7 @@ use gloo_net::http::{Request, Response};
 use serde::de::DeserializeOwned;
 use switchboard_protocol::{
     Account, AccountChange, AuditEntry, ChatSettings, DirectoryDiff, NewAccount, PasswordReset,
-    SyncStatus,
+    SettingsInForce, SyncStatus,
 };
 
 use crate::api::{RequestError, refusal};
@@ -66,8 +66,8 @@ pub async fn sync_now() -> Result<(), RequestError> {
     done(Request::post(SYNC).send().await?).await
 }
 
-/// The chat settings in force.
-pub async fn chat_settings() -> Result<ChatSettings, RequestError> {
+/// The chat settings in force, and the chat mode.
+pub async fn chat_settings() -> Result<SettingsInForce, RequestError> {
     json(Request::get(SETTINGS).send().await?).await
 }
 

@@ -8,8 +8,8 @@ use switchboard_protocol::User;
 
 use crate::api::{self, RequestError};
 use crate::components::{
-    ActiveCall, Administration, ChatLayer, ConnectionStatus, Directory, Login, QueuedCalls,
-    Toolbar, TransferAssistant,
+    ActiveCall, ChatLayer, ConnectionStatus, Directory, Login, QueuedCalls, Toolbar,
+    TransferAssistant,
 };
 use crate::store::{ConnectionState, Store};
 use crate::ws;
@@ -95,9 +95,6 @@ fn console(user: User, session: RwSignal<Session>) -> impl IntoView {
     });
     let connection_state = store.connection();
     let role = store.role();
-    // The Administration view replaces the panes while open (admins only).
-    let administration = RwSignal::new(false);
-    let showing_administration = move || administration.get() && role.get().administers();
     // Only operators handle calls: everyone else gets the directory (with presence) and chat.
     let call_column = move || {
         role.get().handles_calls().then(|| {
@@ -115,11 +112,8 @@ fn console(user: User, session: RwSignal<Session>) -> impl IntoView {
             class="console"
             class:stale=move || connection_state.get() != ConnectionState::Connected
         >
-            <Toolbar on_sign_out=sign_out administration=administration />
-            <Show when=showing_administration>
-                <Administration />
-            </Show>
-            <main class="panes" class:calls=move || role.get().handles_calls() hidden=showing_administration>
+            <Toolbar on_sign_out=sign_out />
+            <main class="panes" class:calls=move || role.get().handles_calls()>
                 {call_column}
                 <Directory />
             </main>

@@ -4,6 +4,7 @@
 //! read it and send intents back through it; they never touch the socket themselves.
 
 pub mod admin_api;
+pub mod admin_page;
 pub mod api;
 pub mod app;
 pub mod calls;

@@ -97,22 +97,26 @@ impl Directory {
         }
     }
 
-    /// This directory with `upserted` entries added or replaced and `removed` ones gone (a
-    /// `directory_changed` delta).
-    fn changed(self, upserted: Vec<DirectoryEntry>, removed: &[EntryId], generation: u64) -> Self {
+    /// Applies a `directory_changed` delta in place: `upserted` entries added or replaced,
+    /// `removed` ones gone. The other rows keep their search text; the new ones go at the end
+    /// and one stable sort merges them in (the rest is already in order).
+    fn change(&mut self, upserted: Vec<DirectoryEntry>, removed: &[EntryId], generation: u64) {
         let replaced: std::collections::HashSet<EntryId> = upserted
             .iter()
             .map(|entry| entry.id)
             .chain(removed.iter().copied())
             .collect();
-        let entries = self
-            .rows
-            .into_iter()
-            .map(|row| row.entry)
-            .filter(|entry| !replaced.contains(&entry.id))
-            .chain(upserted)
-            .collect();
-        Directory::new(entries, generation)
+        self.rows.retain(|row| !replaced.contains(&row.entry.id));
+        self.rows.extend(upserted.into_iter().map(Row::new));
+        self.rows.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+        self.positions.clear();
+        self.positions.extend(
+            self.rows
+                .iter()
+                .enumerate()
+                .map(|(position, row)| (row.entry.id, position)),
+        );
+        self.generation = generation;
     }
 
     /// Number of entries.
@@ -603,7 +607,7 @@ impl Store {
     fn change_directory(&self, upserted: Vec<DirectoryEntry>, removed: Vec<EntryId>) {
         self.directory.update(|directory| {
             let generation = directory.generation() + 1;
-            *directory = std::mem::take(directory).changed(upserted, &removed, generation);
+            directory.change(upserted, &removed, generation);
         });
     }
 
@@ -763,6 +767,26 @@ mod tests {
             .iter()
             .map(|&position| directory.entry(position).unwrap().name.clone())
             .collect()
+    }
+
+    #[test]
+    fn a_delta_adds_replaces_and_removes_entries_in_name_order() {
+        let mut directory = company();
+        let renamed = entry(2, "Zoe Baker", "2003", "Legal");
+        let added = entry(5, "Aaron Abbott", "2099", "Sales");
+        directory.change(vec![renamed, added], &[4], 2);
+        let all: Vec<usize> = (0..directory.len()).collect();
+        assert_eq!(
+            names(&directory, &all),
+            ["Aaron Abbott", "alice Archer", "Carol Carter", "Zoe Baker"]
+        );
+        assert_eq!(directory.find(2).unwrap().name, "Zoe Baker");
+        assert!(directory.find(4).is_none(), "removed");
+        assert_eq!(
+            names(&directory, &directory.filter("2099")),
+            ["Aaron Abbott"]
+        );
+        assert_eq!(directory.generation(), 2);
     }
 
     #[test]

@@ -12,23 +12,15 @@ pub fn Toolbar(
     /// Called when the user asks to sign out.
     #[prop(into)]
     on_sign_out: Callback<()>,
-    /// Whether the Administration view is open; its button is there for admins only.
-    administration: RwSignal<bool>,
 ) -> impl IntoView {
     let store = expect_context::<Store>();
     let role = store.role();
-    let administration_button = move || {
-        role.get().administers().then(|| {
-            view! {
-                <button
-                    type="button"
-                    aria-pressed=move || administration.get().to_string()
-                    on:click=move |_| administration.update(|open| *open = !*open)
-                >
-                    "Administration"
-                </button>
-            }
-        })
+    // The Administration page is a page of its own (/admin/, its own wasm module): the
+    // console operators keep open carries none of its code.
+    let administration_link = move || {
+        role.get()
+            .administers()
+            .then(|| view! { <a class="toolbar-link" href="/admin/" target="_blank">"Administration"</a> })
     };
     let me = store.me();
     let my_presence = store.presence(me.with_untracked(|me| me.id));
@@ -70,7 +62,7 @@ pub fn Toolbar(
                     "Chat"
                 </button>
                 <SettingsMenu />
-                {administration_button}
+                {administration_link}
                 <span class="toolbar-spacer"></span>
                 <span class="me">{move || me.with(|me| me.display_name.clone())}</span>
                 // Presence is chosen through the server: without a connection there is no choice.

@@ -10,8 +10,8 @@ test.afterAll(async () => server.dispose());
 
 const CALL_PANES = ['Queued calls', 'Active call', 'Transfer assistant'];
 
-function administrationButton(page: Page) {
-  return page.getByRole('toolbar', { name: 'Console toolbar' }).getByRole('button', { name: 'Administration' });
+function administrationLink(page: Page) {
+  return page.getByRole('toolbar', { name: 'Console toolbar' }).getByRole('link', { name: 'Administration' });
 }
 
 /** The status of an admin API call made with `page`'s session cookie. */
@@ -28,7 +28,7 @@ test('a user has the directory and chat, but no calls panes and no Administratio
   for (const pane of CALL_PANES) {
     await expect(page.getByRole('region', { name: pane })).toHaveCount(0);
   }
-  await expect(administrationButton(page)).toHaveCount(0);
+  await expect(administrationLink(page)).toHaveCount(0);
   expect(await adminApiStatus(page)).toEqual({ status: 403, error: 'forbidden' });
   await context.close();
 });
@@ -38,26 +38,30 @@ test('an operator has the calls panes, but no Administration', async ({ browser 
   for (const pane of [...CALL_PANES, 'Directory']) {
     await expect(page.getByRole('region', { name: pane })).toBeVisible();
   }
-  await expect(administrationButton(page)).toHaveCount(0);
+  await expect(administrationLink(page)).toHaveCount(0);
   expect(await adminApiStatus(page)).toEqual({ status: 403, error: 'forbidden' });
   await context.close();
 });
 
-test('an admin opens and closes the Administration view in place of the panes', async ({ browser }) => {
+test('an admin opens the Administration page from the console; others are turned away from it', async ({ browser }) => {
   const { context, page } = await signedIn(browser, server, 'admin');
-  const toggle = administrationButton(page);
-  await expect(toggle).toHaveAttribute('aria-pressed', 'false');
+  await expect(administrationLink(page)).toHaveAttribute('target', '_blank');
   const view = await openAdministration(page);
-  await expect(page.getByRole('region', { name: 'Directory', exact: true })).toHaveCount(1);
   for (const table of ['Accounts', 'Audit log']) {
     await expect(view.getByRole('table', { name: table })).toBeVisible();
   }
-  await toggle.click();
-  await expect(toggle).toHaveAttribute('aria-pressed', 'false');
-  await expect(view).toHaveCount(0);
-  await expect(page.getByRole('region', { name: 'Directory' })).toBeVisible();
   expect((await adminApiStatus(page)).status).toBe(200);
+  await page.getByRole('link', { name: 'Back to the console' }).click();
+  await expect(page.getByRole('status')).toHaveText('Connected');
   await context.close();
+
+  for (const username of ['operator', 'alice']) {
+    const { context, page } = await signedIn(browser, server, username);
+    await page.goto(`${server.url}admin/`);
+    await expect(page.getByRole('alert')).toHaveText('Only administrators may open the Administration page.');
+    await expect(page.getByRole('region', { name: 'Administration' })).toHaveCount(0);
+    await context.close();
+  }
 });
 
 test('a deactivated user\'s open console is signed out at once; activated again, they sign in', async ({ browser }) => {

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{EntryId, UserId};
+use crate::{EntryId, Mode, UserId};
 
 /// What a signed-in person may do. Every user has the directory, presence and chat;
 /// operators also have the calls panes and operator notes; admins also have the
@@ -145,6 +145,15 @@ pub struct SyncStatus {
 pub struct ChatSettings {
     pub predefined_messages: Vec<String>,
     pub chat_key: String,
+}
+
+/// Answer of `GET /api/admin/settings`: the chat settings in force and the chat mode (which
+/// changes by restart only).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettingsInForce {
+    pub chat: ChatSettings,
+    pub mode: Mode,
 }
 
 /// One line of the audit log: who did what, when.

@@ -14,7 +14,7 @@ mod chat;
 pub mod emoji;
 pub use admin::{
     Account, AccountChange, AuditEntry, ChatSettings, DirectoryDiff, EntryNote, EntryRef,
-    NewAccount, PasswordReset, Role, SyncStatus,
+    NewAccount, PasswordReset, Role, SettingsInForce, SyncStatus,
 };
 pub use calls::{Call, CallAction, CallId, CallState, NewCall, TransferRequest};
 pub use chat::{
@@ -258,6 +258,7 @@ pub struct PresenceUpdate {
 }
 
 /// How chat behaves, chosen by the administrator.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {

@@ -14,7 +14,7 @@ use axum_extra::extract::WithRejection;
 use serde::Deserialize;
 use switchboard_protocol::{
     Account, AccountChange, AuditEntry, ChatSettings, DirectoryDiff, NewAccount, PasswordReset,
-    SyncStatus,
+    SettingsInForce, SyncStatus,
 };
 use utoipa::IntoParams;
 
@@ -181,17 +181,20 @@ pub async fn sync_now(
 #[utoipa::path(get, path = "/api/admin/settings", tag = "admin",
     security(("session_cookie" = [])),
     responses(
-        (status = 200, description = "The chat settings", body = ChatSettings),
+        (status = 200, description = "The chat settings and the chat mode", body = SettingsInForce),
         (status = 403, description = "Not an admin", body = switchboard_protocol::ApiError),
     ))]
 pub async fn get_settings(
     State(state): State<AppState>,
     _admin: AdminSession,
-) -> Json<ChatSettings> {
+) -> Json<SettingsInForce> {
     let client = state.client_config();
-    Json(ChatSettings {
-        predefined_messages: client.predefined_messages,
-        chat_key: client.chat_key,
+    Json(SettingsInForce {
+        chat: ChatSettings {
+            predefined_messages: client.predefined_messages,
+            chat_key: client.chat_key,
+        },
+        mode: state.config.mode,
     })
 }
 

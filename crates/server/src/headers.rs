@@ -32,10 +32,20 @@ fn inline_script_hashes(index_html: &str) -> Vec<String> {
         .collect()
 }
 
-/// The Content-Security-Policy for a console built into `static_dir`.
+/// The pages of the built console: the console itself and the Administration page.
+const PAGES: [&str; 2] = ["index.html", "admin/index.html"];
+
+/// The Content-Security-Policy for a console built into `static_dir`: the inline scripts of
+/// both its pages are allowed.
 pub fn content_security_policy(static_dir: &Path) -> String {
-    let index = std::fs::read_to_string(static_dir.join("index.html")).unwrap_or_default();
-    let scripts = inline_script_hashes(&index).join(" ");
+    let scripts = PAGES
+        .iter()
+        .flat_map(|page| {
+            let html = std::fs::read_to_string(static_dir.join(page)).unwrap_or_default();
+            inline_script_hashes(&html)
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
     // 'wasm-unsafe-eval' lets the page compile its own wasm (fetched from 'self');
     // inline styles are allowed because the console positions virtualized rows with them.
     format!(
@@ -97,9 +107,18 @@ mod tests {
             "<script type=\"module\">go()</script>",
         )
         .unwrap();
+        std::fs::create_dir(dir.path().join("admin")).unwrap();
+        std::fs::write(
+            dir.path().join("admin/index.html"),
+            "<script type=\"module\">admin()</script>",
+        )
+        .unwrap();
         let csp = content_security_policy(dir.path());
         assert!(csp.contains("'wasm-unsafe-eval'"));
-        assert!(csp.contains("'sha256-"));
+        for script in ["go()", "admin()"] {
+            let hash = format!("'sha256-{}'", STANDARD.encode(Sha256::digest(script)));
+            assert!(csp.contains(&hash), "{script} is allowed");
+        }
         assert!(csp.contains("frame-ancestors 'none'"));
         assert!(csp.starts_with("default-src 'none'"));
     }

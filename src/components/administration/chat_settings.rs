@@ -3,11 +3,10 @@
 
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
-use switchboard_protocol::{ChatSettings, Mode};
+use switchboard_protocol::{ChatSettings, Mode, SettingsInForce};
 
 use super::{Actions, Feedback, Latest, Outcome, act};
 use crate::admin_api;
-use crate::store::Store;
 
 /// The chat settings form.
 #[component]
@@ -15,7 +14,7 @@ pub fn ChatSettingsForm(
     /// Told of each save, whatever its outcome.
     actions: Actions,
 ) -> impl IntoView {
-    let mode = expect_context::<Store>().mode();
+    let mode = RwSignal::new(None);
     let messages = RwSignal::new(String::new());
     let chat_key = RwSignal::new(String::new());
     // Saving before the settings in force arrived would replace them with blanks.
@@ -23,9 +22,13 @@ pub fn ChatSettingsForm(
     let pending = RwSignal::new(false);
     let feedback = Feedback::new();
     Latest::new().load(admin_api::chat_settings(), move |answer| match answer {
-        Ok(settings) => {
-            messages.set(settings.predefined_messages.join("\n"));
-            chat_key.set(settings.chat_key);
+        Ok(SettingsInForce {
+            chat,
+            mode: running,
+        }) => {
+            messages.set(chat.predefined_messages.join("\n"));
+            chat_key.set(chat.chat_key);
+            mode.set(Some(running));
             loaded.set(true);
         }
         Err(error) => feedback.refuse(error.to_string()),

@@ -43,7 +43,7 @@ pub fn AdminPage() -> impl IntoView {
         Visitor::Admin(info) => view! {
             <header class="topbar">
                 <nav class="toolbar" aria-label="Administration toolbar">
-                    <a class="admin-back" href="/">"Back to the console"</a>
+                    <a href="/">"Back to the console"</a>
                     <span class="toolbar-spacer"></span>
                     <span class="me">{info.user.display_name}</span>
                 </nav>

@@ -85,16 +85,24 @@ impl Directory {
     fn new(entries: Vec<DirectoryEntry>, generation: u64) -> Self {
         let mut rows: Vec<Row> = entries.into_iter().map(Row::new).collect();
         rows.sort_unstable_by(|a, b| a.sort_key().cmp(&b.sort_key()));
-        let positions = rows
-            .iter()
-            .enumerate()
-            .map(|(position, row)| (row.entry.id, position))
-            .collect();
-        Directory {
+        let mut directory = Directory {
             rows,
-            positions,
+            positions: HashMap::new(),
             generation,
-        }
+        };
+        directory.index_positions();
+        directory
+    }
+
+    /// Records where each entry stands in `rows` (after they were sorted).
+    fn index_positions(&mut self) {
+        self.positions.clear();
+        self.positions.extend(
+            self.rows
+                .iter()
+                .enumerate()
+                .map(|(position, row)| (row.entry.id, position)),
+        );
     }
 
     /// Applies a `directory_changed` delta in place: `upserted` entries added or replaced,
@@ -109,13 +117,7 @@ impl Directory {
         self.rows.retain(|row| !replaced.contains(&row.entry.id));
         self.rows.extend(upserted.into_iter().map(Row::new));
         self.rows.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
-        self.positions.clear();
-        self.positions.extend(
-            self.rows
-                .iter()
-                .enumerate()
-                .map(|(position, row)| (row.entry.id, position)),
-        );
+        self.index_positions();
         self.generation = generation;
     }
 

@@ -20,7 +20,7 @@ pub fn Toolbar(
     let administration_link = move || {
         role.get()
             .administers()
-            .then(|| view! { <a class="toolbar-link" href="/admin/" target="_blank">"Administration"</a> })
+            .then(|| view! { <a href="/admin/" target="_blank">"Administration"</a> })
     };
     let me = store.me();
     let my_presence = store.presence(me.with_untracked(|me| me.id));

@@ -4,7 +4,7 @@
 use sqlx::{Row, SqlitePool, sqlite::SqliteRow};
 use switchboard_protocol::{Account, AccountChange, NewAccount, Role, UserId};
 
-use crate::{audit, auth::hash_password, error::AppError};
+use crate::{audit, auth::hash_password_off_thread, error::AppError};
 
 /// Shortest password an administrator may set.
 pub const MIN_PASSWORD_CHARS: usize = 8;
@@ -46,6 +46,19 @@ async fn find(db: &SqlitePool, username: &str) -> Result<Account, AppError> {
         .ok_or_else(|| AppError::NotFound(format!("There is no account named {username:?}.")))
 }
 
+/// Ends every session of `user` (deactivated, new password); the audit row recorded with it
+/// makes running servers close the account's open consoles.
+pub(crate) async fn end_sessions(
+    tx: &mut sqlx::SqliteConnection,
+    user: UserId,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM sessions WHERE user_id = ?")
+        .bind(user)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
 /// A username people type to sign in: 1 to 64 of a-z, 0-9, `.`, `_`, `-`.
 pub fn check_username(username: &str) -> Result<(), String> {
     let ok = (1..=64).contains(&username.len())
@@ -70,12 +83,6 @@ fn check_password(password: &str) -> Result<(), AppError> {
     Ok(())
 }
 
-async fn hash(password: String) -> Result<String, AppError> {
-    tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .map_err(|err| AppError::Internal(format!("password hashing task: {err}")))?
-}
-
 /// Creates an account. `actor` is the admin's username or `cli`.
 pub async fn add(db: &SqlitePool, actor: &str, new: NewAccount) -> Result<Account, AppError> {
     check_username(&new.username).map_err(AppError::Invalid)?;
@@ -86,7 +93,7 @@ pub async fn add(db: &SqlitePool, actor: &str, new: NewAccount) -> Result<Accoun
         ));
     }
     check_password(&new.password)?;
-    let hash = hash(new.password).await?;
+    let hash = hash_password_off_thread(new.password).await?;
     let mut tx = db.begin().await?;
     let inserted = sqlx::query(
         "INSERT INTO users (username, display_name, password_hash, role) VALUES (?, ?, ?, ?) \
@@ -151,11 +158,7 @@ pub async fn change(
             .execute(&mut *tx)
             .await?;
         if !active {
-            // Every session ends now; the change feed closes the open consoles.
-            sqlx::query("DELETE FROM sessions WHERE user_id = ?")
-                .bind(current.id)
-                .execute(&mut *tx)
-                .await?;
+            end_sessions(&mut tx, current.id).await?;
         }
         let action = if active {
             "user.activate"
@@ -177,17 +180,14 @@ pub async fn reset_password(
 ) -> Result<(), AppError> {
     let account = find(db, username).await?;
     check_password(&password)?;
-    let hash = hash(password).await?;
+    let hash = hash_password_off_thread(password).await?;
     let mut tx = db.begin().await?;
     sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
         .bind(hash)
         .bind(account.id)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("DELETE FROM sessions WHERE user_id = ?")
-        .bind(account.id)
-        .execute(&mut *tx)
-        .await?;
+    end_sessions(&mut tx, account.id).await?;
     audit::record(&mut *tx, actor, "user.password", username, Some(account.id)).await?;
     tx.commit().await?;
     Ok(())

@@ -76,7 +76,6 @@ pub async fn prepare(
     let state = AppState::load(db, config, shutdown).await?;
     tokio::spawn(audit::follow(state.clone(), seen));
     if let Some(ldap) = state.config.ldap.clone() {
-        let state = state.clone();
         tokio::spawn(directory::ldap::run(
             state.db.clone(),
             ldap,

@@ -86,7 +86,7 @@ pub fn ChatSettingsForm(
                     bind:value=chat_key
                 />
                 <p class="admin-hint" id="admin-chat-key-hint">
-                    "The key that opens the chat window, as browsers name it: F9, F2, Pause…"
+                    "The key that opens the chat window: a function key (F1 to F24) or a single character."
                 </p>
                 <button type="submit" class="primary" disabled=move || pending.get() || !loaded.get()>
                     "Save settings"

@@ -42,6 +42,14 @@ pub fn hash_password(password: &str) -> Result<String, AppError> {
         .map_err(|err| AppError::Internal(format!("hashing a password: {err}")))
 }
 
+/// [`hash_password`] on a blocking thread: argon2 takes tens of milliseconds of CPU, which
+/// must not stall the runtime's workers.
+pub async fn hash_password_off_thread(password: String) -> Result<String, AppError> {
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|err| AppError::Internal(format!("password hashing task: {err}")))?
+}
+
 /// Checks a password against a stored hash. A missing hash (unknown user, or an account
 /// nobody signs in to) is checked against a dummy hash so that the answer takes as long
 /// and says nothing about whether the user exists.

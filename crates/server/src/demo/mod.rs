@@ -4,7 +4,7 @@ pub mod bots;
 
 use sqlx::SqlitePool;
 
-use crate::{auth::hash_password, error::AppError};
+use crate::{auth::hash_password_off_thread, error::AppError};
 
 /// The accounts people sign in to: (username = password, display name, department, title).
 const ACCOUNTS: [(&str, &str, &str, &str); 5] = [
@@ -82,9 +82,7 @@ pub async fn seed(db: &SqlitePool) -> Result<(), AppError> {
         .fetch_optional(db)
         .await?;
     if admin.is_none() {
-        let hash = tokio::task::spawn_blocking(|| hash_password(ADMIN.0))
-            .await
-            .map_err(|err| AppError::Internal(format!("hashing task: {err}")))??;
+        let hash = hash_password_off_thread(ADMIN.0.to_owned()).await?;
         let mut tx = db.begin().await?;
         let id = insert_user(&mut tx, ADMIN.0, ADMIN.1, Some(&hash)).await?;
         sqlx::query("UPDATE users SET role = 'admin' WHERE id = ?")
@@ -102,11 +100,7 @@ pub async fn seed(db: &SqlitePool) -> Result<(), AppError> {
 async fn seed_company(db: &SqlitePool) -> Result<(), AppError> {
     let mut hashes = Vec::with_capacity(ACCOUNTS.len());
     for (username, ..) in ACCOUNTS {
-        let username = username.to_owned();
-        let hash = tokio::task::spawn_blocking(move || hash_password(&username))
-            .await
-            .map_err(|err| AppError::Internal(format!("hashing task: {err}")))??;
-        hashes.push(hash);
+        hashes.push(hash_password_off_thread(username.to_owned()).await?);
     }
 
     let mut tx = db.begin().await?;
@@ -208,9 +202,7 @@ pub const BENCH_PASSWORD: &str = "bench";
 /// Seeds accounts `bench1`..`bench{count}` that do not exist yet. They share one password
 /// hash: hashing thousands of passwords would take minutes, and these accounts guard nothing.
 pub async fn seed_bench_users(db: &SqlitePool, count: u32) -> Result<(), AppError> {
-    let hash = tokio::task::spawn_blocking(|| hash_password(BENCH_PASSWORD))
-        .await
-        .map_err(|err| AppError::Internal(format!("hashing task: {err}")))??;
+    let hash = hash_password_off_thread(BENCH_PASSWORD.to_owned()).await?;
     let mut tx = db.begin().await?;
     for n in 1..=count {
         let username = format!("bench{n}");

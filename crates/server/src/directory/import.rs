@@ -14,7 +14,12 @@ use futures_util::TryStreamExt;
 use sqlx::{Row, SqlitePool};
 use switchboard_protocol::{DirectoryDiff, EntryRef, UserId};
 
-use crate::{accounts::check_username, audit, clock::now_ms, error::AppError};
+use crate::{
+    accounts::{self, check_username},
+    audit,
+    clock::now_ms,
+    error::AppError,
+};
 
 /// The columns a CSV file may have, in the documented order.
 pub const COLUMNS: [&str; 11] = [
@@ -31,8 +36,8 @@ pub const COLUMNS: [&str; 11] = [
     "xmpp",
 ];
 
-/// Longest field accepted, in characters.
-const MAX_FIELD_CHARS: usize = 500;
+/// Longest field accepted, in characters (CSV cells, LDAP values).
+pub(crate) const MAX_FIELD_CHARS: usize = 500;
 
 /// One person or phone as a source describes it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -101,7 +106,9 @@ fn check_address(address: &str) -> Result<(), String> {
 
 impl Record {
     /// Checks the fields of a record a source produced (the CSV parser reports the line and
-    /// column itself; the LDAP sync skips a bad entry with this reason).
+    /// column itself; the LDAP sync fails with this reason). Numbers are not checked here:
+    /// each source checks them with [`check_number`] as it reads them, naming the field
+    /// (extension, mobile, other numbers) they came from.
     pub fn check(&self) -> Result<(), (&'static str, String)> {
         if self.external_id.is_empty() {
             return Err(("id", "the stable id is empty".into()));
@@ -111,9 +118,6 @@ impl Record {
         }
         if let Some(username) = &self.username {
             check_username(username).map_err(|reason| ("username", reason))?;
-        }
-        for number in &self.numbers {
-            check_number(number).map_err(|reason| ("numbers", reason))?;
         }
         for (column, address) in [("email", &self.email), ("xmpp", &self.xmpp)] {
             if !address.is_empty() {
@@ -325,10 +329,7 @@ async fn deactivate(
     let Some(username) = username else {
         return Ok(());
     };
-    sqlx::query("DELETE FROM sessions WHERE user_id = ?")
-        .bind(user)
-        .execute(&mut *tx)
-        .await?;
+    accounts::end_sessions(tx, user).await?;
     let detail = format!("{username} (removed from the directory)");
     audit::record(&mut *tx, actor, "user.deactivate", &detail, Some(user)).await
 }

@@ -28,7 +28,7 @@ use tokio_rustls::rustls::{
 };
 use tokio_util::sync::CancellationToken;
 
-use super::import::{self, Applier, Record, check_number};
+use super::import::{self, Applier, MAX_FIELD_CHARS, Record, check_number};
 use crate::{clock::now_ms, error::AppError};
 
 /// Shortest interval between two syncs, in seconds.
@@ -37,8 +37,6 @@ pub const MIN_INTERVAL_SECONDS: u64 = 10;
 const TIMEOUT: Duration = Duration::from_secs(10);
 /// Entries per page of the search: below Active Directory's `MaxPageSize` of 1000.
 const PAGE_SIZE: i32 = 500;
-/// Longest value taken, in characters (as for a CSV field).
-const MAX_VALUE_CHARS: usize = 500;
 
 /// `[directory.ldap]` of the config file: where the people are and how their attributes map
 /// to directory fields. For Active Directory, for example:
@@ -561,10 +559,10 @@ fn record_from_entry(entry: &SearchEntry, map: &AttributeMap) -> Result<Record, 
             let text = std::str::from_utf8(value)
                 .map_err(|_| bad(field, "a value is not text (UTF-8)".into()))?
                 .trim();
-            if text.chars().count() > MAX_VALUE_CHARS {
+            if text.chars().count() > MAX_FIELD_CHARS {
                 return Err(bad(
                     field,
-                    format!("longer than {MAX_VALUE_CHARS} characters"),
+                    format!("longer than {MAX_FIELD_CHARS} characters"),
                 ));
             }
             if !text.is_empty() {

@@ -223,14 +223,14 @@ async fn next_outbound(joined: &mut Option<Joined>) -> Outbound {
         Some(joined) => tokio::select! {
             frame = joined.events.recv() => Outbound::Everyone(frame),
             frame = joined.direct.recv() => Outbound::Direct(frame),
-            Some(frame) = operators_only(&mut joined.operator_events) => Outbound::Everyone(frame),
+            Some(frame) = next_for_operators(&mut joined.operator_events) => Outbound::Everyone(frame),
         },
         None => std::future::pending().await,
     }
 }
 
 /// The next frame for operators, if this connection is an operator's; never otherwise.
-async fn operators_only(
+async fn next_for_operators(
     events: &mut Option<broadcast::Receiver<Utf8Bytes>>,
 ) -> Option<Result<Utf8Bytes, broadcast::error::RecvError>> {
     match events {

@@ -18,7 +18,7 @@ use crate::chat::ChatState;
 /// linger over the next call.
 const NOTICE_MS: u64 = 6_000;
 
-/// What the operator is told about the link to the server (DESIGN §8: honest connection state).
+/// What the operator is told about the link to the server (docs/design.md: honest connection state).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConnectionState {
     /// Not connected yet since signing in.
@@ -30,7 +30,7 @@ pub enum ConnectionState {
 }
 
 impl ConnectionState {
-    /// The text of the status line; part of the UI contract (DESIGN §5).
+    /// The text of the status line; part of the UI contract (docs/design.md).
     pub fn label(self) -> &'static str {
         match self {
             ConnectionState::Offline => "Offline",
@@ -71,7 +71,7 @@ impl Row {
 }
 
 /// The company directory in one vector sorted by name; everything else refers to an entry by its
-/// position here, so filtering and virtualized rendering never copy entries (DESIGN §9).
+/// position here, so filtering and virtualized rendering never copy entries (docs/design.md, figures).
 #[derive(Debug, Default)]
 pub struct Directory {
     rows: Vec<Row>,
@@ -535,7 +535,7 @@ impl Store {
 
     /// A call action the operator must not believe was done: say so when it could not be sent.
     /// Until the connection is back with fresh snapshots the calls shown may be stale, so
-    /// nothing is sent before then (DESIGN §8, honest connection state).
+    /// nothing is sent before then (docs/design.md, honest connection state).
     fn send_call_action(&self, frame: ClientFrame) {
         let connected = self.connection.get_untracked() == ConnectionState::Connected;
         if !(connected && self.send(frame)) {

@@ -84,7 +84,7 @@ impl Conversation {
 
     /// Messages from the partner the signed-in user has not read: the server's count up to
     /// `as_of_seq` plus the partner's messages that arrived after it. Derived every time, never
-    /// stored, so it cannot drift from the markers (DESIGN §8).
+    /// stored, so it cannot drift from the markers (docs/design.md, lessons).
     pub fn unread(&self) -> u32 {
         let counted_up_to = self.as_of_seq.max(self.mine.read_seq);
         let base = if self.mine.read_seq >= self.newest_seq() {

@@ -9,7 +9,7 @@ pub enum DraftError {
     Refused(String),
 }
 
-/// The text to send for `draft`, or why not. The server checks the same (DESIGN §7); checking
+/// The text to send for `draft`, or why not. The server checks the same (docs/design.md, quality bars); checking
 /// here tells the operator before anything leaves the console.
 pub fn check(draft: &str, max_chars: usize) -> Result<&str, DraftError> {
     if draft.trim().is_empty() {

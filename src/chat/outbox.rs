@@ -1,4 +1,4 @@
-//! The outbox: messages not yet acknowledged, in order, kept in browser storage (DESIGN §8)
+//! The outbox: messages not yet acknowledged, in order, kept in browser storage (docs/design.md, lessons)
 //! that every tab of the user shares.
 
 use serde::{Deserialize, Serialize};

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 
 use crate::store::{ConnectionState, Store};
 
-/// The connection state, in words (DESIGN §5) and colour.
+/// The connection state, in words (docs/design.md, UI contract) and colour.
 #[component]
 pub fn ConnectionStatus() -> impl IntoView {
     let connection = expect_context::<Store>().connection();

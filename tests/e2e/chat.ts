@@ -2,7 +2,7 @@
 import { Browser, BrowserContext, Locator, Page, expect } from '@playwright/test';
 import { TestServer, signIn } from './server';
 
-/** The chat window and its parts (DESIGN §5). */
+/** The chat window and its parts (docs/design.md, UI contract). */
 export function chat(page: Page) {
   const window = page.getByRole('dialog', { name: 'Chat' });
   const list = window.getByRole('list', { name: 'Chat list' });

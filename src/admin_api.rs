@@ -42,17 +42,14 @@ pub async fn reset_password(username: &str, reset: &PasswordReset) -> Result<(),
     done(Request::post(&url).json(reset)?.send().await?).await
 }
 
-/// Sends a CSV file (a `File` from a file input is a `Blob`) to replace the directory; with
+/// Sends the text of a CSV file to replace the directory; with
 /// `dry_run` the server only reports what would change. A bad row changes nothing and comes
 /// back as a refusal naming its line, column and reason.
-pub async fn import_directory(
-    csv: &web_sys::Blob,
-    dry_run: bool,
-) -> Result<DirectoryDiff, RequestError> {
+pub async fn import_directory(csv: String, dry_run: bool) -> Result<DirectoryDiff, RequestError> {
     let url = format!("{IMPORT}?dry_run={dry_run}");
     let request = Request::post(&url)
         .header("Content-Type", "text/csv")
-        .body(csv.clone())?;
+        .body(csv)?;
     json(request.send().await?).await
 }
 

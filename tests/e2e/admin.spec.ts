@@ -77,8 +77,9 @@ test('a bad CSV row changes nothing; the fixed file is previewed, applied and sh
   await expect(alert).toContainText('"12ab" is not a phone number');
   await expect(importer.getByRole('button', { name: 'Apply import' })).toHaveCount(0);
 
-  // Fixed: two people added, Bob changed, everyone else removed. A preview changes nothing.
-  await file.setInputFiles(csv('good.csv', [
+  // The admin fixes that same file and chooses it again: two people added, Bob changed,
+  // everyone else removed. A preview changes nothing.
+  await file.setInputFiles(csv('bad.csv', [
     ...KEPT,
     'new-1,Zoe Zimmer,,Legal,Counsel,Harbour site,2301,,+1 555 9001;+1 555 9002,zoe@example.com,',
     'new-2,Yannick Yilmaz,,Facilities,Caretaker,Harbour site,2302,,,,',

@@ -1,10 +1,17 @@
 //! Directory import: choose a CSV file, preview what it adds, changes and removes (a dry run),
 //! then apply that same file. A bad row changes nothing and is shown with its line and reason.
+//!
+//! The file is read when it is chosen, and the input is emptied again: the preview and the
+//! import send the very bytes that were chosen, and an admin who fixes the file and picks it
+//! again gets the fixed file (a browser neither re-reads a file edited since it was chosen
+//! nor reports the same file chosen twice).
 
 use leptos::html;
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 use switchboard_protocol::{DirectoryDiff, EntryRef};
 use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
 use web_sys::Blob;
 
 use super::{Actions, Feedback, Outcome, act};
@@ -19,23 +26,43 @@ pub fn DirectoryImport(
     /// Told of each preview and import, whatever its outcome.
     actions: Actions,
 ) -> impl IntoView {
-    // The file chosen; a browser object, so it stays on this thread.
-    let file = RwSignal::new_local(None::<Blob>);
+    // The file chosen: its name and its text, read when it was chosen.
+    let file = RwSignal::new(None::<(String, String)>);
     let preview = RwSignal::new(None::<DirectoryDiff>);
     let pending = RwSignal::new(false);
     let feedback = Feedback::new();
     let input = NodeRef::<html::Input>::new();
 
     let choose = move |_| {
-        file.set(input.get_untracked().and_then(|input| chosen_file(&input)));
         preview.set(None);
         feedback.clear();
+        let Some(input) = input.get_untracked() else {
+            return;
+        };
+        let Some((name, blob)) = chosen_file(&input) else {
+            return;
+        };
+        // Emptied, so that choosing the same file again (after editing it) is a change.
+        input.set_value("");
+        spawn_local(async move {
+            match JsFuture::from(blob.text())
+                .await
+                .ok()
+                .and_then(|text| text.as_string())
+            {
+                Some(text) => file.set(Some((name, text))),
+                None => {
+                    file.set(None);
+                    feedback.refuse(format!("Cannot read {name}; choose it again."));
+                }
+            }
+        });
     };
     let send = move |dry_run: bool| {
         if pending.get_untracked() {
             return;
         }
-        let Some(csv) = file.get_untracked() else {
+        let Some((_, csv)) = file.get_untracked() else {
             feedback.refuse("Choose a CSV file first.");
             return;
         };
@@ -45,7 +72,7 @@ pub fn DirectoryImport(
         }
         act(
             feedback,
-            async move { admin_api::import_directory(&csv, dry_run).await },
+            async move { admin_api::import_directory(csv, dry_run).await },
             move |diff| {
                 if diff.applied {
                     preview.set(None);
@@ -86,6 +113,16 @@ pub fn DirectoryImport(
                     "Preview"
                 </button>
             </div>
+            <p class="admin-hint" aria-live="polite">
+                {move || {
+                    file.with(|file| match file {
+                        Some((name, _)) => {
+                            format!("Chosen: {name} (read now: after editing it, choose it again)")
+                        }
+                        None => "No file chosen.".to_owned(),
+                    })
+                }}
+            </p>
             <Outcome feedback />
             {move || {
                 preview
@@ -153,12 +190,16 @@ fn DiffGroup(
     }
 }
 
-/// The file a file input holds, if any. Read through the DOM's own properties: a `File` is a
-/// `Blob`, which is all an upload needs.
-fn chosen_file(input: &web_sys::HtmlInputElement) -> Option<Blob> {
+/// The name and contents of the file a file input holds, if any. Read through the DOM's own
+/// properties: a `File` is a `Blob` with a name.
+fn chosen_file(input: &web_sys::HtmlInputElement) -> Option<(String, Blob)> {
     let files = js_sys::Reflect::get(input, &"files".into()).ok()?;
     let first = js_sys::Reflect::get_u32(&files, 0).ok()?;
-    first.dyn_into::<Blob>().ok()
+    let name = js_sys::Reflect::get(&first, &"name".into())
+        .ok()?
+        .as_string()
+        .unwrap_or_default();
+    Some((name, first.dyn_into::<Blob>().ok()?))
 }
 
 /// Whether applying the file would change anything.

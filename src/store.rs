@@ -483,6 +483,8 @@ impl Store {
             }
             ServerFrame::Notes { notes, snapshot } => self.update_notes(notes, snapshot),
             ServerFrame::ConfigChanged(config) => self.config.set(Some(config)),
+            // The socket layer counts every frame as a sign of life; nothing to store.
+            ServerFrame::Pong => {}
             ServerFrame::DirectorySnapshot { entries, more } => self.directory_page(entries, more),
             ServerFrame::PresenceSnapshot { presence, more } => self.presence_page(presence, more),
             ServerFrame::Presence(update) => self.update_presence(update),

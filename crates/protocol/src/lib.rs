@@ -77,6 +77,9 @@ pub enum ClientFrame {
     Typing { to: UserId },
     /// Operators only: write (or, with an empty text, remove) the note on a directory entry.
     SetNote { entry: EntryId, text: String },
+    /// The console's heartbeat: the server answers `pong`. A console that hears nothing for
+    /// a few heartbeats knows its link is dead (a half-open TCP connection stays "open").
+    Ping,
 }
 
 /// Frames the server sends.
@@ -126,6 +129,8 @@ pub enum ServerFrame {
     },
     /// An admin changed the chat settings; they apply at once.
     ConfigChanged(ClientConfig),
+    /// Answer to `ping`.
+    Pong,
     /// One user's presence changed.
     Presence(PresenceUpdate),
     /// Every call not yet cleared, oldest first; replaces whatever the console held.
@@ -473,6 +478,7 @@ mod tests {
                 entry: 7,
                 text: "Prefers calls after 10".into(),
             },
+            ClientFrame::Ping,
         ];
         for frame in frames {
             assert_eq!(ClientFrame::decode(&frame.encode()).unwrap(), frame);
@@ -507,6 +513,7 @@ mod tests {
                 snapshot: true,
             },
             ServerFrame::ConfigChanged(sample_config()),
+            ServerFrame::Pong,
             ServerFrame::DirectorySnapshot {
                 entries: vec![DirectoryEntry {
                     id: 7,

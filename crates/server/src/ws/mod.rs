@@ -308,6 +308,7 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
             Ok(ClientFrame::ChatRead { with, seq }) => self.chat_read(with, seq).await,
             Ok(ClientFrame::Typing { to }) => self.typing(to).await,
             Ok(ClientFrame::SetNote { entry, text }) => self.set_note(entry, text).await,
+            Ok(ClientFrame::Ping) => self.send_frame(&ServerFrame::Pong).await,
         }
     }
 

@@ -94,7 +94,7 @@ pub async fn add(db: &SqlitePool, actor: &str, new: NewAccount) -> Result<Accoun
     }
     check_password(&new.password)?;
     let hash = hash_password_off_thread(new.password).await?;
-    let mut tx = db.begin().await?;
+    let mut tx = crate::storage::begin_write(db).await?;
     let inserted = sqlx::query(
         "INSERT INTO users (username, display_name, password_hash, role) VALUES (?, ?, ?, ?) \
          ON CONFLICT (username) DO NOTHING RETURNING id",
@@ -127,7 +127,7 @@ pub async fn change(
     change: AccountChange,
 ) -> Result<Account, AppError> {
     let current = find(db, username).await?;
-    let mut tx = db.begin().await?;
+    let mut tx = crate::storage::begin_write(db).await?;
     let loses_admin = current.role == Role::Admin
         && current.active
         && (change.role.is_some_and(|role| role != Role::Admin) || change.active == Some(false));
@@ -181,7 +181,7 @@ pub async fn reset_password(
     let account = find(db, username).await?;
     check_password(&password)?;
     let hash = hash_password_off_thread(password).await?;
-    let mut tx = db.begin().await?;
+    let mut tx = crate::storage::begin_write(db).await?;
     sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
         .bind(hash)
         .bind(account.id)

@@ -69,7 +69,7 @@ pub async fn save(
     }
     let json = serde_json::to_string(&settings)
         .map_err(|err| AppError::Internal(format!("encoding settings: {err}")))?;
-    let mut tx = db.begin().await?;
+    let mut tx = crate::storage::begin_write(db).await?;
     sqlx::query("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
         .bind(KEY)
         .bind(json)

@@ -3,7 +3,7 @@
 use std::{str::FromStr, time::Duration};
 
 use sqlx::{
-    SqlitePool,
+    Sqlite, SqlitePool, Transaction,
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
@@ -39,6 +39,15 @@ pub async fn open(url: &str) -> Result<SqlitePool, sqlx::Error> {
     .await?;
     sqlx::migrate!("./migrations").run(&pool).await?;
     Ok(pool)
+}
+
+/// Begins a transaction that writes, as `BEGIN IMMEDIATE`: it takes the write lock at once,
+/// waiting up to the busy timeout while another writer holds it. A plain (deferred) `BEGIN`
+/// that reads and then writes fails at once with SQLITE_BUSY ("database is locked") when
+/// another connection committed in between, without waiting: in the chat writer that fails a
+/// whole batch of messages.
+pub async fn begin_write(db: &SqlitePool) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+    db.begin_with("BEGIN IMMEDIATE").await
 }
 
 /// Writes a consistent copy of the database into `to` while others keep using it

@@ -166,7 +166,7 @@ impl Calls {
         let caller_number = check_field("caller_number", &new.caller_number, true)?;
         let dialled = check_field("dialled", &new.dialled, true)?;
         let mut open = self.open.lock().await;
-        let mut tx = self.db.begin().await?;
+        let mut tx = crate::storage::begin_write(&self.db).await?;
         if let Some(user) = new.caller_user {
             let known: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE id = ?")
                 .bind(user)
@@ -247,7 +247,7 @@ impl Calls {
             .map(|call| (call, "hold"))
             .chain([(&moved, action.verb())])
             .collect();
-        let mut tx = self.db.begin().await?;
+        let mut tx = crate::storage::begin_write(&self.db).await?;
         for (call, verb) in &changes {
             sqlx::query(
                 "UPDATE calls SET state = ?, answered_at_ms = ?, transfer_target = ? WHERE id = ?",

@@ -71,7 +71,7 @@ pub async fn read(
     with: UserId,
     seq: i64,
 ) -> Result<Option<MarkerUpdate>, MarkError> {
-    let mut tx = db.begin().await?;
+    let mut tx = crate::storage::begin_write(db).await?;
     let conversation =
         sqlx::query("SELECT id, last_seq FROM conversations WHERE user_a = ? AND user_b = ?")
             .bind(me.min(with))
@@ -149,7 +149,7 @@ pub async fn deliver_all(
     db: &SqlitePool,
     me: UserId,
 ) -> Result<Vec<(UserId, MarkerUpdate)>, sqlx::Error> {
-    let mut tx = db.begin().await?;
+    let mut tx = crate::storage::begin_write(db).await?;
     let behind = sqlx::query(
         "SELECT c.id, c.last_seq, CASE WHEN c.user_a = ?1 THEN c.user_b ELSE c.user_a END AS partner \
          FROM conversations c LEFT JOIN markers k ON k.conversation_id = c.id AND k.user_id = ?1 \

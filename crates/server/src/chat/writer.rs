@@ -117,7 +117,7 @@ async fn commit(
     seqs: &mut Seqs,
     batch: &[Job],
 ) -> Result<Vec<Stored>, sqlx::Error> {
-    let mut tx = db.begin().await?;
+    let mut tx = crate::storage::begin_write(db).await?;
     let sent_at_ms = now_ms();
     let mut resent = already_stored(&mut tx, batch).await?;
     // Conversations this batch moved: pair -> (conversation, new last seq).

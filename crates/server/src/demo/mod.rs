@@ -83,7 +83,7 @@ pub async fn seed(db: &SqlitePool) -> Result<(), AppError> {
         .await?;
     if admin.is_none() {
         let hash = hash_password_off_thread(ADMIN.0.to_owned()).await?;
-        let mut tx = db.begin().await?;
+        let mut tx = crate::storage::begin_write(db).await?;
         let id = insert_user(&mut tx, ADMIN.0, ADMIN.1, Some(&hash)).await?;
         sqlx::query("UPDATE users SET role = 'admin' WHERE id = ?")
             .bind(id)
@@ -103,7 +103,7 @@ async fn seed_company(db: &SqlitePool) -> Result<(), AppError> {
         hashes.push(hash_password_off_thread(username.to_owned()).await?);
     }
 
-    let mut tx = db.begin().await?;
+    let mut tx = crate::storage::begin_write(db).await?;
     let mut extension = 2000;
     for ((username, display_name, department, title), hash) in ACCOUNTS.into_iter().zip(hashes) {
         extension += 1;
@@ -203,7 +203,7 @@ pub const BENCH_PASSWORD: &str = "bench";
 /// hash: hashing thousands of passwords would take minutes, and these accounts guard nothing.
 pub async fn seed_bench_users(db: &SqlitePool, count: u32) -> Result<(), AppError> {
     let hash = hash_password_off_thread(BENCH_PASSWORD.to_owned()).await?;
-    let mut tx = db.begin().await?;
+    let mut tx = crate::storage::begin_write(db).await?;
     for n in 1..=count {
         let username = format!("bench{n}");
         let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE username = ?")

@@ -359,7 +359,7 @@ pub async fn apply(
     by: Applier<'_>,
     dry_run: bool,
 ) -> Result<DirectoryDiff, AppError> {
-    let mut tx = db.begin().await?;
+    let mut tx = crate::storage::begin_write(db).await?;
     // Streamed: the rows are not all held at once (a 100,000-entry directory is hundreds
     // of megabytes of rows, a tenth of that as `Stored`).
     let mut stored: HashMap<String, Stored> = HashMap::new();

@@ -2,7 +2,7 @@
 
 use futures::channel::mpsc;
 use futures::future::{AbortHandle, Abortable};
-use futures::{SinkExt, StreamExt, select};
+use futures::{FutureExt, SinkExt, StreamExt, select};
 use gloo_net::websocket::Message;
 use gloo_net::websocket::futures::WebSocket;
 use gloo_timers::future::TimeoutFuture;
@@ -67,38 +67,86 @@ fn socket_url() -> Result<String, String> {
     ))
 }
 
-/// Runs one socket until it closes: hello, then frames in and intents out.
+/// How often the console pings the server while connected (`ping`, answered by `pong`). A
+/// half-open link (a NAT or proxy that dropped the connection without a close) stays "open" to
+/// the browser forever, so only the silence tells (docs/design.md, honest connection state).
+const PING_EVERY_MS: u32 = 3_000;
+
+/// Heartbeats in a row that may go unanswered before the link is taken for dead: the status
+/// says "Reconnecting…" 9 to 12 s after the server was last heard, yet a server busy for a few
+/// seconds (a large snapshot to encode, a slow commit) is not mistaken for a lost one. Counting
+/// heartbeats rather than seconds also keeps a background tab, whose timers the browser may
+/// slow to one a minute, from taking that minute for silence: each ping gets a whole beat.
+const MISSED_PINGS_ALLOWED: u32 = 3;
+
+/// Runs one socket until it closes, or until the server goes silent: hello, then frames in,
+/// intents and heartbeats out.
 async fn serve(store: Store, socket: WebSocket, backoff: &mut Backoff) {
     let (mut outgoing, incoming) = socket.split();
     let mut incoming = incoming.fuse();
     let (intents_tx, mut intents) = mpsc::unbounded();
     store.socket_opened(intents_tx);
-    let hello = ClientFrame::Hello {
+    let mut frame = ClientFrame::Hello {
         version: PROTOCOL_VERSION,
     };
-    if let Err(error) = outgoing.send(Message::Text(hello.encode())).await {
-        warn!("cannot send hello: {error}");
-        return;
-    }
+    let mut heartbeat = Heartbeat::default();
+    let mut beat = TimeoutFuture::new(PING_EVERY_MS).fuse();
     loop {
-        select! {
-            message = incoming.next() => match message {
-                Some(Ok(Message::Text(text))) => dispatch(store, &text, backoff),
-                Some(Ok(Message::Bytes(_))) => warn!("ignored a binary frame"),
-                Some(Err(error)) => {
-                    warn!("WebSocket closed: {error}");
-                    return;
-                }
-                None => return,
-            },
-            intent = intents.next() => {
-                let Some(intent) = intent else { return };
-                if let Err(error) = outgoing.send(Message::Text(intent.encode())).await {
-                    warn!("cannot send {intent:?}: {error}");
-                    return;
-                }
-            },
+        if let Err(error) = outgoing.send(Message::Text(frame.encode())).await {
+            warn!("cannot send {frame:?}: {error}");
+            return;
         }
+        frame = loop {
+            select! {
+                message = incoming.next() => {
+                    heartbeat.heard();
+                    match message {
+                        Some(Ok(Message::Text(text))) => dispatch(store, &text, backoff),
+                        Some(Ok(Message::Bytes(_))) => warn!("ignored a binary frame"),
+                        Some(Err(error)) => {
+                            warn!("WebSocket closed: {error}");
+                            return;
+                        }
+                        None => return,
+                    }
+                },
+                intent = intents.next() => match intent {
+                    Some(intent) => break intent,
+                    None => return,
+                },
+                () = beat => {
+                    beat = TimeoutFuture::new(PING_EVERY_MS).fuse();
+                    if !heartbeat.beat() {
+                        warn!("{MISSED_PINGS_ALLOWED} heartbeats unanswered: reconnecting");
+                        return;
+                    }
+                    break ClientFrame::Ping;
+                },
+            }
+        };
+    }
+}
+
+/// Counts heartbeats sent since the server was last heard from.
+#[derive(Debug, Default)]
+struct Heartbeat {
+    unanswered: u32,
+}
+
+impl Heartbeat {
+    /// A frame arrived (a `pong` or anything else): the link is alive.
+    fn heard(&mut self) {
+        self.unanswered = 0;
+    }
+
+    /// A heartbeat is due: true to send a `ping`, false when [`MISSED_PINGS_ALLOWED`] have gone
+    /// unanswered and the link is dead.
+    fn beat(&mut self) -> bool {
+        if self.unanswered >= MISSED_PINGS_ALLOWED {
+            return false;
+        }
+        self.unanswered += 1;
+        true
     }
 }
 
@@ -155,6 +203,18 @@ mod tests {
         assert_eq!(least, [250, 500, 1000]);
         for _ in 0..100 {
             assert!(backoff.next_delay_ms(0.5) <= Backoff::CAP_MS);
+        }
+    }
+
+    #[test]
+    fn the_link_is_dead_after_three_unanswered_heartbeats() {
+        let mut heartbeat = Heartbeat::default();
+        assert!((0..3).all(|_| heartbeat.beat()), "three pings go out");
+        assert!(!heartbeat.beat(), "the fourth beat finds none answered");
+        let mut heartbeat = Heartbeat::default();
+        for _ in 0..10 {
+            assert!(heartbeat.beat() && heartbeat.beat());
+            heartbeat.heard();
         }
     }
 

@@ -82,13 +82,12 @@ pub(crate) fn message_from_row(row: &SqliteRow) -> ChatMessage {
     }
 }
 
-/// A UUID in its usual text form (8-4-4-4-12 hex digits): what consoles use as message ids.
-fn is_uuid(id: &str) -> bool {
-    id.len() == 36
-        && id.char_indices().all(|(i, c)| match i {
-            8 | 13 | 18 | 23 => c == '-',
-            _ => c.is_ascii_hexdigit(),
-        })
+/// The one spelling of a message id: a UUID, as the `uuid` crate reads it, in lowercase
+/// hyphenated form. The same id written in another letter case is the same message.
+fn message_id(id: &str) -> Option<String> {
+    uuid::Uuid::try_parse(id)
+        .ok()
+        .map(|id| id.hyphenated().to_string())
 }
 
 impl Chat {
@@ -111,7 +110,8 @@ impl Chat {
     }
 
     /// Checks and stores a message from `from`; returns it once committed. A resend of a
-    /// stored `client_msg_id` returns the stored message again and stores nothing.
+    /// stored `client_msg_id` (in any letter case) returns the stored message again and stores
+    /// nothing.
     pub async fn send(
         &self,
         from: UserId,
@@ -119,12 +119,12 @@ impl Chat {
         to: UserId,
         body: String,
     ) -> Result<Stored, Refused> {
-        if !is_uuid(&client_msg_id) {
-            return Err(refuse(
+        let client_msg_id = message_id(&client_msg_id).ok_or_else(|| {
+            refuse(
                 ChatRefusal::BadClientMsgId,
                 "client_msg_id must be a UUID chosen once per message",
-            ));
-        }
+            )
+        })?;
         if body.trim().is_empty() {
             return Err(refuse(ChatRefusal::Empty, "An empty message is not sent."));
         }
@@ -336,15 +336,21 @@ impl Chat {
 
 #[cfg(test)]
 mod tests {
-    use super::is_uuid;
+    use super::message_id;
 
     #[test]
-    fn only_uuids_are_message_ids() {
-        assert!(is_uuid("0b7e4f0e-7f39-4c1e-9a8e-2f3a1c9d5e61"));
-        assert!(is_uuid("0B7E4F0E-7F39-4C1E-9A8E-2F3A1C9D5E61"));
-        assert!(!is_uuid("1"));
-        assert!(!is_uuid("0b7e4f0e7f394c1e9a8e2f3a1c9d5e61xxxx"));
-        assert!(!is_uuid("0b7e4f0e-7f39-4c1e-9a8e-2f3a1c9d5e6g"));
-        assert!(!is_uuid("0b7e4f0e-7f39-4c1e-9a8e-2f3a1c9d5e6é"));
+    fn message_ids_are_uuids_in_one_spelling() {
+        let id = "0b7e4f0e-7f39-4c1e-9a8e-2f3a1c9d5e61";
+        assert_eq!(message_id(id).as_deref(), Some(id));
+        let upper = id.to_uppercase();
+        assert_eq!(message_id(&upper).as_deref(), Some(id));
+        for bad in [
+            "1",
+            "0b7e4f0e7f394c1e9a8e2f3a1c9d5e61xxxx",
+            "0b7e4f0e-7f39-4c1e-9a8e-2f3a1c9d5e6g",
+            "0b7e4f0e-7f39-4c1e-9a8e-2f3a1c9d5e6é",
+        ] {
+            assert_eq!(message_id(bad), None, "{bad}");
+        }
     }
 }

@@ -79,6 +79,7 @@ fn console(user: User, session: RwSignal<Session>) -> impl IntoView {
     let sign_out = Callback::new(move |()| {
         // Stop first, so the socket the server is about to close is not mistaken for a loss.
         connection.stop();
+        store.chat().forget_outbox();
         spawn_local(async move {
             if let Err(error) = api::sign_out().await {
                 warn!("sign-out failed: {error:?}");

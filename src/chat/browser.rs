@@ -38,6 +38,24 @@ pub fn save(key: &str, value: &str) -> bool {
     }
 }
 
+/// Removes `key` from local storage, if storage is there.
+pub fn remove(key: &str) {
+    if let Ok(Some(storage)) = window().local_storage() {
+        let _ = storage.remove_item(key);
+    }
+}
+
+/// The keys in local storage that start with `prefix`.
+pub fn keys_starting_with(prefix: &str) -> Vec<String> {
+    let Ok(Some(storage)) = window().local_storage() else {
+        return Vec::new();
+    };
+    (0..storage.length().unwrap_or(0))
+        .filter_map(|index| storage.key(index).ok().flatten())
+        .filter(|key| key.starts_with(prefix))
+        .collect()
+}
+
 /// Whether the console's tab is shown (not a background tab, not minimised).
 pub fn page_visible() -> bool {
     document().visibility_state() == VisibilityState::Visible

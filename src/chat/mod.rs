@@ -85,6 +85,14 @@ impl ChatState {
     /// Chat state of user `me`, with the outbox they left in this browser. `call_context` is
     /// the source party (name, number) of the operator's current call, if any.
     pub fn new(me: UserId, call_context: Signal<Option<(String, String)>>) -> Self {
+        // One browser holds one signed-in user (one session cookie): an outbox of anyone else
+        // was left by a session that ended without a sign-out (expired, ended by an admin), and
+        // must not stay on a shared PC for whoever signs in next.
+        for key in browser::keys_starting_with(OUTBOX_KEY_PREFIX) {
+            if key != outbox_key(me) {
+                browser::remove(&key);
+            }
+        }
         let outbox = browser::load(&outbox_key(me))
             .map(|text| Outbox::from_json(&text))
             .unwrap_or_default();
@@ -318,6 +326,13 @@ impl ChatState {
         Some(result)
     }
 
+    /// The user signs out: their unsent messages leave this browser with them, so a shared PC
+    /// never shows the next person someone else's outbox (the user's other tabs, signed out
+    /// too, hear of it by a `storage` event).
+    pub fn forget_outbox(&self) {
+        browser::remove(&outbox_key(self.me));
+    }
+
     /// Another tab changed local storage (a `storage` event, with the key and new text): if it
     /// was this user's outbox, show it here too. Its pending messages are then resent by this
     /// tab as well after a reconnect (the server stores each once), so a message written in a
@@ -354,7 +369,10 @@ fn recent_emojis_key(me: UserId) -> String {
     format!("switchboard.emoji.recent.{me}")
 }
 
+/// Local storage keys of outboxes start with this, then the user id.
+const OUTBOX_KEY_PREFIX: &str = "switchboard.outbox.";
+
 /// Local storage key of user `me`'s outbox (several users may share a browser).
 fn outbox_key(me: UserId) -> String {
-    format!("switchboard.outbox.{me}")
+    format!("{OUTBOX_KEY_PREFIX}{me}")
 }

@@ -1,9 +1,10 @@
-//! Chaos test: simulated consoles chat at random while the server is killed (SIGKILL) and
-//! restarted; afterwards every acknowledged message must be stored exactly once and have
-//! reached its recipient exactly once, in order. Talks only to 127.0.0.1; bounded in time.
+//! Chaos test: simulated consoles chat at a fixed total rate (open loop) while the server is
+//! killed (SIGKILL) and restarted; afterwards every acknowledged message must be stored
+//! exactly once, in the order its sender wrote it, and have reached its recipient exactly
+//! once, in order. Talks only to 127.0.0.1; bounded in time.
 
 use std::{
-    collections::{BTreeMap, HashMap, VecDeque},
+    collections::{BTreeMap, BTreeSet, HashMap, VecDeque},
     path::PathBuf,
     process::ExitCode,
     sync::{Arc, Mutex},
@@ -15,7 +16,7 @@ use rand::{Rng, SeedableRng, rngs::StdRng};
 use sqlx::Row;
 use switchboard_loadgen::{client, server::ServerProcess};
 use switchboard_protocol::{ChatMessage, ChatRefusal, ClientFrame, ServerFrame, UserId};
-use tokio::time::{Instant, sleep};
+use tokio::time::{Instant, MissedTickBehavior, sleep};
 
 /// Chaos test of message delivery across server crashes.
 #[derive(Debug, Parser)]
@@ -23,6 +24,11 @@ struct Args {
     /// Simulated consoles (one user each).
     #[arg(long, default_value_t = 50)]
     clients: u32,
+    /// Chat messages offered per second by all consoles together, open loop: each console
+    /// writes on a fixed schedule whatever the answers, and what falls due while the server
+    /// is away waits in its outbox, as in a real console.
+    #[arg(long, default_value_t = 1_000)]
+    rate: u32,
     /// Seconds of chatting (the drain and the checks come after).
     #[arg(long, default_value_t = 30)]
     seconds: u64,
@@ -40,8 +46,9 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(60);
 /// What every console saw, for the checks at the end.
 #[derive(Default)]
 struct Ledger {
-    /// client_msg_id -> (sender, recipient) of every message a console created.
-    sent: HashMap<String, (UserId, UserId)>,
+    /// client_msg_id -> (sender, recipient, the sender's count) of every message a console
+    /// created; the count orders a sender's messages.
+    sent: HashMap<String, (UserId, UserId, u64)>,
     /// client_msg_id -> message id of every acknowledgement (a second, different id is a
     /// duplicate).
     acked: HashMap<String, i64>,
@@ -50,6 +57,8 @@ struct Ledger {
     received: HashMap<UserId, HashMap<UserId, BTreeMap<i64, i64>>>,
     /// The same seq received with two different ids.
     conflicting: u64,
+    /// Messages written to a socket at least once and not acknowledged yet.
+    in_flight: u64,
 }
 
 impl Ledger {
@@ -73,10 +82,42 @@ impl Ledger {
     }
 }
 
+/// The seqs held of one conversation: all up to `upto`, and some beyond. A gap is caught up
+/// from `upto`, not from the newest seq held: a message that arrived live while an earlier
+/// catch-up was cut short by a drop must not hide the messages before it.
+#[derive(Default)]
+struct Held {
+    upto: i64,
+    beyond: BTreeSet<i64>,
+}
+
+impl Held {
+    fn insert(&mut self, seq: i64) {
+        if seq > self.upto {
+            self.beyond.insert(seq);
+        }
+        while self.beyond.remove(&(self.upto + 1)) {
+            self.upto += 1;
+        }
+    }
+}
+
 struct Pending {
     client_msg_id: String,
     to: UserId,
     body: String,
+    /// Written to a socket at least once (counted in [`Ledger::in_flight`]).
+    written: bool,
+}
+
+impl Pending {
+    fn frame(&self) -> ClientFrame {
+        ClientFrame::ChatSend {
+            client_msg_id: self.client_msg_id.clone(),
+            to: self.to,
+            body: self.body.clone(),
+        }
+    }
 }
 
 /// One simulated console.
@@ -85,8 +126,8 @@ struct Console {
     username: String,
     peers: Vec<UserId>,
     outbox: VecDeque<Pending>,
-    /// Per partner, the highest seq this console holds of the conversation.
-    newest: HashMap<UserId, i64>,
+    /// Per partner, the seqs this console holds of the conversation.
+    held: HashMap<UserId, Held>,
     /// Per partner being caught up: the highest seq held before the gap.
     catching_up: HashMap<UserId, i64>,
     ledger: Arc<Mutex<Ledger>>,
@@ -118,8 +159,7 @@ impl Console {
         } else {
             message.from
         };
-        let newest = self.newest.entry(partner).or_default();
-        *newest = (*newest).max(message.seq);
+        self.held.entry(partner).or_default().insert(message.seq);
         self.ledger().receive(self.me, message);
     }
 
@@ -129,8 +169,17 @@ impl Console {
             ServerFrame::ChatAck {
                 client_msg_id, id, ..
             } => {
-                self.outbox.retain(|p| p.client_msg_id != client_msg_id);
+                let position = self
+                    .outbox
+                    .iter()
+                    .position(|p| p.client_msg_id == client_msg_id);
+                let written = position
+                    .and_then(|at| self.outbox.remove(at))
+                    .is_some_and(|p| p.written);
                 let mut ledger = self.ledger();
+                if written {
+                    ledger.in_flight -= 1;
+                }
                 if let Some(&earlier) = ledger.acked.get(&client_msg_id) {
                     if earlier != id {
                         ledger.duplicate_acks += 1;
@@ -179,24 +228,37 @@ impl Console {
         }
     }
 
-    fn new_message(&mut self) -> ClientFrame {
+    /// A new message to a random peer, put at the end of the outbox (not written yet).
+    fn new_message(&mut self) {
         let to = self.peers[self.rng.random_range(0..self.peers.len())];
         self.sent += 1;
         let pending = Pending {
             client_msg_id: uuid(&mut self.rng),
             to,
             body: format!("{} #{}", self.username, self.sent),
+            written: false,
         };
         self.ledger()
             .sent
-            .insert(pending.client_msg_id.clone(), (self.me, to));
-        let frame = ClientFrame::ChatSend {
-            client_msg_id: pending.client_msg_id.clone(),
-            to,
-            body: pending.body.clone(),
-        };
+            .insert(pending.client_msg_id.clone(), (self.me, to, self.sent));
         self.outbox.push_back(pending);
-        frame
+    }
+
+    /// Writes the outbox to `conn` in order: all of it (`from` 0, after a reconnect or to
+    /// retry) or only what was added since (`from` the length before).
+    async fn write_outbox(
+        &mut self,
+        conn: &mut client::Connection,
+        from: usize,
+    ) -> anyhow::Result<()> {
+        for at in from..self.outbox.len() {
+            conn.send(&self.outbox[at].frame()).await?;
+            if !self.outbox[at].written {
+                self.outbox[at].written = true;
+                self.ledger().in_flight += 1;
+            }
+        }
+        Ok(())
     }
 
     /// The history requests that fill the gaps a conversations snapshot reveals.
@@ -208,7 +270,7 @@ impl Console {
             };
             for summary in conversations {
                 let partner = summary.partner.id;
-                let held = self.newest.get(&partner).copied().unwrap_or(0);
+                let held = self.held.get(&partner).map_or(0, |held| held.upto);
                 if summary.last.seq > held {
                     self.catching_up.insert(partner, held);
                     requests.push(ClientFrame::History {
@@ -220,17 +282,6 @@ impl Console {
             }
         }
         requests
-    }
-
-    fn resend(&self) -> Vec<ClientFrame> {
-        self.outbox
-            .iter()
-            .map(|p| ClientFrame::ChatSend {
-                client_msg_id: p.client_msg_id.clone(),
-                to: p.to,
-                body: p.body.clone(),
-            })
-            .collect()
     }
 
     /// Connects (again), catches up what it missed and resends its outbox in order with the
@@ -247,22 +298,27 @@ impl Console {
             .await
             .ok()?;
         self.catching_up.clear();
-        let mut frames = self.gaps(frames);
-        frames.extend(self.resend());
-        for frame in &frames {
+        for frame in &self.gaps(frames) {
             conn.send(frame).await.ok()?;
         }
+        self.write_outbox(&mut conn, 0).await.ok()?;
         Some(conn)
     }
 
-    /// Chats until `chat_until`, reconnecting whenever the server goes away, then keeps
-    /// resending what is unacknowledged until the outbox is empty or `give_up`.
+    /// Writes a new message every `period` from `first` until `chat_until`, reconnecting
+    /// whenever the server goes away, then keeps resending what is unacknowledged until the
+    /// outbox is empty or `give_up`.
     async fn run(
         mut self,
         addr: std::net::SocketAddr,
+        (first, period): (Instant, Duration),
         chat_until: Instant,
         give_up: Instant,
     ) -> Self {
+        let mut ticks = tokio::time::interval_at(first, period);
+        // Open loop: ticks missed while the server was away fire at once after the reconnect,
+        // so the offered rate holds over the run whatever the server does.
+        ticks.set_missed_tick_behavior(MissedTickBehavior::Burst);
         let mut cookie = None;
         while Instant::now() < give_up {
             let Some(mut conn) = self.reconnect(addr, &mut cookie).await else {
@@ -278,7 +334,6 @@ impl Console {
                 if !chatting && self.outbox.is_empty() {
                     return self;
                 }
-                let pause = Duration::from_millis(self.rng.random_range(100..400));
                 let sent = tokio::select! {
                     frame = conn.recv(Duration::from_secs(30)) => match frame {
                         Ok(Some(frame)) => match self.handle(frame) {
@@ -287,18 +342,15 @@ impl Console {
                         },
                         _ => break,
                     },
-                    _ = sleep(pause), if chatting => {
-                        let frame = self.new_message();
-                        conn.send(&frame).await
+                    _ = ticks.tick(), if chatting => {
+                        let from = self.outbox.len();
+                        self.new_message();
+                        self.write_outbox(&mut conn, from).await
                     }
                     _ = tokio::time::sleep_until(drop_at), if chatting => break,
                     // Unacknowledged after the chatting (rate limited): send again.
                     _ = sleep(Duration::from_secs(2)), if !chatting => {
-                        let mut sent = Ok(());
-                        for frame in self.resend() {
-                            sent = sent.and(conn.send(&frame).await);
-                        }
-                        sent
+                        self.write_outbox(&mut conn, 0).await
                     }
                 };
                 if sent.is_err() {
@@ -346,18 +398,32 @@ impl Console {
 async fn main() -> anyhow::Result<ExitCode> {
     let args = Args::parse();
     anyhow::ensure!(args.clients >= 2, "--clients must be at least 2");
+    anyhow::ensure!(args.rate >= 1, "--rate must be at least 1");
     let data_dir = std::env::temp_dir().join(format!("switchboard-chaos-{}", std::process::id()));
     std::fs::create_dir_all(&data_dir)?;
+    // No user can send faster than all of them together, nor hold more in its outbox than
+    // two seconds of that after an outage: with these allowances the server never refuses a
+    // message for its rate, and what is tested is delivery across crashes, not the limits.
+    let config = data_dir.join("chaos.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[limits]\nmessages_per_second = {rate}\nmessage_burst = {burst}\n",
+            rate = args.rate,
+            burst = 2 * args.rate,
+        ),
+    )?;
     let bench = args.clients.to_string();
+    let config_arg = config.display().to_string();
     let mut server = ServerProcess::launch(
         args.server.clone(),
         data_dir.clone(),
-        &["--bench-users", &bench],
+        &["--bench-users", &bench, "--config", &config_arg],
     )
     .await?;
     println!(
-        "chaos: {} consoles, {} s of chat, {} kills, server on {}",
-        args.clients, args.seconds, args.kills, server.addr
+        "chaos: {} consoles, {} msgs/s in all, {} s of chat, {} kills, server on {}",
+        args.clients, args.rate, args.seconds, args.kills, server.addr
     );
 
     let db_url = server.database_url();
@@ -372,27 +438,47 @@ async fn main() -> anyhow::Result<ExitCode> {
     let start = Instant::now();
     let chat_until = start + Duration::from_secs(args.seconds);
     let give_up = chat_until + DRAIN_LIMIT;
+    // Each console's share of the rate, the consoles' schedules spread evenly over one period.
+    let period = Duration::from_secs_f64(f64::from(args.clients) / f64::from(args.rate));
     let mut consoles = Vec::new();
     for (n, &me) in ids.iter().enumerate() {
+        let first = start + period.mul_f64(n as f64 / ids.len() as f64);
         let console = Console {
             me,
             username: format!("bench{}", n + 1),
             peers: ids.iter().copied().filter(|&id| id != me).collect(),
             outbox: VecDeque::new(),
-            newest: HashMap::new(),
+            held: HashMap::new(),
             catching_up: HashMap::new(),
             ledger: ledger.clone(),
             rng: StdRng::seed_from_u64(n as u64),
             sent: 0,
         };
-        consoles.push(tokio::spawn(console.run(server.addr, chat_until, give_up)));
+        let schedule = (first, period);
+        consoles.push(tokio::spawn(console.run(
+            server.addr,
+            schedule,
+            chat_until,
+            give_up,
+        )));
     }
 
     let every = Duration::from_secs(args.seconds) / (args.kills + 1);
+    let mut in_flight_at_kills = Vec::new();
     for kill in 1..=args.kills {
         sleep(every).await;
+        let (in_flight, queued) = {
+            let ledger = ledger.lock().unwrap_or_else(|p| p.into_inner());
+            let open = ledger.sent.len() as u64 - ledger.acked.len() as u64;
+            (ledger.in_flight, open.saturating_sub(ledger.in_flight))
+        };
         server.kill().await?;
-        println!("chaos: killed the server ({kill}/{})", args.kills);
+        println!(
+            "chaos: killed the server ({kill}/{}) with {in_flight} messages in flight (sent, \
+             not yet acknowledged) and {queued} waiting in outboxes",
+            args.kills
+        );
+        in_flight_at_kills.push(in_flight);
         sleep(Duration::from_millis(500)).await;
         server.start().await?;
     }
@@ -426,9 +512,17 @@ async fn main() -> anyhow::Result<ExitCode> {
     let mut lost = 0u64;
     let mut duplicated = ledger.duplicate_acks + ledger.conflicting;
     let mut undelivered = 0u64;
+    // Per sender and recipient: (the sender's count, seq) of every acknowledged message.
+    let mut conversations: HashMap<(UserId, UserId), Vec<(u64, i64)>> = HashMap::new();
     for (client_msg_id, &id) in &ledger.acked {
         match stored.get(client_msg_id).map(Vec::as_slice) {
             Some([(stored_id, from, to, seq)]) if *stored_id == id => {
+                if let Some(&(_, _, count)) = ledger.sent.get(client_msg_id) {
+                    conversations
+                        .entry((*from, *to))
+                        .or_default()
+                        .push((count, *seq));
+                }
                 let received = ledger
                     .received
                     .get(to)
@@ -442,6 +536,12 @@ async fn main() -> anyhow::Result<ExitCode> {
             Some(_) => duplicated += 1,
         }
     }
+    // A sender's messages must be stored in the order it wrote them.
+    let mut out_of_order = 0u64;
+    for messages in conversations.values_mut() {
+        messages.sort_unstable();
+        out_of_order += messages.windows(2).filter(|w| w[1].1 < w[0].1).count() as u64;
+    }
     let strangers = stored
         .keys()
         .filter(|id| !ledger.sent.contains_key(*id))
@@ -449,14 +549,28 @@ async fn main() -> anyhow::Result<ExitCode> {
     let unacknowledged = ledger.sent.len() - ledger.acked.len();
     println!(
         "chaos: sent {} / acknowledged {} / stored {} / lost {lost} / duplicated {duplicated} / \
-         undelivered {undelivered} / unacknowledged {unacknowledged} / unknown {strangers} ({:.1} s)",
+         undelivered {undelivered} / out of order {out_of_order} / unacknowledged \
+         {unacknowledged} / unknown {strangers} ({:.1} s)",
         ledger.sent.len(),
         ledger.acked.len(),
         rows.len(),
         start.elapsed().as_secs_f64()
     );
+    println!(
+        "chaos: {:.0} msgs/s offered over {} s; in flight at the {} kills: {} (total {})",
+        ledger.sent.len() as f64 / args.seconds as f64,
+        args.seconds,
+        in_flight_at_kills.len(),
+        in_flight_at_kills
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(" + "),
+        in_flight_at_kills.iter().sum::<u64>()
+    );
     let _ = std::fs::remove_dir_all(&data_dir);
-    let failed = lost + duplicated + undelivered > 0 || strangers > 0 || unacknowledged > 0;
+    let failed =
+        lost + duplicated + undelivered + out_of_order > 0 || strangers > 0 || unacknowledged > 0;
     Ok(if failed {
         ExitCode::FAILURE
     } else {

@@ -173,20 +173,26 @@ impl Backoff {
     const FIRST_MS: u32 = 500;
     const CAP_MS: u32 = 10_000;
 
-    /// The next delay: half of the exponential step fixed, half random (`jitter` in 0..1).
+    /// The next delay (see [`backoff_ms`]).
     fn next_delay_ms(&mut self, jitter: f64) -> u32 {
-        let step = Self::FIRST_MS
-            .saturating_mul(1 << self.attempt.min(16))
-            .min(Self::CAP_MS);
+        let delay = backoff_ms(Self::FIRST_MS, Self::CAP_MS, self.attempt, jitter);
         self.attempt = self.attempt.saturating_add(1);
-        let half = f64::from(step / 2);
-        (half + half * jitter.clamp(0.0, 1.0)) as u32
+        delay
     }
 
     /// A welcome arrived: the next loss starts again from the first step.
     fn reset(&mut self) {
         self.attempt = 0;
     }
+}
+
+/// The delay before try number `attempt` (0 first) of something that failed: `first_ms`
+/// doubled at each attempt up to `cap_ms`, half of it fixed and half random (`jitter` in 0..1),
+/// so that consoles failing together do not all try again at the same instant.
+pub(crate) fn backoff_ms(first_ms: u32, cap_ms: u32, attempt: u32, jitter: f64) -> u32 {
+    let step = first_ms.saturating_mul(1 << attempt.min(16)).min(cap_ms);
+    let half = f64::from(step / 2);
+    (half + half * jitter.clamp(0.0, 1.0)) as u32
 }
 
 #[cfg(test)]

@@ -1,5 +1,7 @@
 //! The store's chat side: chat frames from the server, chat intents from the components.
 
+use std::time::Duration;
+
 use leptos::prelude::*;
 use switchboard_protocol::{
     ChatMessage, ClientFrame, ConversationSummary, Mode, PresenceState, ServerFrame, UserId,
@@ -7,6 +9,7 @@ use switchboard_protocol::{
 
 use super::conversations::PAGE_SIZE;
 use super::draft::{self, DraftError};
+use super::outbox::Refused;
 use super::{Failure, Outgoing, browser};
 use crate::store::Store;
 
@@ -50,9 +53,13 @@ impl Store {
                 reason,
                 message,
             } => {
-                chat.update_outbox(|outbox| {
-                    outbox.fail(&client_msg_id, Failure { reason, message })
-                });
+                let failure = Failure { reason, message };
+                let jitter = js_sys::Math::random();
+                let refused =
+                    chat.update_outbox(|outbox| outbox.refuse(&client_msg_id, failure, jitter));
+                if let Some(Refused::ResendInMs(delay_ms)) = refused {
+                    self.resend_later(client_msg_id, delay_ms);
+                }
             }
             ServerFrame::ChatMessage(message) => self.chat_message(message),
             ServerFrame::HistoryPage {
@@ -89,6 +96,26 @@ impl Store {
         if let Some(open) = chat.open.get_untracked() {
             self.load_history(open);
         }
+    }
+
+    /// Resends outbox entry `client_msg_id` after `delay_ms`, if it is still pending then:
+    /// neither acknowledged (a reconnection resends the whole outbox) nor discarded meanwhile.
+    fn resend_later(&self, client_msg_id: String, delay_ms: u32) {
+        let store = *self;
+        set_timeout(
+            move || {
+                let pending = store.chat().outbox.try_with_untracked(|outbox| {
+                    outbox
+                        .pending()
+                        .find(|entry| entry.client_msg_id == client_msg_id)
+                        .cloned()
+                });
+                if let Some(entry) = pending.flatten() {
+                    store.send(send_frame(entry));
+                }
+            },
+            Duration::from_millis(delay_ms.into()),
+        );
     }
 
     fn chat_message(&self, message: ChatMessage) {
@@ -226,6 +253,7 @@ impl Store {
             body: body.to_owned(),
             written_at_ms: browser::now_ms(),
             failed: None,
+            retries: 0,
         };
         self.chat()
             .update_outbox(|outbox| outbox.push(entry.clone()));

@@ -4,6 +4,17 @@
 use serde::{Deserialize, Serialize};
 use switchboard_protocol::{ChatRefusal, UserId};
 
+use crate::ws::backoff_ms;
+
+/// Automatic resends of a message the server refused for a passing reason (it could not store
+/// it, or the user sent too fast) before it shows as failed with Retry: five, 0.5-1, 1-2, 2-4,
+/// 4-8 and 8-16 s apart (about 30 s in all), ride out a database hiccup or a burst, and a
+/// lasting fault still shows within a minute.
+const AUTO_RETRIES: u32 = 5;
+
+/// Delay before the first automatic resend, doubled for each next one (see [`backoff_ms`]).
+const AUTO_RETRY_FIRST_MS: u32 = 1_000;
+
 /// A message the server has not acknowledged.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outgoing {
@@ -17,8 +28,11 @@ pub struct Outgoing {
     pub body: String,
     /// When it was written, milliseconds since the epoch (shown until the server's time).
     pub written_at_ms: i64,
-    /// `None` while pending; the refusal once the server said no.
+    /// `None` while pending; the refusal once the server said no for good.
     pub failed: Option<Failure>,
+    /// Automatic resends after passing refusals so far (at most [`AUTO_RETRIES`]).
+    #[serde(default)]
+    pub retries: u32,
 }
 
 /// Why the server refused a message, as it said it.
@@ -26,6 +40,18 @@ pub struct Outgoing {
 pub struct Failure {
     pub reason: ChatRefusal,
     pub message: String,
+}
+
+/// What a refusal did to an outbox entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// A passing refusal with automatic resends left: the entry stays pending, to be resent
+    /// after this many ms with the same id.
+    ResendInMs(u32),
+    /// The entry shows as failed, until the user's Retry or Discard.
+    Failed,
+    /// No such entry (already acknowledged, for instance to another tab): nothing changed.
+    Unknown,
 }
 
 /// Unacknowledged messages in the order they were written.
@@ -59,33 +85,50 @@ impl Outbox {
         Some(self.entries.remove(position))
     }
 
-    /// Marks a message refused; unknown ids (already acknowledged elsewhere) change nothing.
-    pub fn fail(&mut self, client_msg_id: &str, failure: Failure) -> bool {
-        self.set_failure(client_msg_id, Some(failure))
+    /// The server refused a message: a passing refusal ([`ChatRefusal::Internal`],
+    /// [`ChatRefusal::RateLimited`]) is resent automatically while [`AUTO_RETRIES`] last, after a
+    /// growing delay (`jitter` in 0..1 spreads it); any other refusal, or one past the last
+    /// resend, marks the message failed.
+    pub fn refuse(&mut self, client_msg_id: &str, failure: Failure, jitter: f64) -> Refused {
+        let Some(entry) = self.entry_mut(client_msg_id) else {
+            return Refused::Unknown;
+        };
+        let passing = matches!(
+            failure.reason,
+            ChatRefusal::Internal | ChatRefusal::RateLimited
+        );
+        if !passing {
+            entry.failed = Some(failure);
+        } else if entry.retries < AUTO_RETRIES {
+            let delay = backoff_ms(AUTO_RETRY_FIRST_MS, u32::MAX, entry.retries, jitter);
+            entry.retries += 1;
+            return Refused::ResendInMs(delay);
+        } else {
+            // The server's words promise a retry that will not come any more.
+            entry.failed = Some(Failure {
+                message: format!(
+                    "The server did not take it after {} tries.",
+                    AUTO_RETRIES + 1
+                ),
+                ..failure
+            });
+        }
+        Refused::Failed
     }
 
-    /// Makes a refused message pending again, for a retry with the same id; returns it.
+    /// Makes a refused message pending again, for a retry with the same id (with automatic
+    /// resends anew); returns it.
     pub fn retry(&mut self, client_msg_id: &str) -> Option<Outgoing> {
-        self.set_failure(client_msg_id, None).then(|| {
-            self.entries
-                .iter()
-                .find(|entry| entry.client_msg_id == client_msg_id)
-                .cloned()
-        })?
+        let entry = self.entry_mut(client_msg_id)?;
+        entry.failed = None;
+        entry.retries = 0;
+        Some(entry.clone())
     }
 
-    fn set_failure(&mut self, client_msg_id: &str, failure: Option<Failure>) -> bool {
-        match self
-            .entries
+    fn entry_mut(&mut self, client_msg_id: &str) -> Option<&mut Outgoing> {
+        self.entries
             .iter_mut()
             .find(|entry| entry.client_msg_id == client_msg_id)
-        {
-            Some(entry) => {
-                entry.failed = failure;
-                true
-            }
-            None => false,
-        }
     }
 
     /// Applies `change` to the outbox as every tab of the user shares it, and returns the
@@ -145,6 +188,7 @@ mod tests {
             body: format!("body of {id}"),
             written_at_ms: 0,
             failed: None,
+            retries: 0,
         }
     }
 
@@ -175,8 +219,8 @@ mod tests {
         let mut outbox = Outbox::default();
         outbox.push(outgoing("a"));
         outbox.push(outgoing("b"));
-        assert!(outbox.fail("a", failure()));
-        assert!(!outbox.fail("zzz", failure()));
+        assert_eq!(outbox.refuse("a", failure(), 0.5), Refused::Failed);
+        assert_eq!(outbox.refuse("zzz", failure(), 0.5), Refused::Unknown);
         assert_eq!(outbox.pending().count(), 1);
         assert_eq!(outbox.entries()[0].failed, Some(failure()));
         let again = outbox.retry("a").unwrap();
@@ -186,13 +230,45 @@ mod tests {
     }
 
     #[test]
+    fn passing_refusals_are_resent_five_times_over_about_30_s_then_fail() {
+        for reason in [ChatRefusal::Internal, ChatRefusal::RateLimited] {
+            let passing = Failure {
+                reason,
+                message: "The message could not be stored; it will be retried.".into(),
+            };
+            let mut outbox = Outbox::default();
+            outbox.push(outgoing("a"));
+            let mut waits = Vec::new();
+            while let Refused::ResendInMs(ms) = outbox.refuse("a", passing.clone(), 1.0) {
+                assert_eq!(outbox.pending().count(), 1, "never failed while resent");
+                waits.push(ms);
+            }
+            assert_eq!(waits, [1_000, 2_000, 4_000, 8_000, 16_000]);
+            let failed = outbox.entries()[0].failed.clone().unwrap();
+            assert_eq!(failed.reason, reason);
+            assert_eq!(failed.message, "The server did not take it after 6 tries.");
+
+            // The user's Retry starts the automatic resends over.
+            assert_eq!(outbox.retry("a").map(|entry| entry.retries), Some(0));
+            let first = outbox.refuse("a", passing, 0.0);
+            assert_eq!(
+                first,
+                Refused::ResendInMs(500),
+                "half the step without jitter"
+            );
+        }
+    }
+
+    #[test]
     fn the_outbox_survives_storage_and_garbage_is_empty() {
         let mut outbox = Outbox::default();
         outbox.push(outgoing("a"));
-        outbox.fail("a", failure());
+        outbox.refuse("a", failure(), 0.5);
         outbox.push(outgoing("b"));
         assert_eq!(Outbox::from_json(&outbox.to_json()), outbox);
         assert_eq!(Outbox::from_json("{not json"), Outbox::default());
+        let before_retries = r#"{"entries":[{"client_msg_id":"a","to":2,"body":"b","written_at_ms":0,"failed":null}]}"#;
+        assert_eq!(Outbox::from_json(before_retries).pending().count(), 1);
     }
 
     fn ids(outbox: &Outbox) -> Vec<&str> {
@@ -230,8 +306,8 @@ mod tests {
             both.to_json()
         };
         let (latest, failed) =
-            Outbox::change_shared(Some(&stored), &tab_a, |o| o.fail("d", failure()));
-        assert!(failed);
+            Outbox::change_shared(Some(&stored), &tab_a, |o| o.refuse("d", failure(), 0.5));
+        assert_eq!(failed, Refused::Failed);
         assert_eq!(ids(&latest), ["c", "d"]);
         assert_eq!(latest.pending().count(), 1);
     }

@@ -1,4 +1,5 @@
-// The outbox: kept across a reload, gone from the browser at sign-out.
+// The outbox: kept across a reload, gone from the browser at sign-out, and messages the server
+// could not store resent by themselves.
 import { Page, expect, test } from '@playwright/test';
 import { TestServer, signIn } from './server';
 import { chat, openChatWith, say } from './chat';
@@ -87,4 +88,44 @@ test('an outbox left by a session that ended without sign-out is gone once someo
   await expect(chat(page).window).toBeVisible();
   await expect(page.getByText(text)).toHaveCount(0);
   expect(await localStorageText(page)).not.toContain(text);
+});
+
+test('a message the server could not store is resent by itself with the same id, never shown as failed', async ({
+  page,
+}) => {
+  const text = 'Stored on the second try';
+  const ids: string[] = [];
+  let release = () => {};
+  await interceptChatSends(page, (frame, forward, answer) => {
+    ids.push(frame.client_msg_id);
+    if (ids.length === 1) {
+      answer({
+        type: 'chat_nack',
+        client_msg_id: frame.client_msg_id,
+        reason: 'internal',
+        message: 'The message could not be stored; it will be retried.',
+      });
+    } else {
+      release = forward; // held until the test has looked at the message between the two
+    }
+  });
+  await signIn(page, server, 'operator');
+  await openChatWith(page, 'Dave Dalton');
+  await say(page, text);
+
+  // The console resends after a short backoff: it had the nack, and still shows it pending.
+  await expect.poll(() => ids.length, { timeout: 5_000 }).toBe(2);
+  expect(ids[1]).toBe(ids[0]);
+  const message = shown(page, text);
+  await expect(message).toContainText('Sending…');
+  await expect(message).not.toContainText('Not sent');
+  await expect(message.getByRole('button', { name: 'Retry' })).toHaveCount(0);
+
+  release();
+  await expect(message).toContainText(/Sent|Delivered/);
+  await expect(message).not.toContainText('Sending…');
+  await expect(message).toHaveCount(1);
+  await expect(chat(page).log).not.toContainText('Not sent');
+  await expect(chat(page).log.getByRole('button', { name: 'Retry' })).toHaveCount(0);
+  expect(ids).toHaveLength(2);
 });

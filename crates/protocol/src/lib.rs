@@ -323,6 +323,9 @@ pub enum ErrorCode {
     IllegalMove,
     /// The user's role does not allow this frame (e.g. a call frame from a non-operator).
     Forbidden,
+    /// Past this user's allowance for this kind of frame: slow down (a console that keeps
+    /// going is closed with 1008).
+    RateLimited,
     /// The server failed; the frame may be retried.
     Internal,
 }

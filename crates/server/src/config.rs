@@ -216,6 +216,8 @@ pub struct FileLimits {
     pub connections_per_user: Option<usize>,
     pub bad_frames_per_minute: Option<u32>,
     pub history_page_max: Option<u32>,
+    pub max_connections: Option<usize>,
+    pub header_read_secs: Option<u64>,
 }
 
 /// Limits only the server needs to know (the console's are in [`ClientConfig::limits`]).
@@ -230,6 +232,11 @@ pub struct ServerLimits {
     /// Frames answered with an `error` frame that one connection may send per minute (and
     /// at once) before it is closed with 1008.
     pub bad_frames_per_minute: u32,
+    /// HTTP connections served at once; past it new ones wait (WebSockets, once upgraded, are
+    /// bounded by `connections_per_user` instead).
+    pub max_connections: usize,
+    /// Seconds a client has to send a request's headers (idle keep-alive included).
+    pub header_read_secs: u64,
 }
 
 /// Everything the running server needs to know, validated.
@@ -361,7 +368,19 @@ impl Config {
             message_burst: file.limits.message_burst.unwrap_or(100),
             connections_per_user: file.limits.connections_per_user.unwrap_or(20),
             bad_frames_per_minute: file.limits.bad_frames_per_minute.unwrap_or(60),
+            max_connections: file.limits.max_connections.unwrap_or(10_000),
+            header_read_secs: file.limits.header_read_secs.unwrap_or(10),
         };
+        if !(16..=1_000_000).contains(&limits.max_connections) {
+            return Err(ConfigError::Invalid(
+                "limits.max_connections must be between 16 and 1000000 (default 10000)".into(),
+            ));
+        }
+        if !(1..=300).contains(&limits.header_read_secs) {
+            return Err(ConfigError::Invalid(
+                "limits.header_read_secs must be between 1 and 300 (default 10)".into(),
+            ));
+        }
         if limits.messages_per_second == 0 || limits.message_burst == 0 {
             return Err(ConfigError::Invalid(
                 "limits.messages_per_second and limits.message_burst must be at least 1".into(),

@@ -17,6 +17,7 @@ pub enum AppError {
     #[error("Wrong username or password.")]
     InvalidCredentials,
     /// 400 `bad_request`: the body is not the JSON the endpoint takes; the message says why.
+    /// 413 `too_large` when it is over the route's body limit.
     #[error("{}", .0.body_text())]
     BadRequest(#[from] JsonRejection),
     /// 400 `bad_request`: a path parameter is not what the route takes (e.g. a call id).
@@ -73,6 +74,11 @@ impl AppError {
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             AppError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
+            AppError::BadRequest(rejection)
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE =>
+            {
+                (StatusCode::PAYLOAD_TOO_LARGE, "too_large")
+            }
             AppError::BadRequest(_)
             | AppError::BadPath(_)
             | AppError::BadQuery(_)

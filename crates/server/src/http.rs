@@ -4,6 +4,7 @@ use std::sync::LazyLock;
 
 use axum::{
     Router,
+    extract::DefaultBodyLimit,
     http::header::{CACHE_CONTROL, CONTENT_TYPE},
     response::IntoResponse,
     routing::get,
@@ -15,6 +16,9 @@ use tower_http::{
 };
 
 use crate::{admin, auth, calls::ingest, headers, openapi, state::AppState, ws};
+
+/// Largest request body a route reads, unless it sets its own limit.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// Every route of the server.
 pub fn router(state: AppState) -> Router {
@@ -31,6 +35,8 @@ pub fn router(state: AppState) -> Router {
         .merge(admin::router())
         .merge(ingest::router())
         .fallback_service(console)
+        // Every body a route reads is small (sign-in, admin forms); the CSV import sets its own.
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state);
     headers::secure(router, &config).layer(TraceLayer::new_for_http())
 }

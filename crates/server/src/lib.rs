@@ -44,10 +44,22 @@ pub mod storage;
 pub mod tls;
 pub mod ws;
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use axum::serve::{Listener, ListenerExt};
-use tokio::net::TcpListener;
+use axum::{
+    Extension,
+    body::Body,
+    extract::{ConnectInfo, Request},
+    serve::Listener,
+};
+use hyper::body::Incoming;
+use hyper_util::{
+    rt::{TokioIo, TokioTimer},
+    service::TowerToHyperService,
+};
+use tokio::{net::TcpListener, sync::Semaphore};
+use tokio_util::task::TaskTracker;
+use tower::ServiceExt;
 
 pub use config::Config;
 pub use state::AppState;
@@ -102,22 +114,74 @@ pub async fn run(listener: TcpListener, state: AppState) -> std::io::Result<()> 
     }
 }
 
-async fn serve<L>(listener: L, state: AppState) -> std::io::Result<()>
+/// Accepts connections until `state.shutdown` is cancelled and serves each with hyper's HTTP/1
+/// (upgrades to WebSocket included). At most `limits.max_connections` HTTP connections are
+/// served at once (past it, new ones wait in the listen backlog); a WebSocket leaves that count
+/// once upgraded (each account holds at most `connections_per_user` of those). A client gets
+/// `limits.header_read_secs` to send a request's headers, idle keep-alive included: a trickle
+/// of bytes (slowloris) or a silent socket cannot hold a connection.
+async fn serve<L>(mut listener: L, state: AppState) -> std::io::Result<()>
 where
     L: Listener<Addr = SocketAddr>,
     L::Io: tls::OverTcp,
 {
     let shutdown = state.shutdown.clone();
-    // Small frames (an ack, a presence change) leave at once: with Nagle's algorithm a second
-    // small write waits for the first to be acknowledged, up to the peer's 40 ms delayed ACK.
-    let listener = listener.tap_io(|io| {
-        if let Err(err) = tls::OverTcp::tcp(io).set_nodelay(true) {
+    let limits = state.config.limits;
+    let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(limits.header_read_secs));
+    let app = http::router(state);
+    let connections = TaskTracker::new();
+    loop {
+        let permit = tokio::select! {
+            permit = permits.clone().acquire_owned() => permit.expect("never closed"),
+            () = shutdown.cancelled() => break,
+        };
+        let (io, peer) = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = shutdown.cancelled() => break,
+        };
+        // Small frames (an ack, a presence change) leave at once: with Nagle's algorithm a
+        // second small write waits for the first to be acknowledged, up to the peer's 40 ms
+        // delayed ACK.
+        if let Err(err) = tls::OverTcp::tcp(&io).set_nodelay(true) {
             tracing::warn!(%err, "could not set TCP_NODELAY");
         }
-    });
-    // Peer addresses are needed for sign-in throttling per address.
-    let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        // Peer addresses are needed for sign-in throttling per address.
+        let app = app.clone().layer(Extension(ConnectInfo(peer)));
+        let service =
+            TowerToHyperService::new(app.map_request(|req: Request<Incoming>| req.map(Body::new)));
+        let connection = http
+            .serve_connection(TokioIo::new(io), service)
+            .with_upgrades();
+        let shutdown = shutdown.clone();
+        connections.spawn(async move {
+            let mut connection = std::pin::pin!(connection);
+            let ended = tokio::select! {
+                ended = connection.as_mut() => ended,
+                () = shutdown.cancelled() => {
+                    // Finish the request in flight, then close.
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(err) = ended {
+                tracing::debug!(%err, %peer, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    // Open requests may finish; WebSockets close themselves on the same signal.
+    connections.close();
+    if tokio::time::timeout(SHUTDOWN_GRACE, connections.wait())
         .await
+        .is_err()
+    {
+        tracing::warn!("some HTTP connections were still open at shutdown");
+    }
+    Ok(())
 }
+
+/// How long open HTTP requests may take to finish once the server shuts down.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);

@@ -28,16 +28,22 @@ pub type ConnId = u64;
 /// connection's send buffer keeps the size of its largest frame).
 const SNAPSHOT_PAGE: usize = 400;
 
-/// What a connection gets when it joins: its receivers (frames for everyone, frames for its
-/// user), a token the hub cancels to close it (sign-out), and the presence snapshot taken at
-/// the same instant, in pages. `direct` ends when the connection fell too far behind.
-pub struct Joined {
+/// A connection registered before its `hello`: it counts against the user's connection
+/// limit and is closed at sign-out like a joined one, but the user is not online through it.
+pub struct Opened {
     pub id: ConnId,
+    /// Cancelled by the hub to close the connection (sign-out, deactivation).
+    pub closed: CancellationToken,
+}
+
+/// What a connection gets when it joins (says `hello`): its receivers (frames for everyone,
+/// frames for its user) and the presence snapshot taken at the same instant, in pages.
+/// `direct` ends when the connection fell too far behind.
+pub struct Joined {
     pub events: broadcast::Receiver<Utf8Bytes>,
     /// Frames for operators only (calls, operator notes); `None` for other roles.
     pub operator_events: Option<broadcast::Receiver<Utf8Bytes>>,
     pub direct: mpsc::Receiver<Utf8Bytes>,
-    pub closed: CancellationToken,
     pub snapshot: Vec<Utf8Bytes>,
 }
 
@@ -45,6 +51,8 @@ struct Connection {
     user: UserId,
     session: String,
     closed: CancellationToken,
+    /// Whether it said `hello` (its user is online through it).
+    joined: bool,
     /// Dropped (set to `None`) when full, which ends the connection's `direct` receiver.
     direct: Option<mpsc::Sender<Utf8Bytes>>,
 }
@@ -53,8 +61,10 @@ struct Connection {
 struct HubState {
     /// The state each user chose, for every user.
     chosen: HashMap<UserId, PresenceState>,
-    /// Open connections per user; a user is online while this holds an entry for them.
+    /// Joined connections per user; a user is online while this holds an entry for them.
     online: HashMap<UserId, Vec<ConnId>>,
+    /// Every connection per user, joined or not yet: what the connection limit counts.
+    open: HashMap<UserId, usize>,
     connections: HashMap<ConnId, Connection>,
     next_id: ConnId,
 }
@@ -130,32 +140,41 @@ impl Hub {
         let _ = self.operator_events.send(frame);
     }
 
-    /// Registers a connection of `user` under `session`. The user comes online if this is
-    /// their first connection.
-    pub fn join(&self, user: UserId, session: &str) -> Joined {
-        self.join_limited(user, session, usize::MAX, Role::User)
-            .expect("no limit, no refusal")
-    }
-
-    /// [`Hub::join`] for a user of `role`, unless `user` already holds `max` connections:
-    /// then `None`.
-    pub fn join_limited(
-        &self,
-        user: UserId,
-        session: &str,
-        max: usize,
-        role: Role,
-    ) -> Option<Joined> {
+    /// Registers a connection of `user` under `session` that has not said `hello` yet, unless
+    /// `user` already holds `max` connections: then `None`.
+    pub fn open(&self, user: UserId, session: &str, max: usize) -> Option<Opened> {
         let mut state = self.lock();
-        if state
-            .online
-            .get(&user)
-            .is_some_and(|conns| conns.len() >= max)
-        {
+        let open = state.open.entry(user).or_default();
+        if *open >= max {
             return None;
         }
+        *open += 1;
         let id = state.next_id;
         state.next_id += 1;
+        let closed = CancellationToken::new();
+        state.connections.insert(
+            id,
+            Connection {
+                user,
+                session: session.to_owned(),
+                closed: closed.clone(),
+                joined: false,
+                direct: None,
+            },
+        );
+        Some(Opened { id, closed })
+    }
+
+    /// Joins an opened connection of a user of `role` (its `hello`): the user comes online if
+    /// this is their first joined connection. `None` when the connection was closed meanwhile
+    /// or has joined already.
+    pub fn join(&self, id: ConnId, role: Role) -> Option<Joined> {
+        let mut state = self.lock();
+        let (direct_tx, direct) = mpsc::channel(DIRECT_QUEUE);
+        let conn = state.connections.get_mut(&id).filter(|conn| !conn.joined)?;
+        conn.joined = true;
+        conn.direct = Some(direct_tx);
+        let user = conn.user;
         let conns = state.online.entry(user).or_default();
         conns.push(id);
         if conns.len() == 1 {
@@ -166,17 +185,6 @@ impl Hub {
         let operator_events = role
             .handles_calls()
             .then(|| self.operator_events.subscribe());
-        let (direct_tx, direct) = mpsc::channel(DIRECT_QUEUE);
-        let closed = CancellationToken::new();
-        state.connections.insert(
-            id,
-            Connection {
-                user,
-                session: session.to_owned(),
-                closed: closed.clone(),
-                direct: Some(direct_tx),
-            },
-        );
         // Only who is online: everyone else is offline, which the console assumes.
         let online: Vec<PresenceUpdate> = state
             .online
@@ -200,21 +208,35 @@ impl Hub {
             })
             .collect();
         Some(Joined {
-            id,
             events,
             operator_events,
             direct,
-            closed,
             snapshot,
         })
     }
 
-    /// Unregisters a connection; the user goes offline when it was their last.
+    /// Opens and joins a connection with no limit (the demo's bots, tests).
+    pub fn open_and_join(&self, user: UserId, session: &str) -> (ConnId, Joined) {
+        let opened = self.open(user, session, usize::MAX).expect("no limit");
+        let joined = self.join(opened.id, Role::User).expect("just opened");
+        (opened.id, joined)
+    }
+
+    /// Unregisters a connection; the user goes offline when it was their last joined one.
     pub fn leave(&self, id: ConnId) {
         let mut state = self.lock();
         let Some(conn) = state.connections.remove(&id) else {
             return;
         };
+        if let Some(open) = state.open.get_mut(&conn.user) {
+            *open -= 1;
+            if *open == 0 {
+                state.open.remove(&conn.user);
+            }
+        }
+        if !conn.joined {
+            return;
+        }
         let last = match state.online.get_mut(&conn.user) {
             Some(conns) => {
                 conns.retain(|&other| other != id);
@@ -336,12 +358,12 @@ mod tests {
     #[tokio::test]
     async fn user_is_online_while_any_connection_is_open() {
         let hub = hub_with_users(&[1, 2]);
-        let mut watcher = hub.join(2, "s2").events;
+        let mut watcher = hub.open_and_join(2, "s2").1.events;
         assert!(
             watcher.try_recv().is_err(),
             "its own arrival is in its snapshot, not sent again"
         );
-        let first = hub.join(1, "a");
+        let (first, _first) = hub.open_and_join(1, "a");
         assert_eq!(
             next(&mut watcher),
             ServerFrame::Presence(PresenceUpdate {
@@ -349,11 +371,11 @@ mod tests {
                 state: PresenceState::Available
             })
         );
-        let second = hub.join(1, "b");
-        hub.leave(first.id);
+        let (second, _second) = hub.open_and_join(1, "b");
+        hub.leave(first);
         assert_eq!(hub.presence_of(1), PresenceState::Available);
         assert!(watcher.try_recv().is_err(), "no change while a tab remains");
-        hub.leave(second.id);
+        hub.leave(second);
         assert_eq!(hub.presence_of(1), PresenceState::Offline);
         assert_eq!(
             next(&mut watcher),
@@ -373,7 +395,7 @@ mod tests {
             PresenceState::Offline,
             "still not connected"
         );
-        let joined = hub.join(1, "a");
+        let (_, joined) = hub.open_and_join(1, "a");
         assert_eq!(hub.presence_of(1), PresenceState::Dnd);
         assert!(!hub.choose(1, PresenceState::Offline));
         assert!(!hub.choose(99, PresenceState::Busy));
@@ -397,7 +419,7 @@ mod tests {
         let hub = hub_with_users(&users);
         let mut joined = Vec::new();
         for &user in &users[..900] {
-            joined.push(hub.join(user, &format!("s{user}")));
+            joined.push(hub.open_and_join(user, &format!("s{user}")).1);
         }
         let pages: Vec<ServerFrame> = joined[899]
             .snapshot
@@ -420,19 +442,39 @@ mod tests {
     #[tokio::test]
     async fn sign_out_closes_only_that_session() {
         let hub = hub_with_users(&[1]);
-        let a = hub.join(1, "a");
-        let b = hub.join(1, "b");
+        let a = hub.open(1, "a", 2).unwrap();
+        let b = hub.open(1, "b", 2).unwrap();
+        hub.join(b.id, Role::User).unwrap();
         hub.close_session("a");
-        assert!(a.closed.is_cancelled());
+        assert!(
+            a.closed.is_cancelled(),
+            "a connection that has not said hello yet is closed too"
+        );
         assert!(!b.closed.is_cancelled());
+    }
+
+    #[tokio::test]
+    async fn connections_count_against_the_limit_from_the_start() {
+        let hub = hub_with_users(&[1]);
+        let first = hub.open(1, "a", 2).unwrap();
+        let _second = hub.open(1, "a", 2).unwrap();
+        assert!(hub.open(1, "a", 2).is_none(), "two open, none joined: full");
+        assert_eq!(hub.presence_of(1), PresenceState::Offline, "no hello yet");
+        hub.leave(first.id);
+        let third = hub.open(1, "a", 2).unwrap();
+        assert!(hub.join(third.id, Role::User).is_some());
+        assert!(hub.join(third.id, Role::User).is_none(), "joins once");
+        assert_eq!(hub.presence_of(1), PresenceState::Available);
+        hub.leave(third.id);
+        assert_eq!(hub.presence_of(1), PresenceState::Offline);
     }
 
     #[tokio::test]
     async fn direct_frames_reach_only_that_users_connections_and_a_slow_one_is_cut_off() {
         let hub = hub_with_users(&[1, 2]);
-        let mut tab1 = hub.join(1, "a");
-        let mut tab2 = hub.join(1, "b");
-        let mut other = hub.join(2, "c");
+        let mut tab1 = hub.open_and_join(1, "a").1;
+        let mut tab2 = hub.open_and_join(1, "b").1;
+        let mut other = hub.open_and_join(2, "c").1;
         let frame: Utf8Bytes = "{}".into();
         hub.send_to_user(1, &frame);
         assert_eq!(tab1.direct.try_recv().unwrap(), frame);

@@ -34,6 +34,8 @@ pub struct AppState {
     pub chat: Arc<Chat>,
     /// Failed sign-ins per user name and address.
     pub throttle: Arc<Throttle>,
+    /// What each user may still send of each kind of frame.
+    pub frames: Arc<crate::ws::allowance::Allowances>,
     /// What consoles are told in `welcome`: the config file's, with the chat settings an
     /// admin changed on top (see [`crate::settings`]).
     client: Arc<RwLock<ClientConfig>>,
@@ -69,6 +71,7 @@ impl AppState {
             calls: Arc::new(calls),
             chat: Arc::new(chat),
             throttle: Arc::default(),
+            frames: Arc::default(),
             client: Arc::new(RwLock::new(client)),
             sync_now: Arc::default(),
             shutdown,

@@ -8,6 +8,8 @@ pub mod throttle;
 
 use std::{net::SocketAddr, sync::OnceLock};
 
+use tokio::sync::Semaphore;
+
 use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier, password_hash::SaltString};
 use axum::{
     Json, Router,
@@ -42,12 +44,29 @@ pub fn hash_password(password: &str) -> Result<String, AppError> {
         .map_err(|err| AppError::Internal(format!("hashing a password: {err}")))
 }
 
-/// [`hash_password`] on a blocking thread: argon2 takes tens of milliseconds of CPU, which
-/// must not stall the runtime's workers.
-pub async fn hash_password_off_thread(password: String) -> Result<String, AppError> {
-    tokio::task::spawn_blocking(move || hash_password(&password))
+/// Password hashes computed at once. Each takes tens of milliseconds of CPU and about 19 MiB
+/// (argon2's default memory cost): a burst of sign-ins waits here instead of taking the
+/// server's memory.
+const PASSWORD_WORK_AT_ONCE: usize = 4;
+static PASSWORD_WORK: Semaphore = Semaphore::const_new(PASSWORD_WORK_AT_ONCE);
+
+/// Runs password work on a blocking thread (it must not stall the runtime's workers), at
+/// most [`PASSWORD_WORK_AT_ONCE`] at a time.
+async fn password_work<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, AppError> {
+    let _permit = PASSWORD_WORK
+        .acquire()
         .await
-        .map_err(|err| AppError::Internal(format!("password hashing task: {err}")))?
+        .map_err(|err| AppError::Internal(format!("password work: {err}")))?;
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|err| AppError::Internal(format!("password work task: {err}")))
+}
+
+/// [`hash_password`] off the runtime's workers, within the bound on password work.
+pub async fn hash_password_off_thread(password: String) -> Result<String, AppError> {
+    password_work(move || hash_password(&password)).await?
 }
 
 /// Checks a password against a stored hash. A missing hash (unknown user, or an account
@@ -166,6 +185,15 @@ impl FromRequestParts<AppState> for AdminSession {
 /// A session's last use is written at most this often (not on every request).
 pub const TOUCH_EVERY_SECS: i64 = 60;
 
+/// Whether a session (by the hash of its token) has not ended.
+pub async fn session_exists(db: &SqlitePool, session: &str) -> Result<bool, sqlx::Error> {
+    let found = sqlx::query("SELECT 1 FROM sessions WHERE token_hash = ?")
+        .bind(session)
+        .fetch_optional(db)
+        .await?;
+    Ok(found.is_some())
+}
+
 /// Records that a session is in use, so the idle timeout does not end it.
 pub async fn touch(db: &SqlitePool, session: &str) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE sessions SET last_seen = ? WHERE token_hash = ?")
@@ -200,7 +228,7 @@ pub async fn sign_in(
     WithRejection(Json(login), _): WithRejection<Json<LoginRequest>, AppError>,
 ) -> Result<impl IntoResponse, AppError> {
     let username = login.username.trim();
-    if let Some(wait) = state.throttle.wait(username, peer.ip()) {
+    if let Err(wait) = state.throttle.attempt(username, peer.ip()) {
         return Err(AppError::TooManyAttempts(wait.as_secs().div_ceil(60)));
     }
     let row = sqlx::query(
@@ -212,15 +240,12 @@ pub async fn sign_in(
     .await?;
     let stored: Option<String> = row.as_ref().and_then(|row| row.get("password_hash"));
     let password = login.password;
-    let valid = tokio::task::spawn_blocking(move || verify_password(&password, stored.as_deref()))
-        .await
-        .map_err(|err| AppError::Internal(format!("password check task: {err}")))?;
+    let valid = password_work(move || verify_password(&password, stored.as_deref())).await?;
     let Some(row) = row.filter(|_| valid) else {
         tracing::info!(%username, address = %peer.ip(), "failed sign-in");
-        state.throttle.failed(username, peer.ip());
         return Err(AppError::InvalidCredentials);
     };
-    state.throttle.succeeded(username);
+    state.throttle.succeeded(username, peer.ip());
     let user = User {
         id: row.get("id"),
         username: row.get("username"),

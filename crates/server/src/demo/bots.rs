@@ -37,7 +37,7 @@ pub async fn run(state: AppState) {
     // A third of the company is at work when the demo starts.
     for &bot in &bots {
         if rng.random_ratio(1, 3) {
-            online.insert(bot, state.hub.join(bot, BOT_SESSION).id);
+            online.insert(bot, state.hub.open_and_join(bot, BOT_SESSION).0);
             state.hub.choose(bot, mood(&mut rng));
         }
     }
@@ -59,7 +59,7 @@ pub async fn run(state: AppState) {
                 state.hub.choose(bot, mood(&mut rng));
             }
             None => {
-                online.insert(bot, state.hub.join(bot, BOT_SESSION).id);
+                online.insert(bot, state.hub.open_and_join(bot, BOT_SESSION).0);
             }
         }
     }

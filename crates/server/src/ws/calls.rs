@@ -1,13 +1,11 @@
 //! Call frames of a connection: operator actions go through the calls service and its adapter.
 
-use axum::extract::ws::Message;
-use futures_util::Sink;
 use switchboard_protocol::{CallAction, CallId, ErrorCode};
 
 use super::{Connection, Stop};
 use crate::calls::{CallError, Source};
 
-impl<S: Sink<Message> + Unpin> Connection<S> {
+impl Connection {
     /// An operator's call action: through the adapter and the calls service, which tells every
     /// console (this one included) the result.
     pub(super) async fn call_action(

@@ -1,14 +1,12 @@
 //! Chat frames of a connection: send, history, search, read markers, typing.
 
-use axum::extract::ws::Message;
-use futures_util::Sink;
 use switchboard_protocol::{ErrorCode, ServerFrame, UserId};
 use tokio::time::Instant;
 
 use super::{Connection, Stop, TYPING_INTERVAL};
 use crate::chat::markers::MarkError;
 
-impl<S: Sink<Message> + Unpin> Connection<S> {
+impl Connection {
     /// `chat_send`: acknowledged only once the message is committed; the message itself
     /// reaches every session of both parties through the hub.
     pub(super) async fn chat_send(

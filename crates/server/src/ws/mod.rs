@@ -1,10 +1,18 @@
 //! Per-connection WebSocket loop: authenticate the upgrade, then decode, apply, reply and fan out.
-//! The handlers of call and chat frames are in [`calls`] and [`chat`].
+//! The handlers of call and chat frames are in [`calls`] and [`chat`]; what each user may send
+//! of each kind of frame is in [`allowance`].
 //!
-//! Close codes: 1009 for a frame over `max_frame_bytes`, 1008 for too many open consoles or
-//! too many bad frames (`bad_frames_per_minute`), 1012 when the server restarts, 1013 for a
-//! console too far behind, 4001 after sign-out.
+//! Each connection is two tasks: this loop reads frames and the hub's fan-out, and queues what
+//! it sends for a writer task. A console that stops reading fills the writer's queue; after
+//! [`SEND_TIMEOUT`] the connection is dropped (and its user goes offline if it was their last),
+//! so nothing it does can stall the loop, its sign-out, or the server's shutdown.
+//!
+//! Close codes: 1009 for a frame over `max_frame_bytes`, 1008 for too many open consoles, too
+//! many bad frames (`bad_frames_per_minute`, frames past their allowance included), connecting
+//! too often or no `hello` in time, 1012 when the server restarts, 1013 for a console too far
+//! behind, 4001 after sign-out.
 
+pub mod allowance;
 mod calls;
 mod chat;
 
@@ -28,6 +36,7 @@ use tokio::{
 };
 use tokio_util::sync::CancellationToken;
 
+use self::allowance::FrameKind;
 use crate::{
     auth::CurrentSession, bucket::TokenBucket, directory::notes::MAX_NOTE_CHARS, error::AppError,
     presence::ConnId, state::AppState,
@@ -37,6 +46,14 @@ use crate::{
 const PING_EVERY: Duration = Duration::from_secs(20);
 /// A console silent for this long (no frame, no pong) is gone.
 const SILENCE_LIMIT: Duration = Duration::from_secs(60);
+/// A socket that has not said `hello` within this long is closed: it holds one of its user's
+/// `connections_per_user` without being a console.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// Frames queued for the writer task. A burst larger than this (the `hello` snapshots) waits
+/// for room, up to [`SEND_TIMEOUT`].
+const WRITE_QUEUE: usize = 64;
+/// A console that accepts no frame for this long has stopped reading: it is dropped.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Typing notices forwarded at most this often per connection.
 const TYPING_INTERVAL: Duration = Duration::from_secs(1);
 /// Initial read buffer of a connection. tungstenite zero-fills the whole buffer before every
@@ -84,7 +101,7 @@ pub async fn upgrade(
 
 /// Why the loop stopped, and what to tell the console.
 enum Stop {
-    /// The console closed or the socket broke: nothing to send.
+    /// The console closed, the socket broke, or it stopped reading: nothing to send.
     Gone,
     /// Close the socket with this code and reason.
     Close(u16, &'static str),
@@ -92,20 +109,20 @@ enum Stop {
 
 /// The connection after `hello`.
 struct Joined {
-    id: ConnId,
     events: broadcast::Receiver<Utf8Bytes>,
     operator_events: Option<broadcast::Receiver<Utf8Bytes>>,
     direct: mpsc::Receiver<Utf8Bytes>,
 }
 
-/// One console's connection, over any sink and stream of WebSocket messages.
-struct Connection<S> {
+/// One console's connection: the reading half, and the queue of the writer task.
+struct Connection {
     state: AppState,
     session: CurrentSession,
-    sink: S,
+    /// This connection in the hub, from the upgrade on (before `hello` too).
+    id: ConnId,
+    /// Frames for the writer task.
+    out: mpsc::Sender<Message>,
     joined: Option<Joined>,
-    /// Cancelled by the hub when the session signs out.
-    signed_out: CancellationToken,
     /// When this connection last forwarded a typing notice.
     last_typing: Option<Instant>,
     /// When this connection last recorded its session as in use.
@@ -114,31 +131,43 @@ struct Connection<S> {
     bad_frames: TokenBucket,
 }
 
-/// Runs one connection until the console leaves, signs out, or the server shuts down.
+/// Runs one connection until the console leaves, signs out, stops reading, or the server
+/// shuts down.
 pub async fn serve<S, R>(state: AppState, session: CurrentSession, sink: S, mut stream: R)
 where
-    S: Sink<Message> + Unpin,
+    S: Sink<Message> + Unpin + Send + 'static,
     R: Stream<Item = Result<Message, axum::Error>> + Unpin,
 {
+    let (out, queue) = mpsc::channel(WRITE_QUEUE);
+    let writer_gone = CancellationToken::new();
+    tokio::spawn(write(sink, queue, writer_gone.clone()));
+    let opened = match open(&state, &session).await {
+        Ok(opened) => opened,
+        Err((code, reason)) => return close(&out, &mut stream, code, reason).await,
+    };
     let shutdown = state.shutdown.clone();
     let per_minute = f64::from(state.config.limits.bad_frames_per_minute);
     let mut conn = Connection {
         state,
         session,
-        sink,
+        id: opened.id,
+        out,
         joined: None,
-        signed_out: CancellationToken::new(),
         last_typing: None,
         last_touch: Instant::now(),
         bad_frames: TokenBucket::new(per_minute / 60.0, per_minute),
     };
     let mut ping = tokio::time::interval(PING_EVERY);
     let mut last_heard = Instant::now();
+    let hello_by = Instant::now() + HELLO_TIMEOUT;
     let stop = loop {
-        let signed_out = conn.signed_out.clone();
         let step = tokio::select! {
             _ = shutdown.cancelled() => Err(Stop::Close(close_code::RESTART, "server restarting")),
-            _ = signed_out.cancelled() => Err(Stop::Close(SIGNED_OUT, "signed out")),
+            _ = opened.closed.cancelled() => Err(Stop::Close(SIGNED_OUT, "signed out")),
+            _ = writer_gone.cancelled() => Err(Stop::Gone),
+            _ = tokio::time::sleep_until(hello_by), if conn.joined.is_none() => {
+                Err(Stop::Close(close_code::POLICY, "no hello in time"))
+            }
             outbound = next_outbound(&mut conn.joined) => match outbound {
                 Outbound::Everyone(Ok(frame)) | Outbound::Direct(Some(frame)) => {
                     conn.send(frame).await
@@ -166,7 +195,7 @@ where
                     Err(Stop::Gone)
                 } else {
                     conn.keep_session_alive().await;
-                    conn.sink.send(Message::Ping(Default::default())).await.map_err(|_| Stop::Gone)
+                    conn.queue(Message::Ping(Default::default())).await
                 }
             }
         };
@@ -174,26 +203,88 @@ where
             break stop;
         }
     };
-    if let Some(joined) = conn.joined.take() {
-        conn.state.hub.leave(joined.id);
-    }
+    conn.state.hub.leave(conn.id);
     if let Stop::Close(code, reason) = stop {
-        let frame = CloseFrame {
-            code,
-            reason: reason.into(),
+        close(&conn.out, &mut stream, code, reason).await;
+    }
+}
+
+/// Registers the connection in the hub before its `hello`, so that it counts against its
+/// user's connections and closes at sign-out; else the close code and reason.
+async fn open(
+    state: &AppState,
+    session: &CurrentSession,
+) -> Result<crate::presence::Opened, (u16, &'static str)> {
+    let user = session.user.id;
+    if !state.frames.take(user, FrameKind::Connect) {
+        tracing::warn!(user = %session.user.username, "connecting too often");
+        return Err((close_code::POLICY, "connecting too often; wait a moment"));
+    }
+    let max = state.config.limits.connections_per_user;
+    let opened = state.hub.open(user, &session.session, max).ok_or((
+        close_code::POLICY,
+        "too many open consoles for this user; close one",
+    ))?;
+    // A sign-out between the upgrade's session check and this registration found nothing
+    // to close: look again now that a sign-out would.
+    match crate::auth::session_exists(&state.db, &session.session).await {
+        Ok(true) => Ok(opened),
+        Ok(false) | Err(_) => {
+            state.hub.leave(opened.id);
+            Err((SIGNED_OUT, "signed out"))
+        }
+    }
+}
+
+/// Sends Close, then waits for the console's Close, discarding what it sent before it, so
+/// that the socket ends with FIN: closing it with unread frames resets it, and a reset may
+/// overtake our Close on its way to the console.
+async fn close<R>(out: &mpsc::Sender<Message>, stream: &mut R, code: u16, reason: &'static str)
+where
+    R: Stream<Item = Result<Message, axum::Error>> + Unpin,
+{
+    let frame = CloseFrame {
+        code,
+        reason: reason.into(),
+    };
+    let sent = tokio::time::timeout(SEND_TIMEOUT, out.send(Message::Close(Some(frame)))).await;
+    if !matches!(sent, Ok(Ok(()))) {
+        return;
+    }
+    let drain = async {
+        if code == close_code::SIZE {
+            // Nothing can be read past a frame too large: hold the socket instead.
+            std::future::pending::<()>().await;
+        }
+        while let Some(Ok(_)) = stream.next().await {}
+    };
+    let _ = tokio::time::timeout(CLOSE_GRACE, drain).await;
+}
+
+/// The writer task: sends what the loop queued, as many frames as are waiting per flush, until
+/// Close is sent, the socket breaks, or the console accepts nothing for [`SEND_TIMEOUT`].
+/// Cancels `gone` when it stops, which ends the loop.
+async fn write<S>(mut sink: S, mut queue: mpsc::Receiver<Message>, gone: CancellationToken)
+where
+    S: Sink<Message> + Unpin,
+{
+    let _gone = gone.drop_guard();
+    let mut batch = Vec::with_capacity(WRITE_QUEUE);
+    while queue.recv_many(&mut batch, WRITE_QUEUE).await > 0 {
+        let closing = batch.iter().any(|m| matches!(m, Message::Close(_)));
+        let send = async {
+            for message in batch.drain(..) {
+                sink.feed(message).await?;
+            }
+            sink.flush().await
         };
-        if conn.sink.send(Message::Close(Some(frame))).await.is_ok() {
-            // Wait for the console's Close, discarding what it sent before it, so that the
-            // socket ends with FIN: closing it with unread frames resets it, and a reset may
-            // overtake our Close on its way to the console.
-            let drain = async {
-                if code == close_code::SIZE {
-                    // Nothing can be read past a frame too large: hold the socket instead.
-                    std::future::pending::<()>().await;
-                }
-                while let Some(Ok(_)) = stream.next().await {}
-            };
-            let _ = tokio::time::timeout(CLOSE_GRACE, drain).await;
+        match tokio::time::timeout(SEND_TIMEOUT, send).await {
+            Ok(Ok(())) if !closing => {}
+            Ok(Ok(())) | Ok(Err(_)) => return,
+            Err(_) => {
+                tracing::warn!("a console stopped reading; dropping its connection");
+                return;
+            }
         }
     }
 }
@@ -239,12 +330,18 @@ async fn next_for_operators(
     }
 }
 
-impl<S: Sink<Message> + Unpin> Connection<S> {
+impl Connection {
+    /// Queues a message for the writer task, waiting at most [`SEND_TIMEOUT`] for room.
+    async fn queue(&mut self, message: Message) -> Result<(), Stop> {
+        match tokio::time::timeout(SEND_TIMEOUT, self.out.send(message)).await {
+            Ok(Ok(())) => Ok(()),
+            // The writer stopped (the socket broke), or the console stopped reading.
+            Ok(Err(_)) | Err(_) => Err(Stop::Gone),
+        }
+    }
+
     async fn send(&mut self, text: Utf8Bytes) -> Result<(), Stop> {
-        self.sink
-            .send(Message::Text(text))
-            .await
-            .map_err(|_| Stop::Gone)
+        self.queue(Message::Text(text)).await
     }
 
     async fn send_frame(&mut self, frame: &ServerFrame) -> Result<(), Stop> {
@@ -278,37 +375,45 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
 
     /// Decodes one text frame and hands it to its handler.
     async fn handle(&mut self, text: &str) -> Result<(), Stop> {
-        match ClientFrame::decode(text) {
+        let frame = match ClientFrame::decode(text) {
+            Ok(frame) => frame,
             Err(err) => {
-                self.refuse(ErrorCode::MalformedFrame, err.to_string())
-                    .await
+                return self
+                    .refuse(ErrorCode::MalformedFrame, err.to_string())
+                    .await;
             }
-            Ok(ClientFrame::Hello { version }) => self.hello(version).await,
-            Ok(ClientFrame::SetPresence { state }) => self.set_presence(state).await,
-            Ok(ClientFrame::AnswerCall { call }) => {
-                self.call_action(call, CallAction::Answer).await
-            }
-            Ok(ClientFrame::HoldCall { call }) => self.call_action(call, CallAction::Hold).await,
-            Ok(ClientFrame::TransferCall { call, target }) => {
+        };
+        if let Some(kind) = FrameKind::of(&frame)
+            && !self.state.frames.take(self.session.user.id, kind)
+        {
+            let message = format!("too many {} at once; slow down", kind.name());
+            return self.refuse(ErrorCode::RateLimited, message).await;
+        }
+        match frame {
+            ClientFrame::Hello { version } => self.hello(version).await,
+            ClientFrame::SetPresence { state } => self.set_presence(state).await,
+            ClientFrame::AnswerCall { call } => self.call_action(call, CallAction::Answer).await,
+            ClientFrame::HoldCall { call } => self.call_action(call, CallAction::Hold).await,
+            ClientFrame::TransferCall { call, target } => {
                 self.call_action(call, CallAction::Transfer { target })
                     .await
             }
-            Ok(ClientFrame::ClearCall { call }) => self.call_action(call, CallAction::Clear).await,
-            Ok(ClientFrame::ChatSend {
+            ClientFrame::ClearCall { call } => self.call_action(call, CallAction::Clear).await,
+            ClientFrame::ChatSend {
                 client_msg_id,
                 to,
                 body,
-            }) => self.chat_send(client_msg_id, to, body).await,
-            Ok(ClientFrame::History {
+            } => self.chat_send(client_msg_id, to, body).await,
+            ClientFrame::History {
                 with,
                 before_seq,
                 limit,
-            }) => self.history(with, before_seq, limit).await,
-            Ok(ClientFrame::SearchUsers { query }) => self.search_users(query).await,
-            Ok(ClientFrame::ChatRead { with, seq }) => self.chat_read(with, seq).await,
-            Ok(ClientFrame::Typing { to }) => self.typing(to).await,
-            Ok(ClientFrame::SetNote { entry, text }) => self.set_note(entry, text).await,
-            Ok(ClientFrame::Ping) => self.send_frame(&ServerFrame::Pong).await,
+            } => self.history(with, before_seq, limit).await,
+            ClientFrame::SearchUsers { query } => self.search_users(query).await,
+            ClientFrame::ChatRead { with, seq } => self.chat_read(with, seq).await,
+            ClientFrame::Typing { to } => self.typing(to).await,
+            ClientFrame::SetNote { entry, text } => self.set_note(entry, text).await,
+            ClientFrame::Ping => self.send_frame(&ServerFrame::Pong).await,
         }
     }
 
@@ -323,19 +428,11 @@ impl<S: Sink<Message> + Unpin> Connection<S> {
             let message = format!("this server speaks protocol version {PROTOCOL_VERSION}");
             return self.refuse(ErrorCode::UnsupportedVersion, message).await;
         }
-        let hub = self.state.hub.clone();
-        let max = self.state.config.limits.connections_per_user;
         let role = self.session.role;
-        let Some(joined) = hub.join_limited(self.session.user.id, &self.session.session, max, role)
-        else {
-            return Err(Stop::Close(
-                close_code::POLICY,
-                "too many open consoles for this user; close one",
-            ));
+        let Some(joined) = self.state.hub.join(self.id, role) else {
+            return Err(Stop::Gone);
         };
-        self.signed_out = joined.closed;
         self.joined = Some(Joined {
-            id: joined.id,
             events: joined.events,
             operator_events: joined.operator_events,
             direct: joined.direct,

@@ -15,7 +15,7 @@ use tower_http::{
     trace::TraceLayer,
 };
 
-use crate::{admin, auth, calls::ingest, headers, openapi, state::AppState, ws};
+use crate::{admin, auth, calls::ingest, headers, metrics, openapi, state::AppState, ws};
 
 /// Largest request body a route reads, unless it sets its own limit.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -28,6 +28,7 @@ pub fn router(state: AppState) -> Router {
     let config = state.config.clone();
     let router = Router::new()
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics::metrics))
         .route("/ws", get(ws::upgrade))
         .route("/api/openapi.json", get(openapi::document))
         .route(EMOJI_TABLE_PATH, get(emoji_table))

@@ -16,7 +16,8 @@
 //! * [`chat`]: messages (one group-committing writer), history, the chat list, user search
 //! * [`calls`]: the queue, the active call, transfers; the call-control adapter and ingest API
 //! * [`ws`]: the per-connection WebSocket loop
-//! * [`http`]: the router; [`openapi`]: its OpenAPI document; [`headers`]: security headers
+//! * [`http`]: the router; [`openapi`]: its OpenAPI document; [`headers`]: security headers;
+//!   [`metrics`]: counts for monitoring
 //! * [`tls`]: HTTPS with the server's own certificate
 //! * [`bucket`]: the token bucket behind rate limits
 //! * [`demo`]: the demo company and its bots
@@ -36,6 +37,7 @@ pub mod directory;
 pub mod error;
 pub mod headers;
 pub mod http;
+pub mod metrics;
 pub mod openapi;
 pub mod presence;
 pub mod settings;

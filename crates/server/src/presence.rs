@@ -328,6 +328,12 @@ impl Hub {
         self.lock().chosen.contains_key(&user)
     }
 
+    /// Open connections (joined or not yet) and users online.
+    pub fn counts(&self) -> (usize, usize) {
+        let state = self.lock();
+        (state.connections.len(), state.online.len())
+    }
+
     /// Current shown presence of a user.
     pub fn presence_of(&self, user: UserId) -> PresenceState {
         self.lock().shown(user)

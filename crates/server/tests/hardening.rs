@@ -415,3 +415,22 @@ async fn wrong_passwords_from_one_address_do_not_lock_the_user_out_elsewhere() {
         .unwrap();
     assert_eq!(elsewhere.status(), 200, "Bob at his own desk signs in");
 }
+
+#[tokio::test]
+async fn metrics_count_tasks_and_connections() {
+    let server = TestServer::start().await;
+    let (_alice, _) = server.connect("alice").await;
+    let text = reqwest::get(server.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let value = |name: &str| -> usize {
+        let line = text.lines().find(|l| l.starts_with(name)).unwrap();
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    assert!(value("switchboard_tasks ") > 0, "{text}");
+    assert_eq!(value("switchboard_connections "), 1, "{text}");
+    assert_eq!(value("switchboard_users_online "), 1, "{text}");
+}

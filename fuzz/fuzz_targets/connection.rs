@@ -8,7 +8,7 @@ use std::{sync::LazyLock, time::Duration};
 use axum::extract::ws::Message;
 use futures::{SinkExt, channel::mpsc, stream};
 use libfuzzer_sys::fuzz_target;
-use switchboard_protocol::{ServerFrame, User};
+use switchboard_protocol::{Role, ServerFrame, User};
 use switchboard_server::{AppState, Config, auth::CurrentSession, ws};
 use tokio::runtime::Runtime;
 use tokio_util::sync::CancellationToken;
@@ -21,6 +21,7 @@ struct World {
     runtime: Runtime,
     state: AppState,
     operator: User,
+    session: String,
     _dir: tempfile::TempDir,
 }
 
@@ -43,6 +44,17 @@ static WORLD: LazyLock<World> = LazyLock::new(|| {
                 .fetch_one(&state.db),
         )
         .expect("the demo operator exists");
+    // A real session: the loop checks that it has not ended.
+    let session: String = runtime.block_on(async {
+        switchboard_server::auth::create_session(&state.db, id)
+            .await
+            .expect("a session");
+        sqlx::query_scalar("SELECT token_hash FROM sessions WHERE user_id = ?")
+            .bind(id)
+            .fetch_one(&state.db)
+            .await
+            .expect("its hash")
+    });
     let operator = User {
         id,
         username: "operator".into(),
@@ -52,6 +64,7 @@ static WORLD: LazyLock<World> = LazyLock::new(|| {
         runtime,
         state,
         operator,
+        session,
         _dir: dir,
     }
 });
@@ -68,11 +81,15 @@ fuzz_target!(|data: &[u8]| {
         .collect();
     let (sink, mut sent) = mpsc::unbounded::<Message>();
     let sink = sink.sink_map_err(|_| ());
+    // Each input is a console of its own, with the allowances of a fresh one.
+    let mut state = world.state.clone();
+    state.frames = Default::default();
     let serve = ws::serve(
-        world.state.clone(),
+        state,
         CurrentSession {
             user: world.operator.clone(),
-            session: "fuzz".into(),
+            role: Role::Operator,
+            session: world.session.clone(),
         },
         sink,
         stream::iter(frames),

@@ -15,7 +15,7 @@ INGEST_TOKEN ?=
 # Chat mode of `make run`: cloudlink (default) or micollab.
 MODE ?= cloudlink
 
-.PHONY: run test tools console lint rust-test chaos-short chaos fuzz e2e bench clean
+.PHONY: run test tools console lint rust-test chaos-short chaos soak fuzz e2e bench clean
 
 ## run: install what is missing, build the console and the server, start the demo company
 run: tools console
@@ -61,6 +61,17 @@ chaos: tools
 chaos-short: tools
 	@echo "==> chaos test (15 s, 300 msgs/s, 3 kills)"
 	$(CHAOS) --rate 300 --seconds 15 --kills 3
+
+## soak: 2,000 consoles (release server) for SOAK_SECONDS (10 minutes) with presence churn, chat,
+## reconnects and sign-outs; the server's memory, open files, threads and tasks after a settle
+## must stay within the bounds in crates/loadgen/src/bin/soak.rs, and no console may get an
+## error or an unexpected close. Not part of `make test`; `make soak SOAK_SECONDS=60` to try it.
+SOAK_SECONDS ?= 600
+soak: tools
+	cargo build --release -p switchboard-server -p switchboard-loadgen --bin switchboard-server --bin soak
+	@echo "==> soak test ($(SOAK_SECONDS) s, 2,000 consoles)"
+	ulimit -n $$(ulimit -Hn) && $(CARGO_TARGET_DIR)/release/soak --server $(SERVER_RELEASE) \
+		--seconds $(SOAK_SECONDS)
 
 ## fuzz: cargo fuzz on the frame decoder and on the server's connection loop (seed corpora in
 ## fuzz/corpus), then schemathesis on the OpenAPI document against a real server; each bounded

@@ -33,6 +33,35 @@ pub async fn sign_in(addr: SocketAddr, username: &str, password: &str) -> anyhow
     Ok(cookie.split(';').next().unwrap_or_default().to_owned())
 }
 
+/// Signs out: ends the session of `cookie`, which closes its sockets (code 4001).
+pub async fn sign_out(addr: SocketAddr, cookie: &str) -> anyhow::Result<()> {
+    let response = reqwest::Client::new()
+        .delete(format!("http://{addr}/api/session"))
+        .header("cookie", cookie)
+        .header("origin", format!("http://{addr}"))
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await?;
+    if !response.status().is_success() {
+        bail!("sign-out answered {}", response.status());
+    }
+    Ok(())
+}
+
+/// A random `client_msg_id` (a version 4 UUID, as a console makes for every message).
+pub fn message_id(rng: &mut impl rand::Rng) -> String {
+    let bits: u128 = rng.random();
+    let hex = format!("{bits:032x}");
+    format!(
+        "{}-{}-4{}-8{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[13..16],
+        &hex[17..20],
+        &hex[20..32]
+    )
+}
+
 /// One WebSocket connection, after `hello`.
 pub struct Connection {
     socket: WebSocketStream<MaybeTlsStream<TcpStream>>,

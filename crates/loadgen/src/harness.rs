@@ -42,7 +42,8 @@ pub struct Peer {
 
 /// The frame that ends the hello exchange on both targets.
 const CONVERSATIONS: &str = "{\"type\":\"conversations_snapshot\"";
-const PRESENCE: &str = "{\"type\":\"presence\",";
+/// How every `presence` frame starts: readers that only count frames skip decoding them.
+pub const PRESENCE: &str = "{\"type\":\"presence\",";
 const ACK: &str = "{\"type\":\"chat_ack\",";
 const NACK: &str = "{\"type\":\"chat_nack\",";
 const MESSAGE: &str = "{\"type\":\"chat_message\",";

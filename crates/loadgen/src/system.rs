@@ -23,6 +23,18 @@ pub fn peak_rss_kib(pid: u32) -> anyhow::Result<u64> {
     status_kib(pid, "VmHWM")
 }
 
+/// Threads of process `pid`.
+pub fn threads(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let value = field(&status, "Threads").context("no Threads in the process status")?;
+    Ok(value.parse()?)
+}
+
+/// Open file descriptors of process `pid` (sockets, the database's files, ...).
+pub fn open_fds(pid: u32) -> anyhow::Result<u64> {
+    Ok(std::fs::read_dir(format!("/proc/{pid}/fd"))?.count() as u64)
+}
+
 /// A `kB` value of /proc/<pid>/status.
 fn status_kib(pid: u32, key: &str) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
@@ -110,6 +122,8 @@ mod tests {
     fn this_process_has_memory_and_an_open_files_limit() {
         assert!(rss_kib(std::process::id()).unwrap() > 0);
         assert!(open_files_limit().unwrap() > 0);
+        assert!(threads(std::process::id()).unwrap() >= 1);
+        assert!(open_fds(std::process::id()).unwrap() >= 1);
         assert!(rss_kib(u32::MAX).is_err(), "no such process");
     }
 }

@@ -135,19 +135,6 @@ struct Console {
     sent: u64,
 }
 
-fn uuid(rng: &mut StdRng) -> String {
-    let bits: u128 = rng.random();
-    let hex = format!("{bits:032x}");
-    format!(
-        "{}-{}-4{}-8{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[13..16],
-        &hex[17..20],
-        &hex[20..32]
-    )
-}
-
 impl Console {
     fn ledger(&self) -> std::sync::MutexGuard<'_, Ledger> {
         self.ledger.lock().unwrap_or_else(|p| p.into_inner())
@@ -233,7 +220,7 @@ impl Console {
         let to = self.peers[self.rng.random_range(0..self.peers.len())];
         self.sent += 1;
         let pending = Pending {
-            client_msg_id: uuid(&mut self.rng),
+            client_msg_id: client::message_id(&mut self.rng),
             to,
             body: format!("{} #{}", self.username, self.sent),
             written: false,

@@ -10,7 +10,8 @@ export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 SERVER_DEBUG := $(CARGO_TARGET_DIR)/debug/switchboard-server
 SERVER_RELEASE := $(CARGO_TARGET_DIR)/release/switchboard-server
 LISTEN ?= 127.0.0.1:8080
-# Set to enable the call ingest API in `make run` (at least 16 characters).
+# Set to enable the call ingest API in `make run` (at least 16 characters). The server reads it
+# from its environment (SWITCHBOARD_INGEST_TOKEN), never from its arguments, which `ps` shows.
 INGEST_TOKEN ?=
 # Chat mode of `make run`: cloudlink (default) or micollab.
 MODE ?= cloudlink
@@ -18,12 +19,15 @@ MODE ?= cloudlink
 .PHONY: run test tools console lint rust-test chaos-short chaos soak fuzz e2e bench clean
 
 ## run: install what is missing, build the console and the server, start the demo company
+ifneq ($(INGEST_TOKEN),)
+run: export SWITCHBOARD_INGEST_TOKEN := $(INGEST_TOKEN)
+endif
 run: tools console
 	@echo "==> building the server (release)"
 	cargo build --release -p switchboard-server
 	@echo "==> Switchboard: open http://$(LISTEN)/ and sign in as operator / operator"
 	@echo "    (other demo accounts: alice, bob, carol, dave; password = user name). Ctrl-C stops."
-	$(SERVER_RELEASE) --demo --mode $(MODE) --listen $(LISTEN) $(if $(INGEST_TOKEN),--ingest-token $(INGEST_TOKEN))
+	$(SERVER_RELEASE) --demo --mode $(MODE) --listen $(LISTEN)
 
 ## test: formatting, clippy, Rust tests, release console build, end-to-end tests in Chromium
 test: lint rust-test chaos-short console e2e

@@ -16,7 +16,7 @@ fi
 data=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 token=fuzz-token-$(od -An -tx1 -N8 /dev/urandom | tr -d ' \n')
-"$server_bin" --demo --demo-bots false --simulator-calls-per-minute 0 --ingest-token "$token" \
+SWITCHBOARD_INGEST_TOKEN="$token" "$server_bin" --demo --demo-bots false --simulator-calls-per-minute 0 \
   --listen "127.0.0.1:$port" --data-dir "$data" --static-dir "$data" >"$data/server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data"' EXIT

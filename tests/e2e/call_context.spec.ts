@@ -8,7 +8,7 @@ const PREFIX = 'Jane Doe (+1 555 0100): ';
 
 let server: TestServer;
 test.beforeAll(async () => {
-  server = await TestServer.launch(['--ingest-token', TOKEN, '--simulator-calls-per-minute', '0']);
+  server = await TestServer.launch(['--simulator-calls-per-minute', '0'], { SWITCHBOARD_INGEST_TOKEN: TOKEN });
 });
 test.afterAll(async () => server.dispose());
 

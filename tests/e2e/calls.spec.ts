@@ -12,7 +12,7 @@ interface Call {
 let server: TestServer;
 test.beforeAll(async () => {
   // No simulated calls: every call in these tests is one the test queued itself.
-  server = await TestServer.launch(['--ingest-token', TOKEN, '--simulator-calls-per-minute', '0']);
+  server = await TestServer.launch(['--simulator-calls-per-minute', '0'], { SWITCHBOARD_INGEST_TOKEN: TOKEN });
 });
 test.afterAll(async () => server.dispose());
 

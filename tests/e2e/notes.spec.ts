@@ -8,7 +8,7 @@ const NOTE = 'Absent until 3 Dec, calls to Dave Dalton';
 
 let server: TestServer;
 test.beforeAll(async () => {
-  server = await TestServer.launch(['--ingest-token', TOKEN, '--simulator-calls-per-minute', '0']);
+  server = await TestServer.launch(['--simulator-calls-per-minute', '0'], { SWITCHBOARD_INGEST_TOKEN: TOKEN });
   // A second operator: Carol, promoted by the admin.
   const session = await fetch(`${server.url}api/session`, {
     method: 'POST',

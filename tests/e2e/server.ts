@@ -25,11 +25,16 @@ export class TestServer {
   private readonly dataDir = mkdtempSync(join(tmpdir(), 'switchboard-e2e-'));
   private log = '';
 
-  private constructor(readonly port: number, private readonly args: string[]) {}
+  private constructor(
+    readonly port: number,
+    private readonly args: string[],
+    private readonly env: Record<string, string>,
+  ) {}
 
-  static async launch(args: string[] = []): Promise<TestServer> {
+  /** `env` adds environment variables, e.g. SWITCHBOARD_INGEST_TOKEN (never a flag). */
+  static async launch(args: string[] = [], env: Record<string, string> = {}): Promise<TestServer> {
     if (!BIN) throw new Error('SWITCHBOARD_SERVER_BIN is not set: run the tests with `make e2e`');
-    const server = new TestServer(await freePort(), args);
+    const server = new TestServer(await freePort(), args, env);
     await server.start();
     return server;
   }
@@ -48,7 +53,7 @@ export class TestServer {
         '--static-dir', resolve('dist'),
         ...this.args,
       ],
-      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } },
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...this.env, RUST_LOG: 'warn' } },
     );
     const remember = (chunk: Buffer) => (this.log = (this.log + chunk.toString()).slice(-20_000));
     this.child.stdout!.on('data', remember);

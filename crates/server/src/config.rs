@@ -1,6 +1,10 @@
 //! Server configuration: command-line flags (each also a `SWITCHBOARD_*` variable) and the TOML file.
 
-use std::{net::SocketAddr, path::PathBuf};
+use std::{
+    fmt::Display,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+};
 
 use clap::Parser;
 use serde::Deserialize;
@@ -43,21 +47,26 @@ pub struct Cli {
     #[arg(long, env = "SWITCHBOARD_DEMO")]
     pub demo: bool,
     /// Seed this many load-test accounts `bench1`..`benchN` (password `bench`), each with a
-    /// directory entry, for benchmarks and the chaos test. Idempotent.
-    #[arg(long, env = "SWITCHBOARD_BENCH_USERS", default_value_t = 0)]
+    /// directory entry, for benchmarks and the chaos test. Idempotent. 0 to 100000.
+    #[arg(long, env = "SWITCHBOARD_BENCH_USERS", default_value_t = BENCH_USERS.default)]
     pub bench_users: u32,
     /// With --demo: bring the demo's colleagues to life (presence changes); `false` for none.
     #[arg(long, env = "SWITCHBOARD_DEMO_BOTS", default_value_t = true, action = clap::ArgAction::Set)]
     pub demo_bots: bool,
-    /// With --demo: calls the simulator queues per minute (0 for none).
+    /// With --demo: calls the simulator queues per minute (0 for none), 0 to 60.
     #[arg(
         long,
         env = "SWITCHBOARD_SIMULATOR_CALLS_PER_MINUTE",
-        default_value_t = 3
+        default_value_t = SIMULATOR_CALLS_PER_MINUTE.default
     )]
     pub simulator_calls_per_minute: u32,
-    /// Minutes a session may go unused before it ends (an open console keeps it in use).
-    #[arg(long, env = "SWITCHBOARD_SESSION_IDLE_MINUTES", default_value_t = 720)]
+    /// Minutes a session may go unused before it ends (an open console keeps it in use),
+    /// 1 to 43200 (30 days).
+    #[arg(
+        long,
+        env = "SWITCHBOARD_SESSION_IDLE_MINUTES",
+        default_value_t = SESSION_IDLE_MINUTES.default
+    )]
     pub session_idle_minutes: u32,
     /// Mark the session cookie `Secure`: set it when a reverse proxy in front of this server
     /// serves the console over HTTPS (with --tls-cert the cookie is always `Secure`).
@@ -70,9 +79,11 @@ pub struct Cli {
     /// The PEM private key of --tls-cert.
     #[arg(long, env = "SWITCHBOARD_TLS_KEY")]
     pub tls_key: Option<PathBuf>,
-    /// Bearer token of the call ingest API (`/api/calls`); without it that API refuses all.
-    #[arg(long, env = "SWITCHBOARD_INGEST_TOKEN")]
-    pub ingest_token: Option<String>,
+    /// File whose first line is the bearer token of the call ingest API (`/api/calls`); or
+    /// give the token itself in the environment variable SWITCHBOARD_INGEST_TOKEN. Never as
+    /// a flag value, which `ps` shows to everyone. Without either, that API refuses all.
+    #[arg(long, env = "SWITCHBOARD_INGEST_TOKEN_FILE")]
+    pub ingest_token_file: Option<PathBuf>,
 }
 
 /// What to do instead of serving.
@@ -205,7 +216,7 @@ pub struct FileDirectory {
     pub ldap: Option<LdapConfig>,
 }
 
-/// `[limits]` table of the TOML file.
+/// `[limits]` table of the TOML file; each key's range and default is its [`Bounds`] below.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileLimits {
@@ -219,6 +230,77 @@ pub struct FileLimits {
     pub max_connections: Option<usize>,
     pub header_read_secs: Option<u64>,
 }
+
+/// The range a number of the configuration must be in, and its value when not given.
+#[derive(Debug, Clone, Copy)]
+pub struct Bounds<T> {
+    pub min: T,
+    pub max: T,
+    pub default: T,
+}
+
+impl<T: PartialOrd + Display + Copy> Bounds<T> {
+    /// `value` (the default when absent) if it is in range; otherwise a sentence naming
+    /// `name` (a flag or a key), the range and the default.
+    fn check(&self, name: &str, value: Option<T>) -> Result<T, String> {
+        let value = value.unwrap_or(self.default);
+        if (self.min..=self.max).contains(&value) {
+            Ok(value)
+        } else {
+            Err(format!(
+                "{name} must be between {} and {} (default {}); it is {value}",
+                self.min, self.max, self.default
+            ))
+        }
+    }
+
+    /// [`Bounds::check`] for a key of `[limits]`.
+    fn limit(&self, key: &str, value: Option<T>) -> Result<T, ConfigError> {
+        self.check(&format!("limits.{key}"), value)
+            .map_err(ConfigError::Invalid)
+    }
+
+    /// [`Bounds::check`] for a flag (or its environment variable).
+    fn flag(&self, flag: &str, value: T) -> Result<T, ConfigError> {
+        self.check(flag, Some(value)).map_err(ConfigError::Flag)
+    }
+}
+
+const fn bounds<T>(min: T, max: T, default: T) -> Bounds<T> {
+    Bounds { min, max, default }
+}
+
+/// Largest WebSocket frame accepted: enough for the longest message, small enough that a
+/// connection cannot make the server buffer much.
+pub const MAX_FRAME_BYTES: Bounds<usize> = bounds(1024, 1024 * 1024, 64 * 1024);
+/// Longest chat message in characters; also at most a quarter of `max_frame_bytes` (up to
+/// 4 bytes per character), checked beside the others.
+pub const MAX_MESSAGE_CHARS: Bounds<usize> = bounds(1, 256 * 1024, 4000);
+/// Chat messages per user per second, on average. The load tests raise it to 100,000
+/// (tests/bench/console.bench.ts, crates/loadgen/src/bin/bench.rs).
+pub const MESSAGES_PER_SECOND: Bounds<u32> = bounds(1, 1_000_000, 10);
+/// Chat messages per user at once; raised as far by the load tests.
+pub const MESSAGE_BURST: Bounds<u32> = bounds(1, 1_000_000, 100);
+/// Open consoles per user; the server benchmark holds hundreds per bench user.
+pub const CONNECTIONS_PER_USER: Bounds<usize> = bounds(1, 100_000, 20);
+/// Frames answered with an `error` per connection and minute.
+pub const BAD_FRAMES_PER_MINUTE: Bounds<u32> = bounds(1, 100_000, 60);
+/// HTTP connections served at once.
+pub const MAX_CONNECTIONS: Bounds<usize> = bounds(16, 1_000_000, 10_000);
+/// Seconds a client has to send a request's headers.
+pub const HEADER_READ_SECS: Bounds<u64> = bounds(1, 300, 10);
+/// Most messages in one history page.
+pub const HISTORY_PAGE_MAX: Bounds<u32> = bounds(1, 1000, DEFAULT_HISTORY_PAGE_MAX);
+/// `--session-idle-minutes`: a minute to 30 days.
+pub const SESSION_IDLE_MINUTES: Bounds<u32> = bounds(1, 30 * 24 * 60, 720);
+/// `--bench-users`: the benchmarks seed up to 50,000 (tests/bench/console.bench.ts).
+pub const BENCH_USERS: Bounds<u32> = bounds(0, 100_000, 0);
+/// `--simulator-calls-per-minute`: one a second at most keeps the demo's queue readable.
+pub const SIMULATOR_CALLS_PER_MINUTE: Bounds<u32> = bounds(0, 60, 3);
+/// Shortest ingest token: 128 bits as hex, e.g. `openssl rand -hex 16`.
+const MIN_INGEST_TOKEN_CHARS: usize = 16;
+/// The environment variable that may hold the ingest token itself.
+pub const INGEST_TOKEN_ENV: &str = "SWITCHBOARD_INGEST_TOKEN";
 
 /// Limits only the server needs to know (the console's are in [`ClientConfig::limits`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -320,87 +402,56 @@ impl Config {
         let database_url = cli.database_url.clone().unwrap_or_else(|| {
             format!("sqlite://{}", cli.data_dir.join("switchboard.db").display())
         });
-        Self::from_parts(cli, file, database_url)
+        let ingest_token = ingest_token(
+            cli.ingest_token_file.as_deref(),
+            std::env::var(INGEST_TOKEN_ENV).ok(),
+        )?;
+        Self::from_parts(cli, file, database_url, ingest_token)
     }
 
-    fn from_parts(cli: &Cli, file: FileConfig, database_url: String) -> Result<Self, ConfigError> {
-        let client_limits = Limits {
-            max_frame_bytes: file.limits.max_frame_bytes.unwrap_or(64 * 1024),
-            max_message_chars: file.limits.max_message_chars.unwrap_or(4000),
-            history_page_max: file
-                .limits
-                .history_page_max
-                .unwrap_or(DEFAULT_HISTORY_PAGE_MAX),
-        };
-        if !(1024..=1024 * 1024).contains(&client_limits.max_frame_bytes) {
-            return Err(ConfigError::Invalid(
-                "limits.max_frame_bytes must be between 1024 and 1048576".into(),
-            ));
-        }
-        if client_limits.max_message_chars == 0
-            || client_limits.max_message_chars * 4 > client_limits.max_frame_bytes
-        {
-            return Err(ConfigError::Invalid(
-                "limits.max_message_chars must be at least 1 and fit in max_frame_bytes (4 bytes per character)"
-                    .into(),
-            ));
-        }
-        if client_limits.history_page_max == 0 {
+    fn from_parts(
+        cli: &Cli,
+        file: FileConfig,
+        database_url: String,
+        ingest_token: Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let max_frame_bytes =
+            MAX_FRAME_BYTES.limit("max_frame_bytes", file.limits.max_frame_bytes)?;
+        let max_message_chars =
+            MAX_MESSAGE_CHARS.limit("max_message_chars", file.limits.max_message_chars)?;
+        if max_message_chars * 4 > max_frame_bytes {
             return Err(ConfigError::Invalid(format!(
-                "limits.history_page_max must be at least 1 (default {DEFAULT_HISTORY_PAGE_MAX})"
+                "limits.max_message_chars must fit in max_frame_bytes (4 bytes per character): \
+                 at most {} with max_frame_bytes = {max_frame_bytes}",
+                max_frame_bytes / 4
             )));
         }
-        if cli.simulator_calls_per_minute > 60 {
-            return Err(ConfigError::Flag(
-                "--simulator-calls-per-minute must be at most 60".into(),
-            ));
-        }
-        if let Some(token) = &cli.ingest_token
-            && token.len() < 16
-        {
-            return Err(ConfigError::Flag(
-                "--ingest-token must be at least 16 characters (e.g. `openssl rand -hex 16`)"
-                    .into(),
-            ));
-        }
-        let limits = ServerLimits {
-            messages_per_second: file.limits.messages_per_second.unwrap_or(10),
-            message_burst: file.limits.message_burst.unwrap_or(100),
-            connections_per_user: file.limits.connections_per_user.unwrap_or(20),
-            bad_frames_per_minute: file.limits.bad_frames_per_minute.unwrap_or(60),
-            max_connections: file.limits.max_connections.unwrap_or(10_000),
-            header_read_secs: file.limits.header_read_secs.unwrap_or(10),
+        let client_limits = Limits {
+            max_frame_bytes,
+            max_message_chars,
+            history_page_max: HISTORY_PAGE_MAX
+                .limit("history_page_max", file.limits.history_page_max)?,
         };
-        if !(16..=1_000_000).contains(&limits.max_connections) {
-            return Err(ConfigError::Invalid(
-                "limits.max_connections must be between 16 and 1000000 (default 10000)".into(),
-            ));
-        }
-        if !(1..=300).contains(&limits.header_read_secs) {
-            return Err(ConfigError::Invalid(
-                "limits.header_read_secs must be between 1 and 300 (default 10)".into(),
-            ));
-        }
-        if limits.messages_per_second == 0 || limits.message_burst == 0 {
-            return Err(ConfigError::Invalid(
-                "limits.messages_per_second and limits.message_burst must be at least 1".into(),
-            ));
-        }
-        if cli.session_idle_minutes == 0 {
-            return Err(ConfigError::Flag(
-                "--session-idle-minutes must be at least 1".into(),
-            ));
-        }
-        if limits.connections_per_user == 0 {
-            return Err(ConfigError::Invalid(
-                "limits.connections_per_user must be at least 1".into(),
-            ));
-        }
-        if limits.bad_frames_per_minute == 0 {
-            return Err(ConfigError::Invalid(
-                "limits.bad_frames_per_minute must be at least 1 (default 60)".into(),
-            ));
-        }
+        let limits = ServerLimits {
+            messages_per_second: MESSAGES_PER_SECOND
+                .limit("messages_per_second", file.limits.messages_per_second)?,
+            message_burst: MESSAGE_BURST.limit("message_burst", file.limits.message_burst)?,
+            connections_per_user: CONNECTIONS_PER_USER
+                .limit("connections_per_user", file.limits.connections_per_user)?,
+            bad_frames_per_minute: BAD_FRAMES_PER_MINUTE
+                .limit("bad_frames_per_minute", file.limits.bad_frames_per_minute)?,
+            max_connections: MAX_CONNECTIONS
+                .limit("max_connections", file.limits.max_connections)?,
+            header_read_secs: HEADER_READ_SECS
+                .limit("header_read_secs", file.limits.header_read_secs)?,
+        };
+        let session_idle_minutes =
+            SESSION_IDLE_MINUTES.flag("--session-idle-minutes", cli.session_idle_minutes)?;
+        let bench_users = BENCH_USERS.flag("--bench-users", cli.bench_users)?;
+        let simulator_calls_per_minute = SIMULATOR_CALLS_PER_MINUTE.flag(
+            "--simulator-calls-per-minute",
+            cli.simulator_calls_per_minute,
+        )?;
         let tls = match (&cli.tls_cert, &cli.tls_key) {
             (Some(cert), Some(key)) => Some(Tls::load(cert, key)?),
             (None, None) => None,
@@ -437,16 +488,16 @@ impl Config {
             mode: cli.mode.into(),
             static_dir: cli.static_dir.clone(),
             demo: cli.demo,
-            bench_users: cli.bench_users,
+            bench_users,
             demo_bots: cli.demo && cli.demo_bots,
             simulator_calls_per_minute: if cli.demo {
-                cli.simulator_calls_per_minute
+                simulator_calls_per_minute
             } else {
                 0
             },
-            ingest_token: cli.ingest_token.clone(),
+            ingest_token,
             limits,
-            session_idle_secs: i64::from(cli.session_idle_minutes) * 60,
+            session_idle_secs: i64::from(session_idle_minutes) * 60,
             secure_cookies: cli.secure_cookies,
             tls,
             client: ClientConfig {
@@ -472,13 +523,44 @@ impl Config {
             "false",
             "--simulator-calls-per-minute",
             "0",
-            "--ingest-token",
-            TEST_INGEST_TOKEN,
         ]);
         let cli = Cli { demo, ..cli };
-        Self::from_parts(&cli, FileConfig::default(), database_url.into())
+        let token = Some(TEST_INGEST_TOKEN.to_owned());
+        Self::from_parts(&cli, FileConfig::default(), database_url.into(), token)
             .expect("defaults are valid")
     }
+}
+
+/// The ingest token: the first line of `file` (`--ingest-token-file`), or `env` (the value of
+/// SWITCHBOARD_INGEST_TOKEN; empty counts as unset), not both; at least 16 characters.
+fn ingest_token(file: Option<&Path>, env: Option<String>) -> Result<Option<String>, ConfigError> {
+    let env = env.filter(|token| !token.is_empty());
+    let (token, source) = match (file, env) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::Flag(format!(
+                "--ingest-token-file and {INGEST_TOKEN_ENV} are both set: keep one"
+            )));
+        }
+        (Some(path), None) => {
+            let text = std::fs::read_to_string(path).map_err(|err| {
+                ConfigError::Flag(format!(
+                    "cannot read --ingest-token-file {}: {err}",
+                    path.display()
+                ))
+            })?;
+            let token = text.lines().next().unwrap_or_default().trim().to_owned();
+            (token, format!("--ingest-token-file {}", path.display()))
+        }
+        (None, Some(token)) => (token, INGEST_TOKEN_ENV.to_owned()),
+        (None, None) => return Ok(None),
+    };
+    if token.chars().count() < MIN_INGEST_TOKEN_CHARS {
+        return Err(ConfigError::Flag(format!(
+            "the ingest token in {source} must be at least {MIN_INGEST_TOKEN_CHARS} characters \
+             on its first line (e.g. `openssl rand -hex 16`)"
+        )));
+    }
+    Ok(Some(token))
 }
 
 #[cfg(test)]
@@ -513,7 +595,7 @@ mod tests {
         assert!(config.client.predefined_messages.len() >= 2);
         let none: FileConfig = toml::from_str("predefined_messages = []").unwrap();
         let demo = cli(&["--demo"]);
-        let config = Config::from_parts(&demo, none, "sqlite::memory:".into()).unwrap();
+        let config = Config::from_parts(&demo, none, "sqlite::memory:".into(), None).unwrap();
         assert!(
             config.client.predefined_messages.is_empty(),
             "an explicit empty list wins"
@@ -526,17 +608,18 @@ mod tests {
             "predefined_messages = [\"Line 2\"]\nchat_key = \"F8\"\n[limits]\nmax_message_chars = 500\n",
         )
         .unwrap();
-        let config = Config::from_parts(&cli(&[]), file, "sqlite::memory:".into()).unwrap();
+        let config = Config::from_parts(&cli(&[]), file, "sqlite::memory:".into(), None).unwrap();
         assert_eq!(config.client.predefined_messages, ["Line 2"]);
         assert_eq!(config.client.chat_key, "F8");
         assert_eq!(config.client.limits.max_message_chars, 500);
 
         let bad: FileConfig = toml::from_str("[limits]\nmax_frame_bytes = 10\n").unwrap();
-        let err = Config::from_parts(&cli(&[]), bad, "sqlite::memory:".into()).unwrap_err();
+        let err = Config::from_parts(&cli(&[]), bad, "sqlite::memory:".into(), None).unwrap_err();
         assert!(err.to_string().contains("max_frame_bytes"), "{err}");
         for key in ["history_page_max", "bad_frames_per_minute"] {
             let zero: FileConfig = toml::from_str(&format!("[limits]\n{key} = 0\n")).unwrap();
-            let err = Config::from_parts(&cli(&[]), zero, "sqlite::memory:".into()).unwrap_err();
+            let err =
+                Config::from_parts(&cli(&[]), zero, "sqlite::memory:".into(), None).unwrap_err();
             assert!(err.to_string().contains(key), "{err}");
         }
         assert!(toml::from_str::<FileConfig>("chat_kee = \"F9\"").is_err());
@@ -549,9 +632,114 @@ mod tests {
         assert_eq!(config.limits.bad_frames_per_minute, 60);
         let file: FileConfig =
             toml::from_str("[limits]\nhistory_page_max = 5\nbad_frames_per_minute = 10\n").unwrap();
-        let config = Config::from_parts(&cli(&[]), file, "sqlite::memory:".into()).unwrap();
+        let config = Config::from_parts(&cli(&[]), file, "sqlite::memory:".into(), None).unwrap();
         assert_eq!(config.client.limits.history_page_max, 5);
         assert_eq!(config.limits.bad_frames_per_minute, 10);
+    }
+
+    #[test]
+    fn every_number_is_bounded_and_the_error_names_it() {
+        let keys: [(&str, u64, u64); 9] = [
+            ("max_frame_bytes", 1023, 1_048_577),
+            ("max_message_chars", 0, 262_145),
+            ("messages_per_second", 0, 1_000_001),
+            ("message_burst", 0, 1_000_001),
+            ("connections_per_user", 0, 100_001),
+            ("bad_frames_per_minute", 0, 100_001),
+            ("history_page_max", 0, 1001),
+            ("max_connections", 15, 1_000_001),
+            ("header_read_secs", 0, 301),
+        ];
+        for (key, below, above) in keys {
+            for value in [below, above] {
+                let mut toml = format!("[limits]\n{key} = {value}\n");
+                if key == "max_message_chars" {
+                    toml.push_str("max_frame_bytes = 1048576\n");
+                }
+                let file: FileConfig = toml::from_str(&toml).unwrap();
+                let err = Config::from_parts(&cli(&[]), file, "sqlite::memory:".into(), None)
+                    .unwrap_err()
+                    .to_string();
+                assert!(
+                    err.contains(&format!("limits.{key} must be between")),
+                    "{err}"
+                );
+                assert!(err.contains(&format!("it is {value}")), "{err}");
+            }
+        }
+        let too_long: FileConfig =
+            toml::from_str("[limits]\nmax_frame_bytes = 4096\nmax_message_chars = 1025\n").unwrap();
+        let err = Config::from_parts(&cli(&[]), too_long, "sqlite::memory:".into(), None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("max_message_chars") && err.contains("at most 1024"),
+            "{err}"
+        );
+
+        let flags = [
+            ("--session-idle-minutes", "0"),
+            ("--session-idle-minutes", "43201"),
+            ("--bench-users", "100001"),
+            ("--simulator-calls-per-minute", "61"),
+        ];
+        for (flag, value) in flags {
+            let err = Config::load(&cli(&[flag, value])).unwrap_err().to_string();
+            assert!(err.starts_with(&format!("{flag} must be between")), "{err}");
+        }
+        let edges = cli(&[
+            "--session-idle-minutes",
+            "43200",
+            "--bench-users",
+            "100000",
+            "--simulator-calls-per-minute",
+            "60",
+        ]);
+        assert!(
+            Config::load(&edges).is_ok(),
+            "the bounds themselves are allowed"
+        );
+    }
+
+    #[test]
+    fn the_ingest_token_comes_from_a_file_or_the_environment_never_a_flag() {
+        assert!(
+            Cli::try_parse_from(["switchboard-server", "--ingest-token", "0123456789abcdef"])
+                .is_err(),
+            "a token on the command line is visible in `ps`"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, "0123456789abcdef\nignored\n").unwrap();
+        let from_file = ingest_token(Some(&file), None).unwrap();
+        assert_eq!(from_file.as_deref(), Some("0123456789abcdef"));
+        let from_env = ingest_token(None, Some("fedcba9876543210".into())).unwrap();
+        assert_eq!(from_env.as_deref(), Some("fedcba9876543210"));
+        assert_eq!(ingest_token(None, None).unwrap(), None);
+        assert_eq!(
+            ingest_token(None, Some(String::new())).unwrap(),
+            None,
+            "empty is unset"
+        );
+
+        let both = ingest_token(Some(&file), Some("fedcba9876543210".into())).unwrap_err();
+        assert!(both.to_string().contains("both set"), "{both}");
+        let missing = dir.path().join("missing");
+        let err = ingest_token(Some(&missing), None).unwrap_err().to_string();
+        assert!(
+            err.contains("--ingest-token-file") && err.contains("missing"),
+            "{err}"
+        );
+        std::fs::write(&file, "short\n").unwrap();
+        let err = ingest_token(Some(&file), None).unwrap_err().to_string();
+        assert!(
+            err.contains("--ingest-token-file") && err.contains("16"),
+            "{err}"
+        );
+        let err = ingest_token(None, Some("short".into()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(INGEST_TOKEN_ENV), "{err}");
     }
 
     #[test]

@@ -30,7 +30,9 @@ pub enum AppError {
     #[error("{0}")]
     InvalidQuery(String),
     /// 401 `unauthenticated`: the ingest API is off because no token is configured.
-    #[error("The call ingest API is off: start the server with --ingest-token.")]
+    #[error(
+        "The call ingest API is off: start the server with --ingest-token-file or SWITCHBOARD_INGEST_TOKEN."
+    )]
     IngestDisabled,
     /// 401 `unauthenticated`: a missing or wrong ingest token.
     #[error("Missing or wrong ingest token: send `Authorization: Bearer <token>`.")]

@@ -1,5 +1,6 @@
 //! The call ingest API: how a PBX integration (or a test) queues calls, moves them and follows
-//! what operators did. Every route needs `Authorization: Bearer <--ingest-token>`.
+//! what operators did. Every route needs `Authorization: Bearer <token>`, the token of
+//! `--ingest-token-file` or SWITCHBOARD_INGEST_TOKEN.
 
 use axum::{
     Json, Router,

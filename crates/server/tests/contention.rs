@@ -1,6 +1,7 @@
-//! Concurrent writers on one database file: chat sends (the group-committing writer) beside
-//! read markers (their own write transactions), through real sockets. None may fail with
-//! "database is locked": every write transaction takes the write lock when it begins.
+//! Concurrent writers on one database file: chat sends (the group-committing writer) and read
+//! markers (their own write transactions) through real sockets, beside other commits on the
+//! same file (as a `switchboard-server user ...` command makes). None may fail with "database
+//! is locked": every write transaction takes the write lock when it begins.
 
 mod common;
 
@@ -11,6 +12,9 @@ use switchboard_protocol::{ChatRefusal, ClientFrame, ErrorCode, ServerFrame, Use
 
 /// Messages each user sends.
 const MESSAGES: u64 = 150;
+/// Every this many messages a console marks the conversation read: within the server's
+/// allowance of read markers (crates/server/src/ws/allowance.rs).
+const READ_EVERY: u64 = 5;
 
 /// What one console saw: acks of its own messages, and failures that are the database's.
 #[derive(Debug, Default)]
@@ -20,8 +24,8 @@ struct Outcome {
     failures: Vec<String>,
 }
 
-/// Sends `MESSAGES` messages to `to` without waiting, and marks every message from `from` read
-/// as it arrives, until all its messages are answered and all of `from`'s have arrived (or
+/// Sends `MESSAGES` messages to `to` without waiting, and marks the conversation with `from`
+/// read every `READ_EVERY` messages from them, until all its messages are answered and all of `from`'s have arrived (or
 /// nothing came for 3 s).
 async fn chat_and_read(mut client: Client, me: UserId, to: UserId, from: UserId) -> Outcome {
     for n in 0..MESSAGES {
@@ -50,6 +54,9 @@ async fn chat_and_read(mut client: Client, me: UserId, to: UserId, from: UserId)
             }
             ServerFrame::ChatMessage(message) if message.from == from => {
                 outcome.received += 1;
+                if outcome.received % READ_EVERY != 0 {
+                    continue;
+                }
                 client
                     .send(&ClientFrame::ChatRead {
                         with: from,
@@ -94,8 +101,35 @@ async fn concurrent_chat_and_marker_writes_never_fail_on_a_busy_database() {
             tokio::spawn(chat_and_read(client, me, to, from))
         })
         .collect();
+    // Meanwhile other connections commit, one small write after another.
+    let db = server.state.db.clone();
+    sqlx::query("CREATE TABLE elsewhere (n INTEGER)")
+        .execute(&db)
+        .await
+        .unwrap();
+    let done = tokio_util::sync::CancellationToken::new();
+    let others = tokio::spawn({
+        let done = done.clone();
+        async move {
+            let mut n = 0;
+            while !done.is_cancelled() {
+                sqlx::query("INSERT INTO elsewhere (n) VALUES (?)")
+                    .bind(n)
+                    .execute(&db)
+                    .await
+                    .unwrap();
+                n += 1;
+            }
+            n
+        }
+    });
+    let mut outcomes = Vec::new();
     for task in tasks {
-        let outcome = task.await.unwrap();
+        outcomes.push(task.await.unwrap());
+    }
+    done.cancel();
+    assert!(others.await.unwrap() > 0);
+    for outcome in outcomes {
         assert!(outcome.failures.is_empty(), "{outcome:?}");
         assert_eq!((outcome.acked, outcome.received), (MESSAGES, MESSAGES));
     }

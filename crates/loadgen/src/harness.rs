@@ -42,6 +42,8 @@ pub struct Peer {
 
 /// The frame that ends the hello exchange on both targets.
 const CONVERSATIONS: &str = "{\"type\":\"conversations_snapshot\"";
+/// How every `error` frame starts.
+pub const ERROR: &str = "{\"type\":\"error\",";
 /// How every `presence` frame starts: readers that only count frames skip decoding them.
 pub const PRESENCE: &str = "{\"type\":\"presence\",";
 const ACK: &str = "{\"type\":\"chat_ack\",";
@@ -97,6 +99,29 @@ pub async fn open_measured(addr: SocketAddr, peer: &Peer) -> anyhow::Result<(Soc
             None => bail!("closed during hello"),
         }
     }
+}
+
+/// Signs in the accounts of `--bench-users` whose ids are `ids` (bench1 first, in order; see
+/// [`crate::server::ServerProcess::bench_user_ids`]), 16 at a time.
+pub async fn sign_in_bench_users(addr: SocketAddr, ids: &[UserId]) -> anyhow::Result<Vec<Peer>> {
+    let mut peers = Vec::with_capacity(ids.len());
+    for (chunk, start) in ids.chunks(16).zip((0..).step_by(16)) {
+        let signing = chunk.iter().enumerate().map(|(i, _)| {
+            let name = format!("bench{}", start + i + 1);
+            async move { crate::client::sign_in(addr, &name, "bench").await }
+        });
+        for (cookie, &id) in futures_util::future::join_all(signing)
+            .await
+            .into_iter()
+            .zip(chunk)
+        {
+            peers.push(Peer {
+                id,
+                cookie: Some(cookie?),
+            });
+        }
+    }
+    Ok(peers)
 }
 
 /// Nanoseconds since `epoch`, the clock every timestamp of one scenario is taken on.

@@ -6,12 +6,14 @@
 //! * [`harness`]: the benchmark scenarios, run alike against the server and the relay
 //! * [`relay`]: the bare WebSocket relay the benchmarks compare against
 //! * [`import`]: the directory import benchmark (the server's `directory import` command)
+//! * [`flood`]: the presence flood benchmark (chat latency while one user floods presence)
 //! * [`console`]: the load of the console benchmark (tests/bench) and its results
 //! * [`report`]: BENCHMARKS.md from the runs' figures
 //! * [`stats`], [`system`]: percentiles and medians; what Linux tells about the machine
 
 pub mod client;
 pub mod console;
+pub mod flood;
 pub mod harness;
 pub mod import;
 pub mod relay;

@@ -1,7 +1,8 @@
 //! Server benchmarks: connections held (and server memory per connection), presence fan-out
 //! to every held connection, and 1:1 chat at a fixed offered rate, each against a real
-//! `switchboard-server` and against the bare relay; writes BENCHMARKS.md. Talks only to
-//! 127.0.0.1; every scenario is bounded in time.
+//! `switchboard-server` and against the bare relay; then, on the server alone, the directory
+//! import and chat latency under a presence flood; writes BENCHMARKS.md (`--only` runs one
+//! section and prints it). Talks only to 127.0.0.1; every scenario is bounded in time.
 
 use std::{
     net::SocketAddr,
@@ -10,10 +11,10 @@ use std::{
 };
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use switchboard_loadgen::{
-    client,
     console::{self, Results},
+    flood::{self, FloodPlan, FloodRun},
     harness::{self, ChatPlan, ChatRun, HoldPlan, HoldRun, Peer},
     import::{self, ImportRun},
     relay::{self, RelayProcess},
@@ -62,6 +63,30 @@ struct Args {
     /// The console benchmark's results (tests/bench writes them), added to the report.
     #[arg(long)]
     console_results: Option<PathBuf>,
+    /// Chatting pairs whose latency the presence flood section measures.
+    #[arg(long, default_value_t = 20)]
+    flood_pairs: usize,
+    /// Their chat messages per second, in total.
+    #[arg(long, default_value_t = 200)]
+    flood_chat_rate: u32,
+    /// Sockets the flooding user opens.
+    #[arg(long, default_value_t = 20)]
+    flood_sockets: usize,
+    /// `set_presence` frames per second the flooder offers over all its sockets.
+    #[arg(long, default_value_t = 2_000)]
+    flood_rate: u32,
+    /// Run only this section and print its table instead of writing the report.
+    #[arg(long, value_enum)]
+    only: Option<Only>,
+}
+
+/// A section of the server benchmarks that can be run alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Only {
+    /// Connections held, presence fan-out, 1:1 chat (against the relay too).
+    Server,
+    Import,
+    Flood,
 }
 
 #[derive(Debug, Subcommand)]
@@ -170,6 +195,20 @@ impl Args {
         }
     }
 
+    fn flood_plan(&self) -> FloodPlan {
+        FloodPlan {
+            pairs: self.flood_pairs,
+            chat: ChatPlan {
+                rate: self.flood_chat_rate,
+                warmup: Duration::from_secs(1),
+                measure: Duration::from_secs(self.chat_seconds),
+                drain: Duration::from_secs(5),
+            },
+            sockets: self.flood_sockets,
+            rate: self.flood_rate,
+        }
+    }
+
     fn chat_plan(&self) -> ChatPlan {
         ChatPlan {
             rate: self.chat_rate,
@@ -225,23 +264,7 @@ async fn run_switchboard(args: &Args, server: &Path, run: usize) -> anyhow::Resu
         args.users()
     );
     let addr = process.addr;
-    let mut peers = Vec::with_capacity(ids.len());
-    for (chunk, start) in ids.chunks(16).zip((0..).step_by(16)) {
-        let signing = chunk.iter().enumerate().map(|(i, _)| {
-            let name = format!("bench{}", start + i + 1);
-            async move { client::sign_in(addr, &name, "bench").await }
-        });
-        for (cookie, &id) in futures_util::future::join_all(signing)
-            .await
-            .into_iter()
-            .zip(chunk)
-        {
-            peers.push(Peer {
-                id,
-                cookie: Some(cookie?),
-            });
-        }
-    }
+    let peers = harness::sign_in_bench_users(addr, &ids).await?;
     let pid = process.pid().context("the server is not running")?;
     let (hold, chat) = scenarios(addr, pid, &peers, args).await?;
     let stored: i64 = {
@@ -481,6 +504,92 @@ fn import_section(runs: &[ImportRun]) -> Section {
     }
 }
 
+fn flood_summary(run: &FloodRun) -> String {
+    format!(
+        "ack p50/p99 quiet {:.1}/{:.1} ms, flood {:.1}/{:.1} ms (p99 ratio {:.2}); flood acked \
+         {:.0}/s, unacked {}, nacks {}; flooder wrote {} frames, got {} errors, {} closes, {} \
+         refused openings, {} reopenings",
+        ms(run.idle.ack.p50),
+        ms(run.idle.ack.p99),
+        ms(run.flood.ack.p50),
+        ms(run.flood.ack.p99),
+        run.p99_ratio(),
+        run.flood.acked_per_sec,
+        run.flood.unacked,
+        run.flood.nacks,
+        run.sent,
+        run.errors,
+        run.closed,
+        run.refused,
+        run.reopened
+    )
+}
+
+/// The presence flood figures (Switchboard only: the relay has no allowances to enforce).
+fn flood_section(args: &Args, runs: &[FloodRun]) -> Section {
+    let figure = |name: &str, unit: &str, goal: Option<Goal>, take: fn(&FloodRun) -> f64| {
+        let mut figure = Figure::new(name, unit, goal);
+        figure.switchboard = runs.iter().map(take).collect();
+        figure
+    };
+    Section {
+        title: "Presence flood".into(),
+        about: format!(
+            "{} pairs chat at {} messages/s in total ({} s measured after 1 s of warm-up), \
+             first on a quiet server, then on the same server while one other user sends \
+             `set_presence` over {} sockets, {} frames/s in all. The server answers frames \
+             past a user's allowance with `error` frames, then closes the socket (1008) and \
+             refuses openings past the user's connection allowance; the flooder opens a closed \
+             socket again 250 ms later and floods on until the window ends. Latencies are the \
+             chatters' send → ack; the target is the flood's p99 within twice the quiet one.",
+            args.flood_pairs,
+            args.flood_chat_rate,
+            args.chat_seconds,
+            args.flood_sockets,
+            args.flood_rate
+        ),
+        figures: vec![
+            figure("quiet: send → ack p50", "ms", None, |r| {
+                ms(r.idle.ack.p50)
+            }),
+            figure("quiet: send → ack p99", "ms", None, |r| {
+                ms(r.idle.ack.p99)
+            }),
+            figure("flood: send → ack p50", "ms", None, |r| {
+                ms(r.flood.ack.p50)
+            }),
+            figure("flood: send → ack p99", "ms", None, |r| {
+                ms(r.flood.ack.p99)
+            }),
+            figure(
+                "flood p99 over quiet p99",
+                "ratio",
+                Some(Goal::Below(2.0)),
+                FloodRun::p99_ratio,
+            ),
+            figure("flood: acknowledged", "msgs/s", None, |r| {
+                r.flood.acked_per_sec
+            }),
+            figure(
+                "flood: unacknowledged after a 5 s drain",
+                "msgs",
+                None,
+                |r| r.flood.unacked as f64,
+            ),
+            figure("presence frames the flooder wrote", "frames", None, |r| {
+                r.sent as f64
+            }),
+            figure("`error` frames it got", "frames", None, |r| r.errors as f64),
+            figure("its sockets the server closed", "count", None, |r| {
+                r.closed as f64
+            }),
+            figure("openings the server refused", "count", None, |r| {
+                r.refused as f64
+            }),
+        ],
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -495,32 +604,37 @@ async fn main() -> anyhow::Result<()> {
         args.runs >= 1 && args.watcher_users >= 1 && args.chat_pairs >= 1,
         "runs, watcher users and chat pairs must be at least 1"
     );
-    // Both ends of every connection live on this machine: the bench holds one side, the
-    // target (which inherits this limit) the other.
-    let needed = (args.connections + 2 * args.chat_pairs + 1_000) as u64;
-    let limit = system::open_files_limit()?;
-    anyhow::ensure!(
-        limit >= needed,
-        "the open-files limit is {limit}, {needed} are needed: raise it first (`ulimit -n {needed}`; `make bench` does)"
-    );
+    let wants = |section: Only| args.only.is_none_or(|only| only == section);
     let machine = Machine::describe();
-    let mut switchboard = Vec::new();
-    let mut relay = Vec::new();
-    for run in 1..=args.runs {
-        let sb = run_switchboard(&args, &server, run)
-            .await
-            .with_context(|| format!("Switchboard run {run}"))?;
-        println!("run {run}/{}: {}", args.runs, summary("switchboard", &sb));
-        switchboard.push(sb);
-        let r = run_relay(&args)
-            .await
-            .with_context(|| format!("relay run {run}"))?;
-        println!("run {run}/{}: {}", args.runs, summary("relay", &r));
-        relay.push(r);
+    let mut all = Vec::new();
+    if wants(Only::Server) {
+        // Both ends of every connection live on this machine: the bench holds one side, the
+        // target (which inherits this limit) the other.
+        let needed = (args.connections + 2 * args.chat_pairs + 1_000) as u64;
+        let limit = system::open_files_limit()?;
+        anyhow::ensure!(
+            limit >= needed,
+            "the open-files limit is {limit}, {needed} are needed: raise it first (`ulimit -n {needed}`; `make bench` does)"
+        );
+        let mut switchboard = Vec::new();
+        let mut relay = Vec::new();
+        for run in 1..=args.runs {
+            let sb = run_switchboard(&args, &server, run)
+                .await
+                .with_context(|| format!("Switchboard run {run}"))?;
+            println!("run {run}/{}: {}", args.runs, summary("switchboard", &sb));
+            switchboard.push(sb);
+            let r = run_relay(&args)
+                .await
+                .with_context(|| format!("relay run {run}"))?;
+            println!("run {run}/{}: {}", args.runs, summary("relay", &r));
+            relay.push(r);
+        }
+        all.extend(sections(&args, &switchboard, &relay));
     }
     let command = std::env::var("BENCH_COMMAND")
         .unwrap_or_else(|_| std::env::args().collect::<Vec<_>>().join(" "));
-    let notes = vec![
+    let mut notes = vec![
         format!(
             "the load generator, the server and the relay share this machine's {} cores: every \
              figure includes the load generator's own work (it reads and decodes every frame \
@@ -530,23 +644,42 @@ async fn main() -> anyhow::Result<()> {
         "everything runs on 127.0.0.1; a fresh server (new database) and a fresh relay process per run; runs alternate Switchboard, relay".into(),
         format!("{} runs per target; the table gives the median and every run in order", args.runs),
     ];
-    let mut imports = Vec::new();
-    for run in 1..=args.runs {
-        let figures = import::run(&server)
-            .await
-            .with_context(|| format!("import run {run}"))?;
-        println!("import run {run}/{}: {figures:?}", args.runs);
-        imports.push(figures);
+    if wants(Only::Import) {
+        let mut imports = Vec::new();
+        for run in 1..=args.runs {
+            let figures = import::run(&server)
+                .await
+                .with_context(|| format!("import run {run}"))?;
+            println!("import run {run}/{}: {figures:?}", args.runs);
+            imports.push(figures);
+        }
+        all.push(import_section(&imports));
     }
-    let mut sections = sections(&args, &switchboard, &relay);
-    sections.push(import_section(&imports));
-    let mut notes = notes;
+    if wants(Only::Flood) {
+        let mut floods = Vec::new();
+        for run in 1..=args.runs {
+            let figures = flood::run(&server, &args.flood_plan())
+                .await
+                .with_context(|| format!("presence flood run {run}"))?;
+            println!(
+                "presence flood run {run}/{}: {}",
+                args.runs,
+                flood_summary(&figures)
+            );
+            floods.push(figures);
+        }
+        all.push(flood_section(&args, &floods));
+    }
+    if args.only.is_some() {
+        println!("{}", report::render(&machine, &command, &notes, &all));
+        return Ok(());
+    }
     if let Some(path) = &args.console_results {
         let console = Results::read(path)?;
         notes.extend(console.notes.iter().cloned());
-        sections.extend(console.sections());
+        all.extend(console.sections());
     }
-    let generated = report::render(&machine, &command, &notes, &sections);
+    let generated = report::render(&machine, &command, &notes, &all);
     let existing = std::fs::read_to_string(&args.out).unwrap_or_default();
     std::fs::write(&args.out, report::splice(&existing, &generated))?;
     println!("wrote {}", args.out.display());

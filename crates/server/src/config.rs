@@ -86,6 +86,17 @@ pub struct Cli {
     pub ingest_token_file: Option<PathBuf>,
 }
 
+impl Cli {
+    /// The flag that chose the database, for messages about it.
+    pub fn database_flag(&self) -> &'static str {
+        if self.database_url.is_some() {
+            "--database-url"
+        } else {
+            "--data-dir"
+        }
+    }
+}
+
 /// What to do instead of serving.
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum Command {

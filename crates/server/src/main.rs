@@ -17,14 +17,17 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let config = Config::load(&cli)?;
     if let Some(command) = cli.command.clone() {
-        let db = storage::open(&config.database_url).await?;
+        let url = &config.database_url;
         match command {
+            // Read-only and never migrated: a copy of the database as the server keeps it.
             Command::Backup { to } => {
-                storage::backup(&db, &to).await?;
+                storage::backup(url, cli.database_flag(), &to).await?;
                 println!("backup written to {}", to.display());
             }
-            Command::User(command) => cli::user(&db, command).await?,
-            Command::Directory(command) => cli::directory(&db, &config, command).await?,
+            Command::User(command) => cli::user(&storage::open(url).await?, command).await?,
+            Command::Directory(command) => {
+                cli::directory(&storage::open(url).await?, &config, command).await?
+            }
         }
         return Ok(());
     }

@@ -1,9 +1,13 @@
 //! The database: opening the pool, durability settings and migrations.
 
-use std::{str::FromStr, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    str::FromStr,
+    time::Duration,
+};
 
 use sqlx::{
-    Sqlite, SqlitePool, Transaction,
+    Connection, Sqlite, SqliteConnection, SqlitePool, Transaction,
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
@@ -50,18 +54,83 @@ pub async fn begin_write(db: &SqlitePool) -> Result<Transaction<'static, Sqlite>
     db.begin_with("BEGIN IMMEDIATE").await
 }
 
-/// Writes a consistent copy of the database into `to` while others keep using it
-/// (`VACUUM INTO`: one read transaction, the copy is compact and complete).
-pub async fn backup(db: &SqlitePool, to: &std::path::Path) -> Result<(), sqlx::Error> {
+/// Why a backup was not written; each names the flag to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error("--to {0} exists already; choose a new file")]
+    Exists(PathBuf),
+    #[error(
+        "{flag} names no database to back up: there is no {path}; \
+         give the --data-dir (or --database-url) the server runs with"
+    )]
+    NoDatabase { flag: &'static str, path: PathBuf },
+    #[error("{flag} {url} is an in-memory database: there is nothing to back up")]
+    InMemory { flag: &'static str, url: String },
+    #[error(
+        "{path} ({flag}) is not a Switchboard database (it has no migration history); \
+         nothing was written"
+    )]
+    NotSwitchboard { flag: &'static str, path: PathBuf },
+    #[error("backing up {path} ({flag}): {source}")]
+    Database {
+        flag: &'static str,
+        path: PathBuf,
+        source: sqlx::Error,
+    },
+}
+
+/// Writes a consistent copy of the database at `url` into `to` while a server keeps using it
+/// (`VACUUM INTO`: one read transaction, the copy is compact and complete). The database is
+/// opened read-only and as it is: never created, never migrated (a newer binary must not
+/// change the schema under a running older server). `flag` is where `url` came from
+/// (`--data-dir` or `--database-url`), for the error messages.
+pub async fn backup(url: &str, flag: &'static str, to: &Path) -> Result<(), BackupError> {
     if to.exists() {
-        return Err(sqlx::Error::Configuration(
-            format!("{} exists already; choose a new file", to.display()).into(),
-        ));
+        return Err(BackupError::Exists(to.to_owned()));
+    }
+    let in_memory = || BackupError::InMemory {
+        flag,
+        url: url.to_owned(),
+    };
+    if url.contains(":memory:") || url.contains("mode=memory") {
+        return Err(in_memory());
+    }
+    let options = SqliteConnectOptions::from_str(url)
+        .map_err(|source| BackupError::Database {
+            flag,
+            path: PathBuf::from(url),
+            source,
+        })?
+        .read_only(true)
+        .create_if_missing(false)
+        .busy_timeout(Duration::from_secs(5));
+    let path = options.get_filename().to_owned();
+    if !path.is_file() {
+        return Err(BackupError::NoDatabase { flag, path });
+    }
+    let failed = |source| BackupError::Database {
+        flag,
+        path: path.clone(),
+        source,
+    };
+    let mut db = SqliteConnection::connect_with(&options)
+        .await
+        .map_err(failed)?;
+    let migrated: Option<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name = '_sqlx_migrations'",
+    )
+    .fetch_optional(&mut db)
+    .await
+    .map_err(failed)?;
+    if migrated.is_none() {
+        return Err(BackupError::NotSwitchboard { flag, path });
     }
     sqlx::query("VACUUM INTO ?")
         .bind(to.to_string_lossy().as_ref())
-        .execute(db)
-        .await?;
+        .execute(&mut db)
+        .await
+        .map_err(failed)?;
+    db.close().await.map_err(failed)?;
     Ok(())
 }
 
@@ -72,18 +141,14 @@ mod tests {
     #[tokio::test]
     async fn a_backup_is_a_complete_database_and_never_overwrites() {
         let dir = tempfile::tempdir().unwrap();
-        let live = open(&format!(
-            "sqlite://{}",
-            dir.path().join("live.db").display()
-        ))
-        .await
-        .unwrap();
+        let url = format!("sqlite://{}", dir.path().join("live.db").display());
+        let live = open(&url).await.unwrap();
         sqlx::query("INSERT INTO users (username, display_name) VALUES ('zoe', 'Zoe Zeller')")
             .execute(&live)
             .await
             .unwrap();
         let copy = dir.path().join("copy.db");
-        backup(&live, &copy).await.unwrap();
+        backup(&url, "--database-url", &copy).await.unwrap();
         let restored = open(&format!("sqlite://{}", copy.display())).await.unwrap();
         let name: String =
             sqlx::query_scalar("SELECT display_name FROM users WHERE username = 'zoe'")
@@ -91,7 +156,7 @@ mod tests {
                 .await
                 .unwrap();
         assert_eq!(name, "Zoe Zeller");
-        let again = backup(&live, &copy).await.unwrap_err();
+        let again = backup(&url, "--database-url", &copy).await.unwrap_err();
         assert!(again.to_string().contains("exists already"), "{again}");
     }
 }

@@ -4,9 +4,12 @@ use std::sync::LazyLock;
 
 use axum::{
     Router,
-    extract::DefaultBodyLimit,
-    http::header::{CACHE_CONTROL, CONTENT_TYPE},
-    response::IntoResponse,
+    extract::{DefaultBodyLimit, State},
+    http::{
+        StatusCode,
+        header::{CACHE_CONTROL, CONTENT_TYPE},
+    },
+    response::{IntoResponse, Response},
     routing::get,
 };
 use switchboard_protocol::{EMOJI_TABLE_PATH, emoji};
@@ -55,9 +58,19 @@ async fn emoji_table() -> impl IntoResponse {
     )
 }
 
-/// Answers 200 once the server is serving (the database was opened and migrated before).
+/// Answers 200 "ok" while the server is serving (the database was opened and migrated
+/// before) and every task it needs is up; 503 with a line per task that is down (the chat
+/// writer restarting after a panic), saying why.
 #[utoipa::path(get, path = "/healthz", tag = "server",
-    responses((status = 200, description = "Ready", body = String)))]
-pub async fn healthz() -> &'static str {
-    "ok"
+    responses(
+        (status = 200, description = "Ready: `ok`", body = String),
+        (status = 503, description = "A task the server needs is down: which and why", body = String),
+    ))]
+pub async fn healthz(State(state): State<AppState>) -> Response {
+    let down = state.health.down();
+    if down.is_empty() {
+        "ok".into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, down.join("\n")).into_response()
+    }
 }

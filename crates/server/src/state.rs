@@ -1,5 +1,7 @@
 //! State shared by every request and connection.
 
+pub mod health;
+
 use std::sync::{Arc, RwLock};
 
 use sqlx::SqlitePool;
@@ -43,6 +45,8 @@ pub struct AppState {
     pub sync_now: Arc<Notify>,
     /// Cancelled when the server shuts down; connection tasks then close their sockets.
     pub shutdown: CancellationToken,
+    /// The tasks the server cannot work without (the chat writer), up or down: `/healthz`.
+    pub health: health::Health,
 }
 
 impl AppState {
@@ -61,7 +65,8 @@ impl AppState {
             Box::new(PbxIngest)
         };
         let calls = Calls::load(db.clone(), hub.clone(), directory.clone(), adapter).await?;
-        let chat = Chat::start(db.clone(), hub.clone(), &config);
+        let health = health::Health::default();
+        let chat = Chat::start(db.clone(), hub.clone(), &config, &health, shutdown.clone());
         let client = crate::settings::load(&db, &config).await?;
         Ok(AppState {
             db,
@@ -75,6 +80,7 @@ impl AppState {
             client: Arc::new(RwLock::new(client)),
             sync_now: Arc::default(),
             shutdown,
+            health,
         })
     }
 

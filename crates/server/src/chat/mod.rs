@@ -13,12 +13,13 @@ use switchboard_protocol::{
     ChatMessage, ChatRefusal, ConversationSummary, Marker, Mode, PresenceState, ServerFrame, User,
     UserId,
 };
+use tokio_util::sync::CancellationToken;
 
 use self::{
     markers::MarkError,
     writer::{Outgoing, Stored, Writer},
 };
-use crate::{bucket::TokenBucket, config::Config, presence::Hub};
+use crate::{bucket::TokenBucket, config::Config, presence::Hub, state::health::Health};
 
 /// Most conversations in the chat list sent at hello.
 const MAX_CONVERSATIONS: i64 = 200;
@@ -91,9 +92,15 @@ fn message_id(id: &str) -> Option<String> {
 }
 
 impl Chat {
-    /// Starts the chat service and its writer.
-    pub fn start(db: SqlitePool, hub: Arc<Hub>, config: &Config) -> Self {
-        let writer = Writer::start(db.clone(), hub.clone());
+    /// Starts the chat service and its writer, supervised in `health` until `stop`.
+    pub fn start(
+        db: SqlitePool,
+        hub: Arc<Hub>,
+        config: &Config,
+        health: &Health,
+        stop: CancellationToken,
+    ) -> Self {
+        let writer = Writer::start(db.clone(), hub.clone(), health, stop);
         Chat {
             db,
             hub,

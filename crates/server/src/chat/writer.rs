@@ -1,14 +1,15 @@
 //! The one writer of chat messages: group commit (many messages, one transaction, one fsync),
 //! acknowledgements after the commit, fan-out in commit order.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 use switchboard_protocol::{ChatMessage, ConversationId, MarkerUpdate, ServerFrame, UserId};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
 
 use super::markers::{self, MAX_DELIVERIES};
-use crate::{clock::now_ms, presence::Hub};
+use crate::{clock::now_ms, presence::Hub, state::health::Health};
 
 /// Messages waiting for the writer before senders wait for room.
 const QUEUE: usize = 16_384;
@@ -16,6 +17,11 @@ const QUEUE: usize = 16_384;
 /// SQLite's limit of 32,766; and at most one delivery marker each.
 const MAX_BATCH: usize = 512;
 const _: () = assert!(MAX_BATCH * 7 < 32_766 && MAX_BATCH <= MAX_DELIVERIES);
+/// The writer's name in [`Health`] (and `/healthz`).
+pub const TASK: &str = "chat writer";
+/// Pause before a writer that panicked or ended starts again: a writer that fails at once
+/// every time is restarted once a second, not in a busy loop.
+const RESTART_AFTER: Duration = Duration::from_secs(1);
 
 /// A message to store.
 #[derive(Debug, Clone)]
@@ -50,9 +56,15 @@ pub struct Writer {
 
 impl Writer {
     /// Starts the writer over `db`; new messages are sent to both parties through `hub`.
-    pub fn start(db: SqlitePool, hub: Arc<Hub>) -> Self {
+    /// It is supervised in `health`: when it panics or ends it is down there, and started
+    /// again (until `stop`). The queue outlives it, so messages queued meanwhile wait for the
+    /// next writer; those of the batch it was storing get an error, and their senders retry.
+    pub fn start(db: SqlitePool, hub: Arc<Hub>, health: &Health, stop: CancellationToken) -> Self {
         let (jobs, queue) = mpsc::channel(QUEUE);
-        tokio::spawn(run(db, hub, queue));
+        let queue = Arc::new(Mutex::new(queue));
+        health.supervise(TASK, RESTART_AFTER, stop, move || {
+            run(db.clone(), hub.clone(), queue.clone())
+        });
         Writer { jobs }
     }
 
@@ -75,7 +87,8 @@ impl Writer {
 /// never asks the database again.
 type Seqs = HashMap<(UserId, UserId), (ConversationId, i64)>;
 
-async fn run(db: SqlitePool, hub: Arc<Hub>, mut queue: mpsc::Receiver<Job>) {
+async fn run(db: SqlitePool, hub: Arc<Hub>, queue: Arc<Mutex<mpsc::Receiver<Job>>>) {
+    let mut queue = queue.lock().await;
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut seqs = Seqs::new();
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
@@ -350,7 +363,10 @@ mod tests {
                 .await
                 .unwrap();
         }
-        let writer = Writer::start(db.clone(), Arc::new(Hub::load(&db).await.unwrap()));
+        let hub = Arc::new(Hub::load(&db).await.unwrap());
+        let health = Health::default();
+        let writer = Writer::start(db.clone(), hub, &health, CancellationToken::new());
+        assert_eq!(health.status(), [(TASK, None)], "supervised, and up");
         let (ann, ben) = (1, 2);
         // Queued together, so the writer takes them as one batch.
         let (a, a_again, b) = tokio::join!(

@@ -48,6 +48,8 @@ lint: tools
 	cargo clippy --workspace --all-targets -- -D warnings
 	@echo "==> clippy (console, wasm32)"
 	cargo clippy -p switchboard-console --target wasm32-unknown-unknown -- -D warnings
+	@echo "==> cargo deny (licences, banned and duplicate crates, sources; advisories: see deny.toml)"
+	cargo deny --workspace check licenses bans sources
 
 rust-test: tools
 	@echo "==> Rust tests"

@@ -8,6 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TRUNK_VERSION=0.21.14
+CARGO_DENY_VERSION=0.20.2
 # Must equal the `wasm-bindgen = "=..."` pin in Cargo.toml: library and CLI must match.
 WASM_BINDGEN_VERSION=$(sed -n 's/^wasm-bindgen = "=\(.*\)"$/\1/p' Cargo.toml)
 
@@ -22,6 +23,12 @@ fi
 if [ "$(trunk --version 2>/dev/null)" != "trunk $TRUNK_VERSION" ]; then
   step "installing trunk $TRUNK_VERSION (first time only: about 7 minutes on 2 cores)"
   cargo install trunk --version "$TRUNK_VERSION" --locked
+fi
+
+# `make lint` checks licences, bans and sources of every dependency with it (deny.toml).
+if [ "$(cargo-deny --version 2>/dev/null)" != "cargo-deny $CARGO_DENY_VERSION" ]; then
+  step "installing cargo-deny $CARGO_DENY_VERSION (a few minutes, once)"
+  cargo install cargo-deny --version "$CARGO_DENY_VERSION" --locked
 fi
 
 if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then

@@ -4,7 +4,7 @@
 //! once, in order. Talks only to 127.0.0.1; bounded in time.
 
 use std::{
-    collections::{BTreeMap, BTreeSet, HashMap, VecDeque},
+    collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque},
     path::PathBuf,
     process::ExitCode,
     sync::{Arc, Mutex},
@@ -59,6 +59,9 @@ struct Ledger {
     conflicting: u64,
     /// Messages written to a socket at least once and not acknowledged yet.
     in_flight: u64,
+    /// Messages refused at least once: resent later, after those behind them, as a console
+    /// does (src/chat/outbox.rs), so their place in the sender's order is not checked.
+    nacked: HashSet<String>,
 }
 
 impl Ledger {
@@ -128,7 +131,7 @@ struct Console {
     outbox: VecDeque<Pending>,
     /// Per partner, the seqs this console holds of the conversation.
     held: HashMap<UserId, Held>,
-    /// Per partner being caught up: the highest seq held before the gap.
+    /// Per partner being caught up: the seq up to which every message was held before the gap.
     catching_up: HashMap<UserId, i64>,
     ledger: Arc<Mutex<Ledger>>,
     rng: StdRng,
@@ -205,10 +208,15 @@ impl Console {
                 }
             }
             // Rate limited or refused: it stays in the outbox and is sent again later.
-            ServerFrame::ChatNack { reason, .. } => {
+            ServerFrame::ChatNack {
+                client_msg_id,
+                reason,
+                ..
+            } => {
                 if reason != ChatRefusal::RateLimited && reason != ChatRefusal::Internal {
                     eprintln!("{}: message refused: {reason:?}", self.username);
                 }
+                self.ledger().nacked.insert(client_msg_id);
                 None
             }
             _ => None,
@@ -504,7 +512,9 @@ async fn main() -> anyhow::Result<ExitCode> {
     for (client_msg_id, &id) in &ledger.acked {
         match stored.get(client_msg_id).map(Vec::as_slice) {
             Some([(stored_id, from, to, seq)]) if *stored_id == id => {
-                if let Some(&(_, _, count)) = ledger.sent.get(client_msg_id) {
+                if let Some(&(_, _, count)) = ledger.sent.get(client_msg_id)
+                    && !ledger.nacked.contains(client_msg_id)
+                {
                     conversations
                         .entry((*from, *to))
                         .or_default()

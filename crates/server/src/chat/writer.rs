@@ -350,9 +350,8 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn resends_within_and_across_batches_are_stored_once() {
-        let dir = tempfile::tempdir().unwrap();
+    /// A database in `dir` with the users ann (1) and ben (2), and its hub.
+    async fn ann_and_ben(dir: &tempfile::TempDir) -> (SqlitePool, Arc<Hub>) {
         let url = format!("sqlite://{}", dir.path().join("chat.db").display());
         let db = storage::open(&url).await.unwrap();
         for name in ["ann", "ben"] {
@@ -364,6 +363,35 @@ mod tests {
                 .unwrap();
         }
         let hub = Arc::new(Hub::load(&db).await.unwrap());
+        (db, hub)
+    }
+
+    #[tokio::test]
+    async fn messages_queued_while_the_writer_is_down_are_stored_by_the_next() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, hub) = ann_and_ben(&dir).await;
+        let (jobs, queue) = mpsc::channel(QUEUE);
+        let queue = Arc::new(Mutex::new(queue));
+        // A writer that died (here: aborted) while holding the queue.
+        let dead = tokio::spawn(run(db.clone(), hub.clone(), queue.clone()));
+        tokio::task::yield_now().await;
+        dead.abort();
+        assert!(dead.await.unwrap_err().is_cancelled());
+
+        let writer = Writer { jobs };
+        let pending = tokio::spawn(async move { writer.store(outgoing(1, 2, "a")).await });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!pending.is_finished(), "no writer runs: the message waits");
+        tokio::spawn(run(db.clone(), hub, queue));
+        let stored = pending.await.unwrap().unwrap();
+        assert!(stored.new);
+        assert_eq!(stored.message.seq, 1);
+    }
+
+    #[tokio::test]
+    async fn resends_within_and_across_batches_are_stored_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, hub) = ann_and_ben(&dir).await;
         let health = Health::default();
         let writer = Writer::start(db.clone(), hub, &health, CancellationToken::new());
         assert_eq!(health.status(), [(TASK, None)], "supervised, and up");

@@ -44,9 +44,16 @@ async fn one_id_in_two_letter_cases_is_one_message_stored_in_lowercase() {
     };
 
     let (first, _) = send(&mut operator, &ID.to_uppercase(), alice.id).await;
-    let ServerFrame::ChatAck { id, seq, .. } = first else {
+    let ServerFrame::ChatAck {
+        id,
+        seq,
+        client_msg_id: acknowledged,
+        ..
+    } = first
+    else {
         panic!("refused: {first:?}")
     };
+    assert_eq!(acknowledged, ID, "acknowledged in lowercase");
     let received = alice_client
         .recv_until(|frame| match frame {
             ServerFrame::ChatMessage(message) => Some(message),

@@ -25,8 +25,9 @@ impl Connection {
             .send(from, client_msg_id.clone(), to, body)
             .await
         {
+            // The id as stored: one spelling, whatever letter case the console used.
             Ok(stored) => ServerFrame::ChatAck {
-                client_msg_id,
+                client_msg_id: stored.message.client_msg_id,
                 id: stored.message.id,
                 conversation: stored.message.conversation,
                 seq: stored.message.seq,

@@ -1,6 +1,7 @@
-//! A token bucket: so many events per second on average, a burst of them at once.
+//! A token bucket: so many events per second on average, a burst of them at once; and one
+//! bucket per key (a user), for allowances shared by all of a user's connections.
 
-use std::time::Instant;
+use std::{collections::HashMap, hash::Hash, sync::Mutex, time::Instant};
 
 /// Starts full; refills at `rate` tokens a second up to `burst`.
 #[derive(Debug, Clone, Copy)]
@@ -34,6 +35,32 @@ impl TokenBucket {
         } else {
             false
         }
+    }
+}
+
+/// A token bucket per key, each with the same rate and burst, made at the key's first event.
+pub struct Buckets<K> {
+    rate: f64,
+    burst: f64,
+    buckets: Mutex<HashMap<K, TokenBucket>>,
+}
+
+impl<K: Eq + Hash> Buckets<K> {
+    pub fn new(rate: f64, burst: f64) -> Self {
+        Buckets {
+            rate,
+            burst,
+            buckets: Mutex::default(),
+        }
+    }
+
+    /// Takes a token from `key`'s bucket; false when there is none left.
+    pub fn take(&self, key: K) -> bool {
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        buckets
+            .entry(key)
+            .or_insert_with(|| TokenBucket::new(self.rate, self.burst))
+            .take()
     }
 }
 

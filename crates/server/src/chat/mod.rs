@@ -3,10 +3,7 @@
 pub mod markers;
 pub mod writer;
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
-};
+use std::sync::Arc;
 
 use sqlx::{Row, SqlitePool, sqlite::SqliteRow};
 use switchboard_protocol::{
@@ -19,7 +16,7 @@ use self::{
     markers::MarkError,
     writer::{Outgoing, Stored, Writer},
 };
-use crate::{bucket::TokenBucket, config::Config, presence::Hub, state::health::Health};
+use crate::{bucket::Buckets, config::Config, presence::Hub, state::health::Health};
 
 /// Most conversations in the chat list sent at hello.
 const MAX_CONVERSATIONS: i64 = 200;
@@ -40,24 +37,6 @@ fn refuse(reason: ChatRefusal, message: impl Into<String>) -> Refused {
     }
 }
 
-/// A token bucket per user: `rate` messages a second on average, `burst` at once.
-struct RateLimit {
-    rate: f64,
-    burst: f64,
-    buckets: Mutex<HashMap<UserId, TokenBucket>>,
-}
-
-impl RateLimit {
-    /// Takes a token for `user`; false when the user sends too fast.
-    fn allow(&self, user: UserId) -> bool {
-        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        buckets
-            .entry(user)
-            .or_insert_with(|| TokenBucket::new(self.rate, self.burst))
-            .take()
-    }
-}
-
 /// The chat service, shared by every connection.
 pub struct Chat {
     db: SqlitePool,
@@ -67,7 +46,8 @@ pub struct Chat {
     max_chars: usize,
     /// Most messages in one history page (`limits.history_page_max`).
     page_max: u32,
-    rate: RateLimit,
+    /// Messages each user may still send (`limits.messages_per_second`, `message_burst`).
+    rate: Buckets<UserId>,
 }
 
 pub(crate) fn message_from_row(row: &SqliteRow) -> ChatMessage {
@@ -108,11 +88,10 @@ impl Chat {
             mode: config.mode,
             max_chars: config.client.limits.max_message_chars,
             page_max: config.client.limits.history_page_max,
-            rate: RateLimit {
-                rate: f64::from(config.limits.messages_per_second),
-                burst: f64::from(config.limits.message_burst),
-                buckets: Mutex::default(),
-            },
+            rate: Buckets::new(
+                f64::from(config.limits.messages_per_second),
+                f64::from(config.limits.message_burst),
+            ),
         }
     }
 
@@ -153,7 +132,7 @@ impl Chat {
         }
         // A resend of a stored message (several tabs flushing one shared outbox) costs no
         // allowance: it is acknowledged again, not stored again.
-        if !self.rate.allow(from) && !self.is_stored(from, &client_msg_id).await {
+        if !self.rate.take(from) && !self.is_stored(from, &client_msg_id).await {
             return Err(refuse(
                 ChatRefusal::RateLimited,
                 "Too many messages at once; wait a moment and send again.",

@@ -5,11 +5,9 @@
 //! see `crate::chat`). A frame past its allowance is refused with `rate_limited`, which
 //! counts as a bad frame: a console that keeps going is closed with 1008.
 
-use std::{collections::HashMap, sync::Mutex};
-
 use switchboard_protocol::{ClientFrame, UserId};
 
-use crate::bucket::TokenBucket;
+use crate::bucket::Buckets;
 
 /// What a frame costs the server, for its allowance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -27,6 +25,18 @@ pub enum FrameKind {
 }
 
 impl FrameKind {
+    const ALL: [FrameKind; 9] = [
+        FrameKind::Connect,
+        FrameKind::Presence,
+        FrameKind::Read,
+        FrameKind::History,
+        FrameKind::Search,
+        FrameKind::Typing,
+        FrameKind::Call,
+        FrameKind::Note,
+        FrameKind::Ping,
+    ];
+
     /// The kind of a frame; `None` for `hello` (one per connection, counted as `Connect`)
     /// and chat sends (their own allowance).
     pub fn of(frame: &ClientFrame) -> Option<Self> {
@@ -79,23 +89,26 @@ impl FrameKind {
     }
 }
 
-/// The buckets of every user and kind (at most users × kinds of them).
-#[derive(Default)]
+/// A bucket per user for each kind, in the order of [`FrameKind::ALL`].
 pub struct Allowances {
-    buckets: Mutex<HashMap<(UserId, FrameKind), TokenBucket>>,
+    kinds: [Buckets<UserId>; FrameKind::ALL.len()],
+}
+
+impl Default for Allowances {
+    fn default() -> Self {
+        Allowances {
+            kinds: FrameKind::ALL.map(|kind| {
+                let (rate, burst) = kind.allowance();
+                Buckets::new(rate, burst)
+            }),
+        }
+    }
 }
 
 impl Allowances {
     /// Takes one frame of `kind` from `user`'s allowance; false when it is used up.
     pub fn take(&self, user: UserId, kind: FrameKind) -> bool {
-        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        buckets
-            .entry((user, kind))
-            .or_insert_with(|| {
-                let (rate, burst) = kind.allowance();
-                TokenBucket::new(rate, burst)
-            })
-            .take()
+        self.kinds[kind as usize].take(user)
     }
 }
 
@@ -117,6 +130,13 @@ mod tests {
         );
         assert!(allowances.take(2, FrameKind::Presence), "another user");
         assert!(allowances.take(1, FrameKind::Read), "another kind");
+    }
+
+    #[test]
+    fn each_kind_has_its_own_place() {
+        for kind in FrameKind::ALL {
+            assert_eq!(FrameKind::ALL[kind as usize], kind);
+        }
     }
 
     #[test]

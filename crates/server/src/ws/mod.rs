@@ -60,6 +60,11 @@ const TYPING_INTERVAL: Duration = Duration::from_secs(1);
 /// read, so its default (128 KiB) is resident memory for every open console; frames from
 /// consoles are small, and the buffer grows for a larger one (up to the frame limit).
 const READ_BUFFER: usize = 4 * 1024;
+/// Bytes of frames the writer task gathers before writing them to the socket. The writer
+/// feeds every frame waiting in its queue before it flushes (one write for a burst of small
+/// frames), and the buffer keeps the largest size it ever reached: with tungstenite's default
+/// (128 KiB) the `hello` snapshots left most of it resident in every open console.
+const WRITE_BUFFER: usize = 16 * 1024;
 /// How long a closing connection waits for the console's Close before dropping the socket.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 /// Close code telling the console its session ended (sign-out): do not reconnect blindly.
@@ -91,6 +96,7 @@ pub async fn upgrade(
     let limit = state.config.client.limits.max_frame_bytes;
     Ok(ws
         .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
         .max_message_size(limit)
         .max_frame_size(limit)
         .on_upgrade(move |socket| {

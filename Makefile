@@ -99,7 +99,8 @@ fuzz: tools
 
 ## bench: console benchmarks (release console in Chromium: 50,000-entry directory, presence
 ## storm, 10,000-message conversation, memory, wasm size; tests/bench), then server benchmarks
-## (connections held, presence fan-out, 1:1 chat), each against the release server and a
+## (connections held, presence fan-out, 1:1 chat, directory import, others' chat latency during a
+## presence flood), each against the release server and a
 ## bare WebSocket relay; medians of 3 runs into BENCHMARKS.md (~8 min).
 ## Not part of `make test`: the figures depend on the machine and never fail a build.
 ## BENCH_ARGS passes flags to the server bench (see `bench --help`), e.g. BENCH_ARGS="--runs 5".

@@ -90,7 +90,10 @@ fn a_data_dir_or_url_without_a_database_is_refused_and_nothing_is_written() {
     assert!(copy.is_file());
 }
 
-#[tokio::test]
+// Multi-threaded: `run` blocks its thread until the command exits, and the server in this
+// process must go on meanwhile (a transaction it began holds the write lock the command waits
+// for).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_running_servers_database_is_copied_as_it_is_never_migrated() {
     let server = TestServer::start().await;
     let db = &server.state.db;

@@ -43,7 +43,10 @@ fn run(database_url: &str, args: &[&str], stdin: &str) -> Result<String, String>
     }
 }
 
-#[tokio::test]
+// Multi-threaded: `run` blocks its thread until the command exits, and the server in this
+// process must go on meanwhile (a transaction it began holds the write lock the command waits
+// for).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_commands_take_effect_in_a_running_server() {
     let server = TestServer::start().await;
     let url = server.state.config.database_url.clone();
@@ -112,7 +115,10 @@ async fn user_commands_take_effect_in_a_running_server() {
     assert!(unknown.contains("no account named \"nobody\""), "{unknown}");
 }
 
-#[tokio::test]
+// Multi-threaded: `run` blocks its thread until the command exits, and the server in this
+// process must go on meanwhile (a transaction it began holds the write lock the command waits
+// for).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn directory_import_from_the_command_line_previews_then_reaches_open_consoles() {
     let server = TestServer::start().await;
     let url = server.state.config.database_url.clone();

@@ -2,8 +2,9 @@
 # Installs what building and testing Switchboard needs, skipping what is already there.
 # Versions are the ones verified to work together (see README "Toolchain").
 #   scripts/bootstrap.sh            console build tools (wasm target, trunk, wasm-bindgen, npm packages)
-#   scripts/bootstrap.sh --browser  the same, plus Debian's Chromium for the end-to-end tests and
-#                                   OpenLDAP (slapd, ldap-utils) for the directory sync tests
+#   scripts/bootstrap.sh --browser  the same, plus Debian's Chromium for the end-to-end tests,
+#                                   OpenLDAP (slapd, ldap-utils) for the directory sync tests,
+#                                   Prosody and python3-slixmpp for the XMPP federation tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,9 +46,9 @@ if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -x node_modules/.bin/playwright ] 
 fi
 
 # Installs Debian packages (as root, or through sudo).
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
 apt_install() {
-  local sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -q
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@"
 }
@@ -60,5 +61,19 @@ fi
 if [ "${1:-}" = "--browser" ] && { [ ! -x /usr/sbin/slapd ] || [ ! -x /usr/bin/ldapadd ]; }; then
   step "installing OpenLDAP (slapd, ldap-utils) from Debian for the directory sync tests (apt-get)"
   apt_install slapd ldap-utils
+fi
+if [ "${1:-}" = "--browser" ] && { [ ! -x /usr/bin/prosody ] \
+  || [ ! -f /usr/lib/python3/dist-packages/slixmpp/__init__.py ]; }; then
+  step "installing Prosody and python3-slixmpp from Debian for the XMPP federation tests (apt-get)"
+  # The tests start their own Prosody; the package must not start the system service.
+  policy=/usr/sbin/policy-rc.d
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+    $sudo chmod +x "$policy"
+    apt_install prosody python3-slixmpp
+    $sudo rm -f "$policy"
+  else
+    apt_install prosody python3-slixmpp
+  fi
 fi
 step "tools ready"

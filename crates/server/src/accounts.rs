@@ -182,11 +182,16 @@ pub async fn reset_password(
     check_password(&password)?;
     let hash = hash_password_off_thread(password).await?;
     let mut tx = crate::storage::begin_write(db).await?;
-    sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+    let updated = sqlx::query("UPDATE users SET password_hash = ? WHERE id = ? AND xmpp IS NULL")
         .bind(hash)
         .bind(account.id)
         .execute(&mut *tx)
         .await?;
+    if updated.rows_affected() == 0 {
+        return Err(AppError::Invalid(format!(
+            "{username} is a contact on the XMPP server: they sign in there, not to Switchboard"
+        )));
+    }
     end_sessions(&mut tx, account.id).await?;
     audit::record(&mut *tx, actor, "user.password", username, Some(account.id)).await?;
     tx.commit().await?;

@@ -94,6 +94,7 @@ pub async fn follow(state: AppState, mut seen: i64) {
             let user: Option<UserId> = row.get("user_id");
             match (action.as_str(), user) {
                 ("user.add", Some(user)) => state.hub.add_user(user),
+                ("user.federate", Some(user)) => state.hub.federate(&[user]),
                 // A new role, a deactivation or a new password: the account's open consoles
                 // close; they reconnect with the new role, or find their session gone.
                 (_, Some(user)) if action.starts_with("user.") => state.hub.close_user(user),

@@ -12,6 +12,7 @@ use switchboard_protocol::{ClientConfig, DEFAULT_HISTORY_PAGE_MAX, Limits, Mode,
 
 use crate::{
     directory::ldap::LdapConfig,
+    federation::XmppConfig,
     tls::{Tls, TlsError},
 };
 
@@ -217,6 +218,8 @@ pub struct FileConfig {
     /// Where the directory comes from.
     #[serde(default)]
     pub directory: FileDirectory,
+    /// `[xmpp]`: federation with the company's XMPP server.
+    pub xmpp: Option<XmppConfig>,
 }
 
 /// `[directory]` table of the TOML file.
@@ -357,6 +360,8 @@ pub struct Config {
     pub tls: Option<Tls>,
     /// The directory's LDAP source, if any.
     pub ldap: Option<LdapConfig>,
+    /// The XMPP server this one federates with, if any.
+    pub xmpp: Option<XmppConfig>,
     pub client: ClientConfig,
 }
 
@@ -493,8 +498,12 @@ impl Config {
         if let Some(ldap) = &file.directory.ldap {
             ldap.check().map_err(ConfigError::Invalid)?;
         }
+        if let Some(xmpp) = &file.xmpp {
+            xmpp.check().map_err(ConfigError::Invalid)?;
+        }
         Ok(Config {
             ldap: file.directory.ldap,
+            xmpp: file.xmpp,
             database_url,
             mode: cli.mode.into(),
             static_dir: cli.static_dir.clone(),

@@ -63,14 +63,24 @@ async fn emoji_table() -> impl IntoResponse {
 /// writer restarting after a panic), saying why.
 #[utoipa::path(get, path = "/healthz", tag = "server",
     responses(
-        (status = 200, description = "Ready: `ok`", body = String),
+        (status = 200, description = "Ready: `ok`, then a line per link to another server \
+            (`xmpp link: up`, or down and why): the server works without them", body = String),
         (status = 503, description = "A task the server needs is down: which and why", body = String),
     ))]
 pub async fn healthz(State(state): State<AppState>) -> Response {
     let down = state.health.down();
+    let links = state.health.links();
     if down.is_empty() {
-        "ok".into_response()
+        std::iter::once("ok".to_owned())
+            .chain(links)
+            .collect::<Vec<_>>()
+            .join("\n")
+            .into_response()
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, down.join("\n")).into_response()
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [down, links].concat().join("\n"),
+        )
+            .into_response()
     }
 }

@@ -14,6 +14,7 @@
 //!   operator notes
 //! * [`clock`]: wall-clock milliseconds, as stored and sent
 //! * [`chat`]: messages (one group-committing writer), history, the chat list, user search
+//! * [`federation`]: chat with people on the company's XMPP server (an XMPP component)
 //! * [`calls`]: the queue, the active call, transfers; the call-control adapter and ingest API
 //! * [`ws`]: the per-connection WebSocket loop
 //! * [`http`]: the router; [`openapi`]: its OpenAPI document; [`headers`]: security headers;
@@ -35,6 +36,7 @@ pub mod config;
 pub mod demo;
 pub mod directory;
 pub mod error;
+pub mod federation;
 pub mod headers;
 pub mod http;
 pub mod metrics;
@@ -96,6 +98,9 @@ pub async fn prepare(
             state.sync_now.clone(),
             state.shutdown.clone(),
         ));
+    }
+    if let Some(xmpp) = state.config.xmpp.clone() {
+        tokio::spawn(federation::run(state.clone(), xmpp));
     }
     if state.config.demo_bots {
         tokio::spawn(demo::bots::run(state.clone()));

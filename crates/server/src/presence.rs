@@ -4,6 +4,10 @@
 //! then the one they chose (stored), otherwise `offline`. Every change is encoded once and
 //! shared through one bounded broadcast channel: a connection that falls behind is closed
 //! and resyncs from a fresh snapshot, it never slows the others.
+//!
+//! Federated contacts (people on the company's XMPP server, see [`crate::federation`]) have
+//! no connections: their shown state is the one their XMPP presence says, and frames for them
+//! go to the XMPP link.
 
 use std::{
     collections::HashMap,
@@ -67,6 +71,10 @@ struct HubState {
     open: HashMap<UserId, usize>,
     connections: HashMap<ConnId, Connection>,
     next_id: ConnId,
+    /// The shown state of each federated contact, as their XMPP presence says.
+    federated: HashMap<UserId, PresenceState>,
+    /// What the XMPP link learns while it is up.
+    link: Option<mpsc::Sender<ToLink>>,
 }
 
 impl HubState {
@@ -77,9 +85,22 @@ impl HubState {
                 .get(&user)
                 .copied()
                 .unwrap_or(PresenceState::Available),
-            None => PresenceState::Offline,
+            None => self
+                .federated
+                .get(&user)
+                .copied()
+                .unwrap_or(PresenceState::Offline),
         }
     }
+}
+
+/// What the hub tells the XMPP link.
+#[derive(Debug)]
+pub enum ToLink {
+    /// A frame for a federated contact (a message, a marker, typing).
+    Frame(UserId, Utf8Bytes),
+    /// A new federated contact.
+    Contact(UserId),
 }
 
 /// Presence and connections of every user; see the module doc.
@@ -90,11 +111,16 @@ pub struct Hub {
 }
 
 impl Hub {
-    /// Loads every user's chosen presence.
+    /// Loads every user's chosen presence, and who is a federated contact.
     pub async fn load(db: &SqlitePool) -> Result<Self, sqlx::Error> {
-        let rows = sqlx::query("SELECT id, presence FROM users")
+        let rows = sqlx::query("SELECT id, presence, xmpp IS NOT NULL AS federated FROM users")
             .fetch_all(db)
             .await?;
+        let federated = rows
+            .iter()
+            .filter(|row| row.get::<bool, _>("federated"))
+            .map(|row| (row.get::<UserId, _>("id"), PresenceState::Offline))
+            .collect();
         let chosen = rows
             .iter()
             .map(|row| {
@@ -106,6 +132,7 @@ impl Hub {
         Ok(Hub {
             state: Mutex::new(HubState {
                 chosen,
+                federated,
                 ..HubState::default()
             }),
             events: broadcast::channel(FAN_OUT_QUEUE).0,
@@ -189,10 +216,12 @@ impl Hub {
         let online: Vec<PresenceUpdate> = state
             .online
             .keys()
+            .chain(state.federated.keys())
             .map(|&user| PresenceUpdate {
                 user,
                 state: state.shown(user),
             })
+            .filter(|update| update.state != PresenceState::Offline)
             .collect();
         let pages = online.len().div_ceil(SNAPSHOT_PAGE).max(1);
         let snapshot = (0..pages)
@@ -300,6 +329,16 @@ impl Hub {
     /// cut off, so it closes and resyncs instead of slowing the sender.
     pub fn send_to_user(&self, user: UserId, frame: &Utf8Bytes) {
         let mut state = self.lock();
+        if let Some(link) = state
+            .link
+            .as_ref()
+            .filter(|_| state.federated.contains_key(&user))
+            && link.try_send(ToLink::Frame(user, frame.clone())).is_err()
+        {
+            // The link catches up on messages from the database; a lost marker or typing
+            // notice is not worth stalling the sender for.
+            tracing::warn!(user, "XMPP link too far behind; a frame for it was dropped");
+        }
         let HubState {
             online,
             connections,
@@ -316,6 +355,65 @@ impl Hub {
                 conn.direct = None;
             }
         }
+    }
+
+    /// Makes `users` federated contacts (offline until their XMPP presence says otherwise).
+    pub fn federate(&self, users: &[UserId]) {
+        let mut state = self.lock();
+        for &user in users {
+            state.chosen.entry(user).or_insert(PresenceState::Available);
+            state
+                .federated
+                .entry(user)
+                .or_insert(PresenceState::Offline);
+            if let Some(link) = &state.link
+                && link.try_send(ToLink::Contact(user)).is_err()
+            {
+                tracing::warn!(user, "XMPP link too far behind to learn of a new contact");
+            }
+        }
+    }
+
+    /// The XMPP link is up: frames for federated contacts go to `link` from now on.
+    pub fn attach_link(&self, link: mpsc::Sender<ToLink>) {
+        self.lock().link = Some(link);
+    }
+
+    /// The XMPP link went down: nothing is known of federated contacts' presence any more,
+    /// so they are shown offline until it is back.
+    pub fn detach_link(&self) {
+        let mut state = self.lock();
+        state.link = None;
+        let shown: Vec<UserId> = state
+            .federated
+            .iter()
+            .filter(|&(_, &shown)| shown != PresenceState::Offline)
+            .map(|(&user, _)| user)
+            .collect();
+        for user in shown {
+            state.federated.insert(user, PresenceState::Offline);
+            self.publish(user, PresenceState::Offline);
+        }
+    }
+
+    /// A federated contact's XMPP presence changed; everyone is told. False for a user who is
+    /// not a federated contact.
+    pub fn set_federated(&self, user: UserId, shown: PresenceState) -> bool {
+        let mut state = self.lock();
+        match state.federated.get_mut(&user) {
+            Some(current) if *current == shown => true,
+            Some(current) => {
+                *current = shown;
+                self.publish(user, shown);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Every frame sent to all consoles from now on (presence changes among them).
+    pub fn watch(&self) -> broadcast::Receiver<Utf8Bytes> {
+        self.events.subscribe()
     }
 
     /// Whether `user` has a connection open (a console, or a demo bot).

@@ -233,7 +233,7 @@ pub async fn sign_in(
     }
     let row = sqlx::query(
         "SELECT id, username, display_name, role, password_hash FROM users \
-         WHERE username = ? AND active = 1",
+         WHERE username = ? AND active = 1 AND xmpp IS NULL",
     )
     .bind(username)
     .fetch_optional(&state.db)

@@ -63,13 +63,24 @@ pub async fn deliver_many(
         .collect())
 }
 
-/// `me` has read the conversation with `with` up to `seq`. Returns the update to send to
-/// both parties, or `None` when the marker was already there (markers never move back).
-pub async fn read(
+/// Which of a user's markers moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    /// Read up to a seq (reading implies delivery).
+    Read,
+    /// Received up to a seq (an XMPP user's client said so).
+    Delivered,
+}
+
+/// `me` has read (or received) the conversation with `with` up to `seq`. Returns the update
+/// to send to both parties, or `None` when the marker was already there (markers never move
+/// back).
+pub async fn mark(
     db: &SqlitePool,
     me: UserId,
     with: UserId,
     seq: i64,
+    mark: Mark,
 ) -> Result<Option<MarkerUpdate>, MarkError> {
     let mut tx = crate::storage::begin_write(db).await?;
     let conversation =
@@ -86,25 +97,30 @@ pub async fn read(
             "seq {seq} is outside the conversation (1 to {last_seq})"
         )));
     }
-    let before: Option<i64> = sqlx::query_scalar(
-        "SELECT read_seq FROM markers WHERE user_id = ? AND conversation_id = ?",
+    let before = sqlx::query(
+        "SELECT read_seq, delivered_seq FROM markers WHERE user_id = ? AND conversation_id = ?",
     )
     .bind(me)
     .bind(id)
     .fetch_optional(&mut *tx)
     .await?;
-    if before.is_some_and(|read| read >= seq) {
+    let column = match mark {
+        Mark::Read => "read_seq",
+        Mark::Delivered => "delivered_seq",
+    };
+    if before.is_some_and(|row| row.get::<i64, _>(column) >= seq) {
         return Ok(None);
     }
-    // Reading implies delivery.
+    let read_seq = if mark == Mark::Read { seq } else { 0 };
     sqlx::query(
-        "INSERT INTO markers (user_id, conversation_id, read_seq, delivered_seq) VALUES (?1, ?2, ?3, ?3) \
+        "INSERT INTO markers (user_id, conversation_id, read_seq, delivered_seq) VALUES (?1, ?2, ?3, ?4) \
          ON CONFLICT (user_id, conversation_id) DO UPDATE SET \
          read_seq = max(read_seq, excluded.read_seq), \
-         delivered_seq = max(delivered_seq, excluded.read_seq)",
+         delivered_seq = max(delivered_seq, excluded.delivered_seq)",
     )
     .bind(me)
     .bind(id)
+    .bind(read_seq)
     .bind(seq)
     .execute(&mut *tx)
     .await?;

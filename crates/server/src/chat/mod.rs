@@ -13,7 +13,7 @@ use switchboard_protocol::{
 use tokio_util::sync::CancellationToken;
 
 use self::{
-    markers::MarkError,
+    markers::{Mark, MarkError},
     writer::{Outgoing, Stored, Writer},
 };
 use crate::{bucket::Buckets, config::Config, presence::Hub, state::health::Health};
@@ -254,10 +254,16 @@ impl Chat {
             .collect())
     }
 
-    /// `me` read the conversation with `with` up to `seq`: store it and tell every session of
-    /// both parties (clearing red dots everywhere, updating receipts).
-    pub async fn read(&self, me: UserId, with: UserId, seq: i64) -> Result<(), MarkError> {
-        if let Some(update) = markers::read(&self.db, me, with, seq).await? {
+    /// `me` read (or received) the conversation with `with` up to `seq`: store it and tell
+    /// every session of both parties (clearing red dots everywhere, updating receipts).
+    pub async fn mark(
+        &self,
+        me: UserId,
+        with: UserId,
+        seq: i64,
+        mark: Mark,
+    ) -> Result<(), MarkError> {
+        if let Some(update) = markers::mark(&self.db, me, with, seq, mark).await? {
             let frame = ServerFrame::Marker(update).encode().into();
             self.hub.send_to_user(me, &frame);
             self.hub.send_to_user(with, &frame);

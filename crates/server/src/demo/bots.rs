@@ -1,5 +1,6 @@
-//! Demo bots: the demo's colleagues (accounts nobody signs in to) come and go and change their
-//! presence now and then, so that the directory of the demo looks like a working company.
+//! Demo bots: the demo's colleagues (accounts nobody signs in to, federated contacts aside)
+//! come and go and change their presence now and then, so that the directory of the demo
+//! looks like a working company.
 
 use std::{collections::HashMap, time::Duration};
 
@@ -21,17 +22,18 @@ const MOODS: [(PresenceState, u32); 4] = [
 
 /// Runs the bots until the server shuts down.
 pub async fn run(state: AppState) {
-    let bots: Vec<UserId> =
-        match sqlx::query_scalar("SELECT id FROM users WHERE password_hash IS NULL")
-            .fetch_all(&state.db)
-            .await
-        {
-            Ok(bots) => bots,
-            Err(err) => {
-                tracing::error!(%err, "demo bots cannot start");
-                return;
-            }
-        };
+    let bots: Vec<UserId> = match sqlx::query_scalar(
+        "SELECT id FROM users WHERE password_hash IS NULL AND xmpp IS NULL",
+    )
+    .fetch_all(&state.db)
+    .await
+    {
+        Ok(bots) => bots,
+        Err(err) => {
+            tracing::error!(%err, "demo bots cannot start");
+            return;
+        }
+    };
     let mut rng = StdRng::from_os_rng();
     let mut online: HashMap<UserId, ConnId> = HashMap::new();
     // A third of the company is at work when the demo starts.

@@ -6,7 +6,8 @@
 //! `id, name, username, department, title, location, extension, mobile, other_numbers,
 //! email, xmpp`. `other_numbers` holds any number of numbers separated by `;`. An entry
 //! with a `username` is that account's entry; an unknown username gets a new account that
-//! cannot sign in until an administrator sets its password.
+//! cannot sign in until an administrator sets its password. An entry with an `xmpp` address
+//! and no `username` is a federated contact: someone on the company's XMPP server.
 
 use std::collections::{HashMap, HashSet};
 
@@ -334,6 +335,34 @@ async fn deactivate(
     audit::record(&mut *tx, actor, "user.deactivate", &detail, Some(user)).await
 }
 
+/// The account of the XMPP user of an entry with an XMPP address and no username: a
+/// federated contact ([`crate::federation`]), created at its first import. Nobody signs in
+/// to it; its user name is `xmpp:` and the bare JID, which no typed user name can be.
+async fn federated_account(
+    tx: &mut sqlx::SqliteConnection,
+    users: &mut HashMap<String, UserId>,
+    actor: &str,
+    record: &Record,
+) -> Result<UserId, sqlx::Error> {
+    let jid = record.xmpp.to_lowercase();
+    let username = format!("xmpp:{jid}");
+    if let Some(&id) = users.get(&username) {
+        return Ok(id);
+    }
+    let id: UserId = sqlx::query_scalar(
+        "INSERT INTO users (username, display_name, xmpp) VALUES (?, ?, ?) RETURNING id",
+    )
+    .bind(&username)
+    .bind(&record.name)
+    .bind(&jid)
+    .fetch_one(&mut *tx)
+    .await?;
+    let detail = format!("{jid} (XMPP contact, from the directory)");
+    audit::record(&mut *tx, actor, "user.federate", &detail, Some(id)).await?;
+    users.insert(username, id);
+    Ok(id)
+}
+
 /// Who applies a directory and how the audit log names it.
 #[derive(Debug, Clone, Copy)]
 pub struct Applier<'a> {
@@ -399,6 +428,9 @@ pub async fn apply(
     for record in records {
         kept.insert(record.external_id.as_str());
         let user = match &record.username {
+            None if !record.xmpp.is_empty() => {
+                Some(federated_account(&mut tx, &mut users, by.actor, record).await?)
+            }
             None => None,
             Some(username) => match users.get(username) {
                 Some(&id) => Some(id),

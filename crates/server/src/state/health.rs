@@ -12,13 +12,33 @@ use std::{
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-/// The supervised tasks by name: `None` while up, else why it is down. Cheap to clone.
+/// The supervised tasks by name: `None` while up, else why it is down; and the state of the
+/// links to other servers (the XMPP server), which the server works without. Cheap to clone.
 #[derive(Clone, Default)]
 pub struct Health {
     tasks: Arc<Mutex<BTreeMap<&'static str, Option<String>>>>,
+    links: Arc<Mutex<BTreeMap<&'static str, String>>>,
 }
 
 impl Health {
+    /// Records the state of the link `name` ("up", or down and why), for `/healthz`.
+    pub fn link(&self, name: &'static str, state: impl Into<String>) {
+        self.links
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(name, state.into());
+    }
+
+    /// "name: state" of each link to another server.
+    pub fn links(&self) -> Vec<String> {
+        self.links
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .iter()
+            .map(|(name, state)| format!("{name}: {state}"))
+            .collect()
+    }
+
     /// Every supervised task with why it is down (`None`: up), by name.
     pub fn status(&self) -> Vec<(&'static str, Option<String>)> {
         self.lock()

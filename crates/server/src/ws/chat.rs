@@ -4,7 +4,7 @@ use switchboard_protocol::{ErrorCode, ServerFrame, UserId};
 use tokio::time::Instant;
 
 use super::{Connection, Stop, TYPING_INTERVAL};
-use crate::chat::markers::MarkError;
+use crate::chat::markers::{Mark, MarkError};
 
 impl Connection {
     /// `chat_send`: acknowledged only once the message is committed; the message itself
@@ -75,7 +75,12 @@ impl Connection {
         if self.joined.is_none() {
             return self.refuse(ErrorCode::OutOfOrder, "send hello first").await;
         }
-        match self.state.chat.read(self.session.user.id, with, seq).await {
+        match self
+            .state
+            .chat
+            .mark(self.session.user.id, with, seq, Mark::Read)
+            .await
+        {
             Ok(()) => Ok(()),
             Err(MarkError::Invalid(message)) => {
                 self.refuse(ErrorCode::InvalidRequest, message).await

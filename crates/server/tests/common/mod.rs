@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // Each test file uses a different part of this helper module.
 
+pub mod debian;
+pub mod prosody;
 pub mod slapd;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};

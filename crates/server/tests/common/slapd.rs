@@ -7,9 +7,8 @@
 
 use std::{
     collections::HashSet,
-    path::{Path, PathBuf},
+    path::PathBuf,
     process::{Child, Command, Stdio},
-    sync::Mutex,
     time::{Duration, Instant},
 };
 
@@ -48,48 +47,12 @@ impl Drop for Slapd {
     }
 }
 
-/// Installs slapd and ldap-utils with apt-get unless they are there, once per test binary.
 fn ensure_installed() {
-    static INSTALL: Mutex<()> = Mutex::new(());
-    let _once = INSTALL
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if Path::new(SLAPD).exists() && Path::new(LDAPADD).exists() {
-        return;
-    }
-    eprintln!(
-        "installing slapd and ldap-utils from Debian (apt-get), as scripts/bootstrap.sh does"
-    );
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|out| out.stdout.starts_with(b"0\n"));
-    let apt = |args: &[&str]| {
-        let mut command = if root {
-            Command::new("apt-get")
-        } else {
-            let mut sudo = Command::new("sudo");
-            sudo.arg("apt-get");
-            sudo
-        };
-        let status = command
-            .args(args)
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .stdin(Stdio::null())
-            .status()
-            .expect("apt-get runs");
-        assert!(status.success(), "apt-get {args:?} failed: {status}");
-    };
-    apt(&["update", "-q"]);
-    apt(&["install", "-y", "-q", "slapd", "ldap-utils"]);
-    assert!(
-        Path::new(SLAPD).exists(),
-        "{SLAPD} is missing after apt-get install"
-    );
+    super::debian::ensure_installed(&["slapd", "ldap-utils"], &[SLAPD, LDAPADD]);
 }
 
 /// A port that was free a moment ago on 127.0.0.1.
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()
 }

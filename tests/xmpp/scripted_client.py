@@ -7,10 +7,12 @@ and speaks JSON lines: commands on stdin, events on stdout.
 
 Commands: {"say": {"to", "id", "body"}} (with a receipt request, markable, origin-id),
 {"signal": {"to", "xml"}} (a message with one payload: receipt, marker, chat state),
-{"raw": "<xml/>"}, {"presence": {"show": null|"away"|"xa"|"dnd"|"chat"}}, {"quit": true}.
+{"raw": "<xml/>"}, {"presence": {"show": null|"away"|"xa"|"dnd"|"chat"}},
+{"subscribe": {"to"}}, {"quit": true}.
 
 Events: {"event": "online"}, {"event": "message", "from", "type", "id", "origin_id",
-"body", "received", "displayed", "composing", "error"}, {"event": "disconnected"}.
+"body", "received", "displayed", "composing", "error"}, {"event": "presence", "from", "type"}
+(type: available, away, xa, dnd, chat, unavailable, subscribed...), {"event": "disconnected"}.
 """
 
 import argparse
@@ -38,6 +40,7 @@ class ScriptedUser(slixmpp.ClientXMPP):
         # Every message, with a body or not (slixmpp's "message" event is for bodies only).
         self.register_handler(Callback(
             "every message", MatchXPath("{jabber:client}message"), self.on_message))
+        self.add_event_handler("presence", self.on_presence)
         self.add_event_handler("disconnected", lambda _: emit({"event": "disconnected"}))
         self.add_event_handler("failed_auth", lambda _: emit({"event": "failed_auth"}))
 
@@ -76,6 +79,13 @@ class ScriptedUser(slixmpp.ClientXMPP):
             "error": condition,
         })
 
+    def on_presence(self, presence):
+        emit({
+            "event": "presence",
+            "from": str(presence["from"]),
+            "type": presence["type"],
+        })
+
     def say(self, to, id, body):
         msg = self.make_message(mto=to, mbody=body, mtype="chat")
         msg["id"] = id
@@ -110,10 +120,12 @@ async def commands(user):
             user.send_raw(command["raw"])
         elif "presence" in command:
             user.send_presence(pshow=command["presence"].get("show"))
+        elif "subscribe" in command:
+            user.send_presence_subscription(pto=command["subscribe"]["to"])
         elif "quit" in command:
             break
     user.disconnect()
-    await asyncio.sleep(0.2)
+    await user.disconnected
 
 
 def main():

@@ -39,8 +39,20 @@ fn directory() -> Vec<Record> {
 
 /// A server linked to `prosody`, its directory loaded, and the federated contact Erin's id.
 async fn linked_server(prosody: &Prosody) -> (TestServer, UserId) {
+    linked_server_with(prosody, |_| {}).await
+}
+
+/// [`linked_server`] with the test configuration changed by `edit`.
+async fn linked_server_with(
+    prosody: &Prosody,
+    edit: impl FnOnce(&mut switchboard_server::Config),
+) -> (TestServer, UserId) {
     let xmpp = prosody.config();
-    let server = TestServer::start_with(|config| config.xmpp = Some(xmpp)).await;
+    let server = TestServer::start_with(|config| {
+        config.xmpp = Some(xmpp);
+        edit(config);
+    })
+    .await;
     let by = Applier {
         actor: "test",
         action: "directory.import",
@@ -56,6 +68,15 @@ async fn linked_server(prosody: &Prosody) -> (TestServer, UserId) {
         .await
         .unwrap();
     wait_for_link(&server).await;
+    // The import reaches the running server through the audit log's change feed.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !server.state.hub.is_user(erin) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the server never learned of Erin"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     (server, erin)
 }
 
@@ -342,19 +363,7 @@ async fn messages_cross_a_restart_of_the_xmpp_server_once_each() {
     })
     .await;
     // The XMPP server confirmed it (its ping came back) before it goes down.
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while sqlx::query_scalar::<_, i64>("SELECT count(*) FROM xmpp_forwarded WHERE message_id > 0")
-        .fetch_one(&server.state.db)
-        .await
-        .unwrap()
-        == 0
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "message 1 was never confirmed"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until_confirmed(&server, 1).await;
 
     // Prosody is killed; the operator goes on writing (stored, acknowledged).
     prosody.stop();
@@ -362,7 +371,7 @@ async fn messages_cross_a_restart_of_the_xmpp_server_once_each() {
     for n in 2..=4 {
         operator.send(&send(n)).await;
     }
-    prosody.run().await;
+    prosody.restart().await;
     wait_for_link(&server).await;
     let mut erin = erin_online(&prosody, None).await;
     let got = erin.collect(Duration::from_secs(5)).await;
@@ -379,4 +388,139 @@ async fn messages_cross_a_restart_of_the_xmpp_server_once_each() {
         !bodies.contains(&"message 1"),
         "message 1 came again: {bodies:?}"
     );
+}
+
+#[tokio::test]
+async fn a_switchboard_users_presence_reaches_the_xmpp_users_who_subscribed() {
+    let prosody = Prosody::start(&["erin"]).await;
+    let (server, _erin_id) = linked_server(&prosody).await;
+    let (mut operator, _) = server.connect("operator").await;
+    let mut erin = erin_online(&prosody, None).await;
+    let operator_jid = switchboard_user("operator");
+    erin.subscribe(&operator_jid).await;
+    erin.expect_presence(WAIT, |p| {
+        (p.from.starts_with(&operator_jid) && p.kind == "available").then_some(())
+    })
+    .await;
+    operator
+        .send(&ClientFrame::SetPresence {
+            state: PresenceState::Away,
+        })
+        .await;
+    erin.expect_presence(WAIT, |p| {
+        (p.from.starts_with(&operator_jid) && p.kind == "away").then_some(())
+    })
+    .await;
+    drop(operator);
+    erin.expect_presence(WAIT, |p| {
+        (p.from.starts_with(&operator_jid) && p.kind == "unavailable").then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn messages_from_xmpp_wait_for_a_closed_console_as_unread() {
+    let prosody = Prosody::start(&["erin"]).await;
+    let (server, erin_id) = linked_server(&prosody).await;
+    let mut erin = erin_online(&prosody, None).await;
+    erin.say(&switchboard_user("operator"), "while-away", "Call me back")
+        .await;
+    erin.expect(WAIT, |m| {
+        (m.received.as_deref() == Some("while-away")).then_some(())
+    })
+    .await;
+    let (_operator, frames) = server.connect("operator").await;
+    let conversations = frames
+        .iter()
+        .find_map(|frame| match frame {
+            ServerFrame::ConversationsSnapshot { conversations, .. } => Some(conversations),
+            _ => None,
+        })
+        .expect("the chat list comes at hello");
+    let with_erin = conversations
+        .iter()
+        .find(|c| c.partner.id == erin_id)
+        .expect("Erin's conversation is in the chat list");
+    assert_eq!(with_erin.last.body, "Call me back");
+    assert_eq!(with_erin.unread, 1, "it is unread (a red dot)");
+}
+
+#[tokio::test]
+async fn in_micollab_mode_an_offline_xmpp_contact_cannot_be_messaged() {
+    let prosody = Prosody::start(&["erin"]).await;
+    let (server, erin_id) = linked_server_with(&prosody, |config| {
+        config.mode = switchboard_protocol::Mode::Micollab;
+    })
+    .await;
+    let (mut operator, _) = server.connect("operator").await;
+    operator
+        .send(&ClientFrame::ChatSend {
+            client_msg_id: "1b7e4f0e-7f39-4c1e-9a8e-2f3a1c9d5e61".into(),
+            to: erin_id,
+            body: "Are you there?".into(),
+        })
+        .await;
+    let reason = tokio::time::timeout(
+        WAIT,
+        operator.recv_until(|frame| match frame {
+            ServerFrame::ChatNack { reason, .. } => Some(reason),
+            ServerFrame::ChatAck { .. } => panic!("a message to an offline contact was taken"),
+            _ => None,
+        }),
+    )
+    .await
+    .expect("an answer to the send");
+    assert_eq!(reason, switchboard_protocol::ChatRefusal::PartnerOffline);
+}
+
+#[tokio::test]
+async fn messages_cross_a_restart_of_switchboard_once_each() {
+    let prosody = Prosody::start(&["erin"]).await;
+    let (server, erin_id) = linked_server(&prosody).await;
+    let (mut operator, _) = server.connect("operator").await;
+    // Erin is offline: the XMPP server keeps the messages for her.
+    for n in 1..=3 {
+        operator
+            .send(&ClientFrame::ChatSend {
+                client_msg_id: format!("00000000-0000-4000-8000-{n:012}"),
+                to: erin_id,
+                body: format!("message {n}"),
+            })
+            .await;
+    }
+    wait_until_confirmed(&server, 3).await;
+    drop(operator);
+    let xmpp = prosody.config();
+    let server = server.restart_with(|config| config.xmpp = Some(xmpp)).await;
+    wait_for_link(&server).await;
+    let mut erin = erin_online(&prosody, None).await;
+    let got = erin.collect(Duration::from_secs(3)).await;
+    let bodies: Vec<&str> = got.iter().filter_map(|m| m.body.as_deref()).collect();
+    for n in 1..=3 {
+        let text = format!("message {n}");
+        assert_eq!(
+            bodies.iter().filter(|b| **b == text).count(),
+            1,
+            "{text} arrived other than once: {bodies:?}"
+        );
+    }
+}
+
+/// Waits until the XMPP server confirmed every message up to `message_id`.
+async fn wait_until_confirmed(server: &TestServer, message_id: i64) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let confirmed: Option<i64> = sqlx::query_scalar("SELECT message_id FROM xmpp_forwarded")
+            .fetch_optional(&server.state.db)
+            .await
+            .unwrap();
+        if confirmed.is_some_and(|id| id >= message_id) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "message {message_id} was never confirmed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

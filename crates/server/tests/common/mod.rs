@@ -83,11 +83,16 @@ impl TestServer {
     }
 
     /// Stops this server and starts another on the same database (a restart).
-    pub async fn restart(mut self) -> Self {
+    pub async fn restart(self) -> Self {
+        self.restart_with(|_| {}).await
+    }
+
+    /// [`TestServer::restart`] with the test configuration changed by `edit`.
+    pub async fn restart_with(mut self, edit: impl FnOnce(&mut Config)) -> Self {
         self.state.shutdown.cancel();
         let db_dir = std::mem::replace(&mut self.db_dir, tempfile::tempdir().unwrap());
         drop(self);
-        Self::start_in(db_dir, |_| {}).await
+        Self::start_in(db_dir, edit).await
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -1,7 +1,7 @@
-//! A throwaway XMPP server for the federation tests: Debian's Prosody on 127.0.0.1 with a
-//! generated config in a temp dir (a virtual host `localhost` with test users, offline
-//! storage, and the component `switchboard.localhost`), never the system service; installed
-//! with apt-get when missing, killed when dropped. And a scripted XMPP client (slixmpp, see
+//! A throwaway XMPP server for the federation tests: Debian's Prosody as
+//! `tests/xmpp/prosody.py` runs it (127.0.0.1, a temp dir, a virtual host `localhost` with
+//! test users, offline storage, the component `switchboard.localhost`), never the system
+//! service; installed with apt-get when missing, killed when dropped. And a scripted XMPP client (slixmpp, see
 //! `tests/xmpp/scripted_client.py`) that signs in as one of its users.
 
 use std::{
@@ -17,7 +17,6 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use super::slapd::free_port;
 
 const PROSODY: &str = "/usr/bin/prosody";
-const PROSODYCTL: &str = "/usr/bin/prosodyctl";
 /// Debian's Python, which sees Debian's python3-slixmpp.
 const PYTHON: &str = "/usr/bin/python3";
 const SLIXMPP: &str = "/usr/lib/python3/dist-packages/slixmpp/__init__.py";
@@ -29,7 +28,6 @@ const SCRIPTED_CLIENT: &str = concat!(
 pub const HOST: &str = "localhost";
 /// The component's domain: Switchboard users are `name@switchboard.localhost`.
 pub const COMPONENT: &str = "switchboard.localhost";
-const SECRET: &str = "component-secret-for-tests";
 /// Longest wait for Prosody to listen after it was started.
 const START_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -51,71 +49,38 @@ impl Prosody {
     /// Starts Prosody with the users `names` (password = name) and waits until it listens.
     pub async fn start(names: &[&str]) -> Self {
         tokio::task::spawn_blocking(|| {
-            super::debian::ensure_installed(&["prosody"], &[PROSODY, PROSODYCTL]);
+            super::debian::ensure_installed(&["prosody"], &[PROSODY]);
         })
         .await
         .unwrap();
-        let dir = tempfile::tempdir().unwrap();
         let mut prosody = Prosody {
-            dir,
+            dir: tempfile::tempdir().unwrap(),
             child: None,
             c2s_port: free_port(),
             component_port: free_port(),
         };
-        let root = prosody.dir.path().to_owned();
-        std::fs::create_dir(root.join("data")).unwrap();
-        std::fs::create_dir(root.join("certs")).unwrap();
-        std::fs::write(root.join("secret"), format!("{SECRET}\n")).unwrap();
-        let config = format!(
-            "pidfile = \"{root}/prosody.pid\"\n\
-             data_path = \"{root}/data\"\n\
-             certificates = \"{root}/certs\"\n\
-             run_as_root = true\n\
-             log = {{ debug = \"{root}/prosody.log\" }}\n\
-             interfaces = {{ \"127.0.0.1\" }}\n\
-             c2s_ports = {{ {c2s} }}\n\
-             c2s_direct_tls_ports = {{ }}\n\
-             component_ports = {{ {component} }}\n\
-             component_interface = \"127.0.0.1\"\n\
-             s2s_ports = {{ }}\n\
-             c2s_require_encryption = false\n\
-             allow_unencrypted_plain_auth = true\n\
-             authentication = \"internal_plain\"\n\
-             storage = \"internal\"\n\
-             modules_enabled = {{ \"roster\"; \"saslauth\"; \"disco\"; \"ping\"; \"offline\"; \"posix\" }}\n\
-             modules_disabled = {{ \"s2s\"; \"tls\" }}\n\
-             VirtualHost \"{HOST}\"\n\
-             Component \"{COMPONENT}\"\n\
-             \x20   component_secret = \"{SECRET}\"\n",
-            root = root.display(),
-            c2s = prosody.c2s_port,
-            component = prosody.component_port,
-        );
-        std::fs::write(root.join("prosody.cfg.lua"), config).unwrap();
-        for name in names {
-            let status = Command::new(PROSODYCTL)
-                .arg("--config")
-                .arg(root.join("prosody.cfg.lua"))
-                .args(["register", name, HOST, name])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .unwrap();
-            assert!(status.success(), "prosodyctl register {name}: {status}");
-        }
-        prosody.run().await;
+        prosody.run(&names.join(",")).await;
         prosody
     }
 
-    /// Starts (again) the Prosody process on the same ports and data.
-    pub async fn run(&mut self) {
+    /// Starts the Prosody process again on the same ports and data (a restart).
+    pub async fn restart(&mut self) {
+        self.run("").await;
+    }
+
+    async fn run(&mut self, users: &str) {
         let root = self.dir.path();
         let log = std::fs::File::create(root.join("prosody.out")).unwrap();
-        let child = Command::new(PROSODY)
-            .arg("--config")
-            .arg(root.join("prosody.cfg.lua"))
-            .arg("-F")
+        let child = Command::new(PYTHON)
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../tests/xmpp/prosody.py"
+            ))
+            .arg("--dir")
+            .arg(root)
+            .args(["--c2s-port", &self.c2s_port.to_string()])
+            .args(["--component-port", &self.component_port.to_string()])
+            .args(["--users", users])
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -236,6 +201,15 @@ pub struct XmppMessage {
     pub error: Option<String>,
 }
 
+/// A presence the scripted client received: `kind` is available, away, xa, dnd, chat,
+/// unavailable, subscribed...
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct XmppPresence {
+    pub from: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
 /// The address of Switchboard user `name` for XMPP users.
 pub fn switchboard_user(name: &str) -> String {
     format!("{name}@{COMPONENT}")
@@ -281,7 +255,25 @@ impl XmppClient {
     pub async fn expect<T>(
         &mut self,
         within: Duration,
-        mut wanted: impl FnMut(&XmppMessage) -> Option<T>,
+        wanted: impl FnMut(&XmppMessage) -> Option<T>,
+    ) -> T {
+        self.expect_event("message", within, wanted).await
+    }
+
+    /// The next presence that `wanted` takes, within `within`.
+    pub async fn expect_presence<T>(
+        &mut self,
+        within: Duration,
+        wanted: impl FnMut(&XmppPresence) -> Option<T>,
+    ) -> T {
+        self.expect_event("presence", within, wanted).await
+    }
+
+    async fn expect_event<E: serde::de::DeserializeOwned, T>(
+        &mut self,
+        kind: &str,
+        within: Duration,
+        mut wanted: impl FnMut(&E) -> Option<T>,
     ) -> T {
         let jid = self.jid.clone();
         tokio::time::timeout(within, async {
@@ -289,16 +281,21 @@ impl XmppClient {
                 let Some(event) = self.event().await else {
                     panic!("{jid}: the client stopped");
                 };
-                if event["event"] == "message" {
-                    let message: XmppMessage = serde_json::from_value(event).unwrap();
-                    if let Some(found) = wanted(&message) {
+                if event["event"] == kind {
+                    let event: E = serde_json::from_value(event).unwrap();
+                    if let Some(found) = wanted(&event) {
                         return found;
                     }
                 }
             }
         })
         .await
-        .unwrap_or_else(|_| panic!("{jid}: nothing wanted within {within:?}"))
+        .unwrap_or_else(|_| panic!("{jid}: no {kind} wanted within {within:?}"))
+    }
+
+    /// Asks to see `to`'s presence.
+    pub async fn subscribe(&mut self, to: &str) {
+        self.command(json!({ "subscribe": { "to": to } })).await;
     }
 
     /// Every message received within `within`.

@@ -79,11 +79,11 @@ soak: tools
 	ulimit -n $$(ulimit -Hn) && $(CARGO_TARGET_DIR)/release/soak --server $(SERVER_RELEASE) \
 		--seconds $(SOAK_SECONDS)
 
-## fuzz: cargo fuzz on the frame decoder and on the server's connection loop (seed corpora in
-## fuzz/corpus), then schemathesis on the OpenAPI document against a real server; each bounded
-## to FUZZ_SECONDS.
+## fuzz: cargo fuzz on the frame decoder, the server's connection loop and the XMPP stanza
+## classifier (seed corpora in fuzz/corpus), then schemathesis on the OpenAPI document against
+## a real server; each bounded to FUZZ_SECONDS.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := client_frame connection
+FUZZ_TARGETS := client_frame connection xmpp_stanza
 fuzz: tools
 	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --version 0.13.2 --locked
 	for target in $(FUZZ_TARGETS); do \

@@ -1,5 +1,5 @@
 // Starts a real switchboard-server for a spec: demo company, a temp database, a free port on 127.0.0.1.
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -8,7 +8,7 @@ import { Locator, Page, expect } from '@playwright/test';
 
 const BIN = process.env.SWITCHBOARD_SERVER_BIN;
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((ok, fail) => {
     const probe = createServer();
     probe.once('error', fail);
@@ -78,6 +78,12 @@ export class TestServer {
     const exited = new Promise((r) => child.once('exit', r));
     child.kill(signal);
     await exited;
+  }
+
+  /** Runs a `switchboard-server` command (e.g. `directory import FILE`) on this server's
+   * database, as an administrator would beside the running server; returns its output. */
+  command(args: string[]): string {
+    return execFileSync(BIN!, ['--data-dir', this.dataDir, ...args], { encoding: 'utf8' });
   }
 
   async dispose(): Promise<void> {

@@ -125,7 +125,10 @@ async def commands(user):
         elif "quit" in command:
             break
     user.disconnect()
-    await user.disconnected
+    try:
+        await asyncio.wait_for(user.disconnected, 3)
+    except asyncio.TimeoutError:
+        pass  # the server is gone already
 
 
 def main():

@@ -524,3 +524,35 @@ async fn wait_until_confirmed(server: &TestServer, message_id: i64) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test]
+async fn a_federated_contacts_account_can_neither_sign_in_nor_get_a_password() {
+    let prosody = Prosody::start(&["erin"]).await;
+    let (server, _erin_id) = linked_server(&prosody).await;
+    let username = format!("xmpp:erin@{}", prosody::HOST);
+    let refused = switchboard_server::accounts::reset_password(
+        &server.state.db,
+        "test",
+        &username,
+        "a long enough password".into(),
+    )
+    .await;
+    assert!(refused.is_err(), "a password was set on an XMPP contact");
+    let hash: Option<String> =
+        sqlx::query_scalar("SELECT password_hash FROM users WHERE username = ?")
+            .bind(&username)
+            .fetch_one(&server.state.db)
+            .await
+            .unwrap();
+    assert_eq!(hash, None);
+    // Even with a password in the database (written by hand), sign-in refuses the account.
+    let known = server.sign_in_response("operator", "operator").await;
+    assert_eq!(known.status(), 200);
+    sqlx::query("UPDATE users SET password_hash = (SELECT password_hash FROM users WHERE username = 'operator') WHERE username = ?")
+        .bind(&username)
+        .execute(&server.state.db)
+        .await
+        .unwrap();
+    let response = server.sign_in_response(&username, "operator").await;
+    assert_eq!(response.status(), 401);
+}

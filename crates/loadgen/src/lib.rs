@@ -7,6 +7,7 @@
 //! * [`relay`]: the bare WebSocket relay the benchmarks compare against
 //! * [`import`]: the directory import benchmark (the server's `directory import` command)
 //! * [`flood`]: the presence flood benchmark (chat latency while one user floods presence)
+//! * [`xmpp`]: Prosody and scripted XMPP users (the federation tests and chaos test)
 //! * [`console`]: the load of the console benchmark (tests/bench) and its results
 //! * [`report`]: BENCHMARKS.md from the runs' figures
 //! * [`stats`], [`system`]: percentiles and medians; what Linux tells about the machine
@@ -21,3 +22,4 @@ pub mod report;
 pub mod server;
 pub mod stats;
 pub mod system;
+pub mod xmpp;

@@ -7,10 +7,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{
-    TestServer,
-    prosody::{self, Prosody, XmppClient, switchboard_user},
-};
+use common::{TestServer, prosody};
+use switchboard_loadgen::xmpp::{HOST, Prosody, XmppClient, switchboard_user};
 use switchboard_protocol::{ClientFrame, PresenceState, ServerFrame, UserId};
 use switchboard_server::directory::import::{self, Applier, Record};
 
@@ -31,7 +29,7 @@ fn directory() -> Vec<Record> {
         Record {
             external_id: "erin".into(),
             name: "Erin Evans".into(),
-            xmpp: format!("erin@{}", prosody::HOST),
+            xmpp: format!("erin@{}", HOST),
             ..Record::default()
         },
     ]
@@ -47,7 +45,7 @@ async fn linked_server_with(
     prosody: &Prosody,
     edit: impl FnOnce(&mut switchboard_server::Config),
 ) -> (TestServer, UserId) {
-    let xmpp = prosody.config();
+    let xmpp = prosody::config(prosody);
     let server = TestServer::start_with(|config| {
         config.xmpp = Some(xmpp);
         edit(config);
@@ -63,7 +61,7 @@ async fn linked_server_with(
         .await
         .unwrap();
     let erin: UserId = sqlx::query_scalar("SELECT id FROM users WHERE xmpp = ?")
-        .bind(format!("erin@{}", prosody::HOST))
+        .bind(format!("erin@{}", HOST))
         .fetch_one(&server.state.db)
         .await
         .unwrap();
@@ -127,7 +125,7 @@ async fn presence_becomes(console: &mut common::Client, user: UserId, wanted: Pr
 
 #[tokio::test]
 async fn an_xmpp_user_and_an_operator_chat_with_receipts_markers_typing_and_presence() {
-    let prosody = Prosody::start(&["erin", "frank"]).await;
+    let prosody = prosody::start(&["erin", "frank"]).await;
     let (server, erin_id) = linked_server(&prosody).await;
     let (mut operator, _) = server.connect("operator").await;
     let operator_id: UserId =
@@ -291,7 +289,7 @@ async fn an_xmpp_user_and_an_operator_chat_with_receipts_markers_typing_and_pres
 
 #[tokio::test]
 async fn bad_input_from_the_xmpp_side_gets_an_error_stanza_and_changes_nothing() {
-    let prosody = Prosody::start(&["erin", "frank"]).await;
+    let prosody = prosody::start(&["erin", "frank"]).await;
     let (server, _erin_id) = linked_server(&prosody).await;
     let count = || async {
         sqlx::query_scalar::<_, i64>("SELECT count(*) FROM messages")
@@ -347,7 +345,7 @@ async fn bad_input_from_the_xmpp_side_gets_an_error_stanza_and_changes_nothing()
 
 #[tokio::test]
 async fn messages_cross_a_restart_of_the_xmpp_server_once_each() {
-    let mut prosody = Prosody::start(&["erin"]).await;
+    let mut prosody = prosody::start(&["erin"]).await;
     let (server, erin_id) = linked_server(&prosody).await;
     let (mut operator, _) = server.connect("operator").await;
     let mut erin = erin_online(&prosody, None).await;
@@ -392,7 +390,7 @@ async fn messages_cross_a_restart_of_the_xmpp_server_once_each() {
 
 #[tokio::test]
 async fn a_switchboard_users_presence_reaches_the_xmpp_users_who_subscribed() {
-    let prosody = Prosody::start(&["erin"]).await;
+    let prosody = prosody::start(&["erin"]).await;
     let (server, _erin_id) = linked_server(&prosody).await;
     let (mut operator, _) = server.connect("operator").await;
     let mut erin = erin_online(&prosody, None).await;
@@ -420,7 +418,7 @@ async fn a_switchboard_users_presence_reaches_the_xmpp_users_who_subscribed() {
 
 #[tokio::test]
 async fn messages_from_xmpp_wait_for_a_closed_console_as_unread() {
-    let prosody = Prosody::start(&["erin"]).await;
+    let prosody = prosody::start(&["erin"]).await;
     let (server, erin_id) = linked_server(&prosody).await;
     let mut erin = erin_online(&prosody, None).await;
     erin.say(&switchboard_user("operator"), "while-away", "Call me back")
@@ -447,7 +445,7 @@ async fn messages_from_xmpp_wait_for_a_closed_console_as_unread() {
 
 #[tokio::test]
 async fn in_micollab_mode_an_offline_xmpp_contact_cannot_be_messaged() {
-    let prosody = Prosody::start(&["erin"]).await;
+    let prosody = prosody::start(&["erin"]).await;
     let (server, erin_id) = linked_server_with(&prosody, |config| {
         config.mode = switchboard_protocol::Mode::Micollab;
     })
@@ -475,7 +473,7 @@ async fn in_micollab_mode_an_offline_xmpp_contact_cannot_be_messaged() {
 
 #[tokio::test]
 async fn messages_cross_a_restart_of_switchboard_once_each() {
-    let prosody = Prosody::start(&["erin"]).await;
+    let prosody = prosody::start(&["erin"]).await;
     let (server, erin_id) = linked_server(&prosody).await;
     let (mut operator, _) = server.connect("operator").await;
     // Erin is offline: the XMPP server keeps the messages for her.
@@ -490,7 +488,7 @@ async fn messages_cross_a_restart_of_switchboard_once_each() {
     }
     wait_until_confirmed(&server, 3).await;
     drop(operator);
-    let xmpp = prosody.config();
+    let xmpp = prosody::config(&prosody);
     let server = server.restart_with(|config| config.xmpp = Some(xmpp)).await;
     wait_for_link(&server).await;
     let mut erin = erin_online(&prosody, None).await;
@@ -527,9 +525,9 @@ async fn wait_until_confirmed(server: &TestServer, message_id: i64) {
 
 #[tokio::test]
 async fn a_federated_contacts_account_can_neither_sign_in_nor_get_a_password() {
-    let prosody = Prosody::start(&["erin"]).await;
+    let prosody = prosody::start(&["erin"]).await;
     let (server, _erin_id) = linked_server(&prosody).await;
-    let username = format!("xmpp:erin@{}", prosody::HOST);
+    let username = format!("xmpp:erin@{}", HOST);
     let refused = switchboard_server::accounts::reset_password(
         &server.state.db,
         "test",

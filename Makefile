@@ -16,7 +16,8 @@ INGEST_TOKEN ?=
 # Chat mode of `make run`: cloudlink (default) or micollab.
 MODE ?= cloudlink
 
-.PHONY: run test tools console lint rust-test chaos-short chaos soak fuzz e2e bench clean
+.PHONY: run test tools console lint rust-test chaos-short chaos chaos-xmpp-short chaos-xmpp soak fuzz e2e \
+	bench clean
 
 ## run: install what is missing, build the console and the server, start the demo company
 ifneq ($(INGEST_TOKEN),)
@@ -30,11 +31,11 @@ run: tools console
 	$(SERVER_RELEASE) --demo --mode $(MODE) --listen $(LISTEN)
 
 ## test: formatting, clippy, Rust tests, release console build, end-to-end tests in Chromium
-test: lint rust-test chaos-short console e2e
+test: lint rust-test chaos-short chaos-xmpp-short console e2e
 	@echo "==> all checks passed"
 
 tools:
-	@scripts/bootstrap.sh $(if $(filter test e2e bench,$(MAKECMDGOALS)),--browser)
+	@scripts/bootstrap.sh $(if $(filter test e2e bench chaos-xmpp chaos-xmpp-short,$(MAKECMDGOALS)),--browser)
 
 console: tools
 	@echo "==> building the console (release wasm) and the Administration page (dist/admin/)"
@@ -67,6 +68,20 @@ chaos: tools
 chaos-short: tools
 	@echo "==> chaos test (15 s, 300 msgs/s, 3 kills)"
 	$(CHAOS) --rate 300 --seconds 15 --kills 3
+
+## chaos-xmpp: 20 consoles and 20 XMPP users (Prosody, scripted slixmpp clients) chat in pairs
+## across the XMPP bridge, 40 msgs/s in all, for 30 s while Prosody, then Switchboard, are
+## killed (SIGKILL) and restarted; every message either side acknowledged must arrive once.
+## `make test` runs a 15 s form with 10 pairs.
+CHAOS_XMPP = cargo build -p switchboard-server -p switchboard-loadgen && \
+	$(CARGO_TARGET_DIR)/debug/chaos_xmpp --server $(SERVER_DEBUG)
+chaos-xmpp: tools
+	@echo "==> chaos test across the XMPP bridge (30 s, 20 pairs, Prosody and Switchboard killed)"
+	$(CHAOS_XMPP) --pairs 20 --rate 40 --seconds 30
+
+chaos-xmpp-short: tools
+	@echo "==> chaos test across the XMPP bridge (15 s, 10 pairs, Prosody and Switchboard killed)"
+	$(CHAOS_XMPP) --pairs 10 --rate 20 --seconds 15
 
 ## soak: 2,000 consoles (release server) for SOAK_SECONDS (10 minutes) with presence churn, chat,
 ## reconnects and sign-outs; the server's memory, open files, threads and tasks after a settle

@@ -19,7 +19,7 @@ use crate::{
 };
 
 /// Password of the server's `--bench-users` accounts.
-const BENCH_PASSWORD: &str = "bench";
+pub const BENCH_PASSWORD: &str = "bench";
 
 /// `users` change their presence `rate` times per second in total for `seconds`, each over
 /// its own connection (whose incoming frames are read and dropped). Every connection is

@@ -119,42 +119,9 @@ impl Prosody {
     /// Signs in as `name` (password = name) in the scripted client and waits until it is
     /// online.
     pub async fn client(&self, name: &str) -> XmppClient {
-        let jid = format!("{name}@{HOST}");
-        let mut child = tokio::process::Command::new(PYTHON)
-            .arg(SCRIPTED_CLIENT)
-            .args(["--jid", &jid, "--password", name])
-            .arg("--server")
-            .arg(format!("127.0.0.1:{}", self.c2s_port))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("the scripted XMPP client starts");
-        let stdin = child.stdin.take().unwrap();
-        let events = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut client = XmppClient {
-            jid,
-            child,
-            stdin,
-            events,
-        };
-        let online = tokio::time::timeout(Duration::from_secs(15), async {
-            loop {
-                match client.event().await {
-                    Some(event) if event["event"] == "online" => return,
-                    Some(_) => {}
-                    None => panic!("the XMPP client of {name} stopped before it was online"),
-                }
-            }
-        })
-        .await;
-        assert!(
-            online.is_ok(),
-            "the XMPP client of {name} was not online within 15 s: {}",
-            self.log()
-        );
-        client
+        XmppClient::connect(self.c2s_port, name)
+            .await
+            .unwrap_or_else(|why| panic!("{why}: {}", self.log()))
     }
 }
 
@@ -197,6 +164,50 @@ pub fn switchboard_user(name: &str) -> String {
 }
 
 impl XmppClient {
+    /// Signs in as `name` (password = name) on the XMPP server's client port `c2s_port` and
+    /// waits (at most 15 s) until it is online.
+    pub async fn connect(c2s_port: u16, name: &str) -> Result<XmppClient, String> {
+        let jid = format!("{name}@{HOST}");
+        let mut child = tokio::process::Command::new(PYTHON)
+            .arg(SCRIPTED_CLIENT)
+            .args(["--jid", &jid, "--password", name])
+            .arg("--server")
+            .arg(format!("127.0.0.1:{c2s_port}"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the scripted XMPP client starts");
+        let stdin = child.stdin.take().unwrap();
+        let events = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut client = XmppClient {
+            jid,
+            child,
+            stdin,
+            events,
+        };
+        let online = tokio::time::timeout(Duration::from_secs(15), async {
+            loop {
+                match client.event().await {
+                    Some(event) if event["event"] == "online" => return true,
+                    Some(_) => {}
+                    None => return false,
+                }
+            }
+        })
+        .await;
+        match online {
+            Ok(true) => Ok(client),
+            Ok(false) => Err(format!(
+                "the XMPP client of {name} stopped before it was online"
+            )),
+            Err(_) => Err(format!(
+                "the XMPP client of {name} was not online within 15 s"
+            )),
+        }
+    }
+
     async fn command(&mut self, command: serde_json::Value) {
         let mut line = command.to_string();
         line.push('\n');
@@ -277,6 +288,22 @@ impl XmppClient {
     /// Asks to see `to`'s presence.
     pub async fn subscribe(&mut self, to: &str) {
         self.command(json!({ "subscribe": { "to": to } })).await;
+    }
+
+    /// The next message, if one comes within `within` (`None` also when the client ended).
+    /// Cancel-safe: nothing is lost when the wait is dropped.
+    pub async fn next_message(&mut self, within: Duration) -> Option<XmppMessage> {
+        tokio::time::timeout(within, async {
+            while let Some(event) = self.event().await {
+                if event["event"] == "message" {
+                    return serde_json::from_value(event).ok();
+                }
+            }
+            None
+        })
+        .await
+        .ok()
+        .flatten()
     }
 
     /// Every message received within `within`.

@@ -235,21 +235,36 @@ fn iq_meaning(iq: Iq, domain: &str) -> Incoming {
             id: Some(id),
             reason: format!("{:?}", error.defined_condition),
         },
+        // An answer with nobody to send it to would go to the component itself.
+        Iq::Get { from: None, .. } | Iq::Set { from: None, .. } => {
+            Incoming::Ignored("a request without a sender".into())
+        }
         Iq::Get {
-            from,
+            from: Some(from),
             to,
             id,
             payload,
         } if payload.is("ping", ns::PING) => Incoming::Reply(Box::new(
             Iq::Result {
                 from: Some(to.unwrap_or_else(|| component_jid(domain))),
-                to: Some(from.unwrap_or_else(|| component_jid(domain))),
+                to: Some(from),
                 id,
                 payload: None,
             }
             .into(),
         )),
-        Iq::Get { from, to, id, .. } | Iq::Set { from, to, id, .. } => Incoming::Reply(Box::new(
+        Iq::Get {
+            from: Some(from),
+            to,
+            id,
+            ..
+        }
+        | Iq::Set {
+            from: Some(from),
+            to,
+            id,
+            ..
+        } => Incoming::Reply(Box::new(
             Iq::from_error(
                 id,
                 stanza_error(
@@ -259,7 +274,7 @@ fn iq_meaning(iq: Iq, domain: &str) -> Incoming {
                 ),
             )
             .with_from(to.unwrap_or_else(|| component_jid(domain)))
-            .with_to(from.unwrap_or_else(|| component_jid(domain)))
+            .with_to(from)
             .into(),
         )),
     }
@@ -612,6 +627,13 @@ mod tests {
             Incoming::Reply(reply) => assert_eq!(reply.attr("type"), Some("error")),
             other => panic!("expected an error, got {other:?}"),
         }
+        // Found by the fuzzer: a request with no sender is not answered (the answer would go
+        // to the component itself).
+        let anonymous = parse(
+            "<iq xmlns='jabber:component:accept' type='get' id='p1' \
+             to='switchboard.example.com'><query xmlns='jabber:iq:version'/></iq>",
+        );
+        assert!(matches!(classify(anonymous, DOMAIN), Incoming::Ignored(_)));
     }
 
     #[test]

@@ -332,3 +332,101 @@ fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
     listener.local_addr().expect("its address").port()
 }
+
+/// A Switchboard server process linked to a fresh Prosody, for the chaos test and the
+/// benchmark: accounts `bench1..` (`--bench-users`), XMPP users `x1..` in Prosody who are
+/// federated contacts in the directory (imported with the server's `directory import`).
+pub struct Federation {
+    pub prosody: Prosody,
+    pub server: crate::server::ServerProcess,
+    /// The federated contacts' user ids, `x1` first.
+    pub contacts: Vec<switchboard_protocol::UserId>,
+    _data: tempfile::TempDir,
+}
+
+impl Federation {
+    /// Starts both servers, loads the directory and waits until the link is up and the
+    /// running server knows the contacts.
+    pub async fn start(
+        server_bin: &std::path::Path,
+        bench_users: u32,
+        contacts: u32,
+    ) -> anyhow::Result<Self> {
+        use anyhow::Context;
+        let data = tempfile::tempdir()?;
+        let names: Vec<String> = (1..=contacts).map(|n| format!("x{n}")).collect();
+        let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let prosody = Prosody::start(&name_refs).await;
+        let config = data.path().join("switchboard.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[xmpp]\ndomain = \"{COMPONENT}\"\nserver = \"127.0.0.1:{}\"\nsecret_file = \"{}\"\n",
+                prosody.component_port,
+                prosody.secret_file().display()
+            ),
+        )?;
+        let config_arg = config.display().to_string();
+        let server = crate::server::ServerProcess::launch(
+            server_bin.to_owned(),
+            data.path().join("data"),
+            &["--bench-users", &bench_users.to_string(), "--config", &config_arg],
+        )
+        .await?;
+        let mut csv = String::from("id,name,username,xmpp\n");
+        for n in 1..=bench_users {
+            csv += &format!("b{n},Bench User {n},bench{n},\n");
+        }
+        for n in 1..=contacts {
+            csv += &format!("x{n},XMPP User {n},,x{n}@{HOST}\n");
+        }
+        let csv_path = data.path().join("directory.csv");
+        std::fs::write(&csv_path, csv)?;
+        let status = std::process::Command::new(server_bin)
+            .arg("--data-dir")
+            .arg(&server.data_dir)
+            .args(["directory", "import"])
+            .arg(&csv_path)
+            .stdout(Stdio::null())
+            .status()?;
+        anyhow::ensure!(status.success(), "directory import failed: {status}");
+        let db = sqlx::SqlitePool::connect(&server.database_url()).await?;
+        let mut ids = Vec::new();
+        for n in 1..=contacts {
+            let id = sqlx::query_scalar("SELECT id FROM users WHERE xmpp = ?")
+                .bind(format!("x{n}@{HOST}"))
+                .fetch_one(&db)
+                .await
+                .context("a federated contact is missing")?;
+            ids.push(id);
+        }
+        db.close().await;
+        let federation = Federation {
+            prosody,
+            server,
+            contacts: ids,
+            _data: data,
+        };
+        wait_for_link(&federation.server).await?;
+        // The import reaches the running server through its change feed (300 ms).
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        Ok(federation)
+    }
+}
+
+/// Waits (at most 30 s) until `server`'s `/healthz` says the XMPP link is up.
+pub async fn wait_for_link(server: &crate::server::ServerProcess) -> anyhow::Result<()> {
+    let url = format!("http://{}/healthz", server.addr);
+    for _ in 0..300 {
+        if let Ok(response) = reqwest::get(&url).await
+            && response
+                .text()
+                .await
+                .is_ok_and(|text| text.contains("xmpp link: up"))
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("the XMPP link did not come up within 30 s")
+}

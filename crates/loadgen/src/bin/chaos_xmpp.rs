@@ -22,7 +22,7 @@ use switchboard_loadgen::{
     client::{self, Connection},
     console::BENCH_PASSWORD,
     server::ServerProcess,
-    xmpp::{COMPONENT, HOST, Prosody, XmppClient, switchboard_user},
+    xmpp::{Federation, XmppClient, switchboard_user, wait_for_link},
 };
 use switchboard_protocol::{ClientFrame, ServerFrame, UserId};
 use tokio::{
@@ -95,46 +95,8 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> anyhow::Result<bool> {
-    let data = tempfile::tempdir()?;
-    let names: Vec<String> = (1..=args.pairs).map(|n| format!("x{n}")).collect();
-    let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    let mut prosody = Prosody::start(&name_refs).await;
-    let config = data.path().join("switchboard.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[xmpp]\ndomain = \"{COMPONENT}\"\nserver = \"127.0.0.1:{}\"\nsecret_file = \"{}\"\n",
-            prosody.component_port,
-            prosody.secret_file().display()
-        ),
-    )?;
-    let pairs = args.pairs.to_string();
-    let config_arg = config.display().to_string();
-    let mut server = ServerProcess::launch(
-        args.server.clone(),
-        data.path().join("data"),
-        &["--bench-users", &pairs, "--config", &config_arg],
-    )
-    .await?;
-    let mut csv = String::from("id,name,username,xmpp\n");
-    for n in 1..=args.pairs {
-        csv += &format!("b{n},Bench User {n},bench{n},\nx{n},XMPP User {n},,x{n}@{HOST}\n");
-    }
-    let csv_path = data.path().join("directory.csv");
-    std::fs::write(&csv_path, csv)?;
-    let status = std::process::Command::new(&args.server)
-        .arg("--data-dir")
-        .arg(&server.data_dir)
-        .args(["directory", "import"])
-        .arg(&csv_path)
-        .stdout(std::process::Stdio::null())
-        .status()?;
-    anyhow::ensure!(status.success(), "directory import failed: {status}");
-    let contacts = contact_ids(&server).await?;
-    wait_for_link(&server).await?;
-    // The import reaches the running server through its change feed (300 ms).
-    tokio::time::sleep(Duration::from_secs(1)).await;
-
+    let mut federation = Federation::start(&args.server, args.pairs, args.pairs).await?;
+    let contacts = federation.contacts.clone();
     let ledger = Arc::new(Mutex::new(Ledger::default()));
     let (outage_tx, outage) = watch::channel(Outage::None);
     let start = Instant::now();
@@ -145,11 +107,9 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         let pair = Pair {
             n,
             username: format!("bench{n}"),
-            contact: *contacts
-                .get(&format!("x{n}@{HOST}"))
-                .context("a federated contact is missing")?,
-            addr: server.addr,
-            c2s_port: prosody.c2s_port,
+            contact: contacts[n as usize - 1],
+            addr: federation.server.addr,
+            c2s_port: federation.prosody.c2s_port,
         };
         tasks.push(tokio::spawn(chat(
             pair,
@@ -163,17 +123,17 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     tokio::time::sleep_until(start + Duration::from_secs(args.seconds) / 3).await;
     println!("killing Prosody (SIGKILL) for {XMPP_OUTAGE:?}");
     outage_tx.send_replace(Outage::Xmpp);
-    prosody.stop();
+    federation.prosody.stop();
     tokio::time::sleep(XMPP_OUTAGE).await;
-    prosody.restart().await;
+    federation.prosody.restart().await;
     outage_tx.send_replace(Outage::None);
 
     tokio::time::sleep_until(start + Duration::from_secs(args.seconds) * 2 / 3).await;
     println!("killing Switchboard (SIGKILL)");
     outage_tx.send_replace(Outage::Switchboard);
-    server.kill().await?;
-    server.start().await?;
-    wait_for_link(&server).await?;
+    federation.server.kill().await?;
+    federation.server.start().await?;
+    wait_for_link(&federation.server).await?;
     outage_tx.send_replace(Outage::None);
 
     for task in tasks {
@@ -183,36 +143,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         .context("a pair still holds the ledger")?
         .into_inner()
         .map_err(|_| anyhow::anyhow!("a pair panicked while writing the ledger"))?;
-    report(&server, &ledger, &contacts).await
-}
-
-/// Federated contacts by JID.
-async fn contact_ids(server: &ServerProcess) -> anyhow::Result<HashMap<String, UserId>> {
-    let db = sqlx::SqlitePool::connect(&server.database_url()).await?;
-    let rows = sqlx::query("SELECT id, xmpp FROM users WHERE xmpp IS NOT NULL")
-        .fetch_all(&db)
-        .await?;
-    db.close().await;
-    Ok(rows
-        .iter()
-        .map(|row| (row.get("xmpp"), row.get("id")))
-        .collect())
-}
-
-async fn wait_for_link(server: &ServerProcess) -> anyhow::Result<()> {
-    let url = format!("http://{}/healthz", server.addr);
-    for _ in 0..300 {
-        if let Ok(response) = reqwest::get(&url).await
-            && response
-                .text()
-                .await
-                .is_ok_and(|t| t.contains("xmpp link: up"))
-        {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    anyhow::bail!("the XMPP link did not come up within 30 s")
+    report(&federation.server, &ledger, &contacts).await
 }
 
 /// One pair chatting until `stop_at`, then draining; each side reconnects after an outage of
@@ -325,12 +256,12 @@ async fn chat(
 async fn report(
     server: &ServerProcess,
     ledger: &Ledger,
-    contacts: &HashMap<String, UserId>,
+    contacts: &[UserId],
 ) -> anyhow::Result<bool> {
     let db = sqlx::SqlitePool::connect(&server.database_url()).await?;
     let mut stored_console: HashSet<String> = HashSet::new();
     let mut stored_xmpp: HashMap<String, u32> = HashMap::new();
-    let federated: HashSet<UserId> = contacts.values().copied().collect();
+    let federated: HashSet<UserId> = contacts.iter().copied().collect();
     for row in sqlx::query("SELECT sender, body, client_msg_id FROM messages")
         .fetch_all(&db)
         .await?

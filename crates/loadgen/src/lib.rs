@@ -7,6 +7,7 @@
 //! * [`relay`]: the bare WebSocket relay the benchmarks compare against
 //! * [`import`]: the directory import benchmark (the server's `directory import` command)
 //! * [`flood`]: the presence flood benchmark (chat latency while one user floods presence)
+//! * [`federation`]: the XMPP bridge benchmark (chat both ways, presence fan-out)
 //! * [`xmpp`]: Prosody and scripted XMPP users (the federation tests and chaos test)
 //! * [`console`]: the load of the console benchmark (tests/bench) and its results
 //! * [`report`]: BENCHMARKS.md from the runs' figures
@@ -14,6 +15,7 @@
 
 pub mod client;
 pub mod console;
+pub mod federation;
 pub mod flood;
 pub mod harness;
 pub mod import;

@@ -370,7 +370,12 @@ impl Federation {
         let server = crate::server::ServerProcess::launch(
             server_bin.to_owned(),
             data.path().join("data"),
-            &["--bench-users", &bench_users.to_string(), "--config", &config_arg],
+            &[
+                "--bench-users",
+                &bench_users.to_string(),
+                "--config",
+                &config_arg,
+            ],
         )
         .await?;
         let mut csv = String::from("id,name,username,xmpp\n");

@@ -14,6 +14,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use switchboard_loadgen::{
     console::{self, Results},
+    federation::{self, XmppPlan, XmppRun},
     flood::{self, FloodPlan, FloodRun},
     harness::{self, ChatPlan, ChatRun, HoldPlan, HoldRun, Peer},
     import::{self, ImportRun},
@@ -75,6 +76,15 @@ struct Args {
     /// `set_presence` frames per second the flooder offers over all its sockets.
     #[arg(long, default_value_t = 2_000)]
     flood_rate: u32,
+    /// Pairs that chat across the XMPP bridge (and, for the comparison, console to console).
+    #[arg(long, default_value_t = 10)]
+    xmpp_pairs: u32,
+    /// Messages per second each way across the XMPP bridge, in total.
+    #[arg(long, default_value_t = 200)]
+    xmpp_rate: u32,
+    /// Consoles that watch one XMPP user's presence.
+    #[arg(long, default_value_t = 1_000)]
+    xmpp_watchers: u32,
     /// Run only this section and print its table instead of writing the report.
     #[arg(long, value_enum)]
     only: Option<Only>,
@@ -87,6 +97,8 @@ enum Only {
     Server,
     Import,
     Flood,
+    /// Chat across the XMPP bridge and presence fan-out from an XMPP user (Prosody).
+    Xmpp,
 }
 
 #[derive(Debug, Subcommand)]
@@ -206,6 +218,16 @@ impl Args {
             },
             sockets: self.flood_sockets,
             rate: self.flood_rate,
+        }
+    }
+
+    fn xmpp_plan(&self) -> XmppPlan {
+        XmppPlan {
+            pairs: self.xmpp_pairs,
+            rate: self.xmpp_rate,
+            seconds: self.chat_seconds,
+            watchers: self.xmpp_watchers,
+            changes: 10,
         }
     }
 
@@ -590,6 +612,79 @@ fn flood_section(args: &Args, runs: &[FloodRun]) -> Section {
     }
 }
 
+fn xmpp_summary(run: &XmppRun) -> String {
+    format!(
+        "console→console p50/p99 {:.1}/{:.1} ms ({:.0}/s); console→XMPP {:.1}/{:.1} ms \
+         ({:.0}/s); XMPP→console {:.1}/{:.1} ms ({:.0}/s); undelivered {}; presence to {} \
+         consoles p50/p99 {:.1}/{:.1} ms",
+        ms(run.local.deliver.p50),
+        ms(run.local.deliver.p99),
+        run.local.delivered_per_sec,
+        ms(run.to_xmpp.p50),
+        ms(run.to_xmpp.p99),
+        run.to_xmpp_per_sec,
+        ms(run.from_xmpp.p50),
+        ms(run.from_xmpp.p99),
+        run.from_xmpp_per_sec,
+        run.undelivered,
+        run.fanout.count,
+        ms(run.fanout.p50),
+        ms(run.fanout.p99),
+    )
+}
+
+/// The XMPP bridge figures (Switchboard only: the relay has no bridge).
+fn xmpp_section(plan: &XmppPlan, runs: &[XmppRun]) -> Section {
+    let figure = |name: &str, unit: &str, take: fn(&XmppRun) -> f64| {
+        let mut figure = Figure::new(name, unit, None);
+        figure.switchboard = runs.iter().map(take).collect();
+        figure
+    };
+    Section {
+        title: "Federation over XMPP".into(),
+        about: format!(
+            "Debian's Prosody on 127.0.0.1 and Switchboard as its component; XMPP users are \
+             slixmpp clients (Python, one process each). {} pairs chat at {} messages/s in \
+             total each way for {} s: first console → console on the same server (the \
+             comparison), then each console with its XMPP user, both ways at once. Latency is \
+             the sender's send → the recipient has the message (console or XMPP client); \
+             then one XMPP user changes presence {} times, 500 ms apart, watched by {} consoles \
+             (a sample per console and change). The XMPP side's clients share the machine's \
+             cores with Prosody, the server and the load generator.",
+            plan.pairs, plan.rate, plan.seconds, plan.changes, plan.watchers
+        ),
+        figures: vec![
+            figure("console → console p50", "ms", |r| ms(r.local.deliver.p50)),
+            figure("console → console p99", "ms", |r| ms(r.local.deliver.p99)),
+            figure("console → console delivered", "msgs/s", |r| {
+                r.local.delivered_per_sec
+            }),
+            figure("console → XMPP p50", "ms", |r| ms(r.to_xmpp.p50)),
+            figure("console → XMPP p99", "ms", |r| ms(r.to_xmpp.p99)),
+            figure("console → XMPP delivered", "msgs/s", |r| {
+                r.to_xmpp_per_sec
+            }),
+            figure("XMPP → console p50", "ms", |r| ms(r.from_xmpp.p50)),
+            figure("XMPP → console p99", "ms", |r| ms(r.from_xmpp.p99)),
+            figure("XMPP → console delivered", "msgs/s", |r| {
+                r.from_xmpp_per_sec
+            }),
+            figure("undelivered after a 5 s drain", "msgs", |r| {
+                r.undelivered as f64
+            }),
+            figure("presence change → console p50", "ms", |r| {
+                ms(r.fanout.p50)
+            }),
+            figure("presence change → console p99", "ms", |r| {
+                ms(r.fanout.p99)
+            }),
+            figure("presence samples (consoles × changes)", "count", |r| {
+                r.fanout.count as f64
+            }),
+        ],
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -669,6 +764,18 @@ async fn main() -> anyhow::Result<()> {
             floods.push(figures);
         }
         all.push(flood_section(&args, &floods));
+    }
+    if wants(Only::Xmpp) {
+        let plan = args.xmpp_plan();
+        let mut runs = Vec::new();
+        for run in 1..=args.runs {
+            let figures = federation::run(&server, &plan)
+                .await
+                .with_context(|| format!("XMPP run {run}"))?;
+            println!("XMPP run {run}/{}: {}", args.runs, xmpp_summary(&figures));
+            runs.push(figures);
+        }
+        all.push(xmpp_section(&plan, &runs));
     }
     if args.only.is_some() {
         println!("{}", report::render(&machine, &command, &notes, &all));

@@ -230,6 +230,8 @@ pub struct Store {
     mode: RwSignal<Option<Mode>>,
     config: RwSignal<Option<ClientConfig>>,
     connection: RwSignal<ConnectionState>,
+    /// Why the server's link to the company's XMPP server is down (`None`: up, or none).
+    federation_down: RwSignal<Option<String>>,
     directory: RwSignal<Directory>,
     /// One signal per user, created on first use, so a presence delta updates exactly the
     /// fields that show that user and never the list around them. Reference-counted rather than
@@ -285,6 +287,7 @@ impl Store {
             mode: RwSignal::new(None),
             config: RwSignal::new(None),
             connection: RwSignal::new(ConnectionState::Offline),
+            federation_down: RwSignal::new(None),
             directory: RwSignal::new(Directory::default()),
             presence: StoredValue::new(HashMap::new()),
             calls,
@@ -344,6 +347,11 @@ impl Store {
     /// The state of the link to the server.
     pub fn connection(&self) -> ReadSignal<ConnectionState> {
         self.connection.read_only()
+    }
+
+    /// Why federated contacts show offline: the server's XMPP link is down.
+    pub fn federation_down(&self) -> ReadSignal<Option<String>> {
+        self.federation_down.read_only()
     }
 
     /// The company directory, sorted by name.
@@ -502,6 +510,7 @@ impl Store {
             ServerFrame::CallsSnapshot { calls, now_ms } => self.replace_calls(calls, now_ms),
             ServerFrame::Call(call) => self.update_call(call),
             ServerFrame::Error { code, message } => self.refused(code, message),
+            ServerFrame::Federation { down } => self.federation_down.set(down),
         }
     }
 

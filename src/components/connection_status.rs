@@ -1,4 +1,5 @@
-//! Status line at the bottom: whether what the console shows is live.
+//! Status line at the bottom: whether what the console shows is live, and why federated
+//! contacts show offline when the server's link to the XMPP server is down.
 
 use leptos::prelude::*;
 
@@ -7,7 +8,9 @@ use crate::store::{ConnectionState, Store};
 /// The connection state, in words (docs/design.md, UI contract) and colour.
 #[component]
 pub fn ConnectionStatus() -> impl IntoView {
-    let connection = expect_context::<Store>().connection();
+    let store = expect_context::<Store>();
+    let connection = store.connection();
+    let federation_down = store.federation_down();
     view! {
         <footer class="statusbar">
             <p
@@ -19,6 +22,17 @@ pub fn ConnectionStatus() -> impl IntoView {
                 <span class="connection-dot" aria-hidden="true"></span>
                 {move || connection.get().label()}
             </p>
+            {move || {
+                federation_down
+                    .get()
+                    .map(|why| {
+                        view! {
+                            <p class="federation" role="alert">
+                                {format!("XMPP contacts unavailable: {why}")}
+                            </p>
+                        }
+                    })
+            }}
         </footer>
     }
 }

@@ -50,16 +50,19 @@ test('the operator chats with an XMPP user as with a colleague, across a restart
     await expect(chat(page).toolbarButton).toHaveAttribute('data-unread', 'false');
     await erin.next((e) => e.displayed === 'erin-reply-1');
 
-    // The XMPP server goes down mid-conversation: Erin shows offline; what the operator
-    // writes meanwhile reaches her once the server is back, once.
+    // The XMPP server goes down mid-conversation: Erin shows offline and the console says
+    // why; what the operator writes meanwhile reaches her once the server is back, once.
     await prosody.stop();
     await erin.quit();
     await expect(erinsPresence).toHaveAttribute('data-presence', 'offline');
+    const why = page.getByRole('alert').filter({ hasText: 'XMPP contacts unavailable' });
+    await expect(why).toContainText('cannot reach the XMPP server');
     await say(page, 'Sent while the XMPP server was down');
     await prosody.start();
     erin = await XmppUser.signIn(prosody, 'erin');
     await erin.next((e) => e.body === 'Sent while the XMPP server was down', 30_000);
     await expect(erinsPresence).toHaveAttribute('data-presence', 'available', { timeout: 30_000 });
+    await expect(why).toHaveCount(0);
     await new Promise((r) => setTimeout(r, 1_000));
     const copies = erin.messages().filter((m) => m.body === 'Sent while the XMPP server was down');
     expect(copies, 'no second copy').toHaveLength(0);

@@ -174,6 +174,10 @@ pub enum ServerFrame {
     UserResults { query: String, users: Vec<User> },
     /// A frame was refused; nothing changed.
     Error { code: ErrorCode, message: String },
+    /// The link to the company's XMPP server (servers that federate only; at hello and on
+    /// each change): `down` says why it is down, `None` while it is up. While it is down,
+    /// the console says why federated contacts show offline.
+    Federation { down: Option<String> },
 }
 
 /// Someone who can sign in and chat.
@@ -601,6 +605,10 @@ mod tests {
             ServerFrame::Error {
                 code: ErrorCode::MalformedFrame,
                 message: "expected a JSON object".into(),
+            },
+            ServerFrame::Federation { down: None },
+            ServerFrame::Federation {
+                down: Some("cannot reach the XMPP server".into()),
             },
         ];
         for frame in frames {

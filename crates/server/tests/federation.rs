@@ -372,16 +372,7 @@ async fn messages_cross_a_restart_of_the_xmpp_server_once_each() {
     prosody.restart().await;
     wait_for_link(&server).await;
     let mut erin = erin_online(&prosody, None).await;
-    let got = erin.collect(Duration::from_secs(5)).await;
-    let bodies: Vec<&str> = got.iter().filter_map(|m| m.body.as_deref()).collect();
-    for n in 2..=4 {
-        let text = format!("message {n}");
-        assert_eq!(
-            bodies.iter().filter(|b| **b == text).count(),
-            1,
-            "{text} arrived other than once: {bodies:?}"
-        );
-    }
+    let bodies = each_once(&mut erin, 2..=4).await;
     assert!(
         !bodies.contains(&"message 1"),
         "message 1 came again: {bodies:?}"
@@ -492,9 +483,15 @@ async fn messages_cross_a_restart_of_switchboard_once_each() {
     let server = server.restart_with(|config| config.xmpp = Some(xmpp)).await;
     wait_for_link(&server).await;
     let mut erin = erin_online(&prosody, None).await;
-    let got = erin.collect(Duration::from_secs(3)).await;
-    let bodies: Vec<&str> = got.iter().filter_map(|m| m.body.as_deref()).collect();
-    for n in 1..=3 {
+    each_once(&mut erin, 1..=3).await;
+}
+
+/// Reads what `erin` receives for 5 s: "message N" for each N of `numbers` exactly once.
+/// Returns every body received.
+async fn each_once(erin: &mut XmppClient, numbers: std::ops::RangeInclusive<usize>) -> Vec<String> {
+    let got = erin.collect(Duration::from_secs(5)).await;
+    let bodies: Vec<String> = got.into_iter().filter_map(|m| m.body).collect();
+    for n in numbers {
         let text = format!("message {n}");
         assert_eq!(
             bodies.iter().filter(|b| **b == text).count(),
@@ -502,6 +499,7 @@ async fn messages_cross_a_restart_of_switchboard_once_each() {
             "{text} arrived other than once: {bodies:?}"
         );
     }
+    bodies
 }
 
 /// Waits until the XMPP server confirmed every message up to `message_id`.

@@ -615,8 +615,8 @@ fn flood_section(args: &Args, runs: &[FloodRun]) -> Section {
 fn xmpp_summary(run: &XmppRun) -> String {
     format!(
         "console→console p50/p99 {:.1}/{:.1} ms ({:.0}/s); console→XMPP {:.1}/{:.1} ms \
-         ({:.0}/s); XMPP→console {:.1}/{:.1} ms ({:.0}/s); undelivered {}; presence to {} \
-         consoles p50/p99 {:.1}/{:.1} ms",
+         ({:.0}/s); XMPP→console {:.1}/{:.1} ms ({:.0}/s); undelivered {}; presence ({} \
+         samples) p50/p99 {:.1}/{:.1} ms",
         ms(run.local.deliver.p50),
         ms(run.local.deliver.p99),
         run.local.delivered_per_sec,

@@ -565,11 +565,7 @@ impl<'a> Bridge<'a> {
                 self.displayed(user, jid, update, stream).await
             }
             ServerFrame::Typing { from } => {
-                if let Some(me) = self
-                    .username(from)
-                    .await?
-                    .and_then(|name| stanza::user_jid(&name, self.domain))
-                {
+                if let Some(me) = self.local_jid(from).await? {
                     send(stream, stanza::composing(me, jid.into())).await?;
                 }
                 Ok(())
@@ -578,12 +574,15 @@ impl<'a> Bridge<'a> {
         }
     }
 
-    async fn username(&self, user: UserId) -> Result<Option<String>, LinkError> {
-        sqlx::query_scalar("SELECT username FROM users WHERE id = ? AND xmpp IS NULL")
-            .bind(user)
-            .fetch_optional(&self.state.db)
-            .await
-            .map_err(db_error)
+    /// The XMPP address of Switchboard user `user` (never a federated contact).
+    async fn local_jid(&self, user: UserId) -> Result<Option<Jid>, LinkError> {
+        let username: Option<String> =
+            sqlx::query_scalar("SELECT username FROM users WHERE id = ? AND xmpp IS NULL")
+                .bind(user)
+                .fetch_optional(&self.state.db)
+                .await
+                .map_err(db_error)?;
+        Ok(username.and_then(|name| stanza::user_jid(&name, self.domain)))
     }
 
     /// A Switchboard user read the conversation with federated contact `contact`: the newest
@@ -618,11 +617,7 @@ impl<'a> Bridge<'a> {
         let Some(row) = row else {
             return Ok(());
         };
-        let Some(me) = self
-            .username(update.user)
-            .await?
-            .and_then(|name| stanza::user_jid(&name, self.domain))
-        else {
+        let Some(me) = self.local_jid(update.user).await? else {
             return Ok(());
         };
         let stanza_id: String = row.get("stanza_id");
@@ -652,11 +647,7 @@ impl<'a> Bridge<'a> {
         let Some(subscribers) = self.subscribers.get(&user).cloned() else {
             return Ok(());
         };
-        let Some(me) = self
-            .username(user)
-            .await?
-            .and_then(|name| stanza::user_jid(&name, self.domain))
-        else {
+        let Some(me) = self.local_jid(user).await? else {
             return Ok(());
         };
         for to in subscribers {

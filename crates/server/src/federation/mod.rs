@@ -25,6 +25,7 @@ pub mod stanza;
 use std::{path::PathBuf, time::Duration};
 
 use serde::Deserialize;
+use switchboard_protocol::ServerFrame;
 use tokio_xmpp::jid::BareJid;
 
 use crate::state::AppState;
@@ -93,17 +94,37 @@ impl XmppConfig {
     }
 }
 
+/// Why the link is down, for consoles: `None` while it is up (see [`ServerFrame::Federation`]).
+pub fn down_reason(state: &AppState) -> Option<String> {
+    state
+        .health
+        .link_state(LINK)
+        .filter(|link| link != "up")
+        .map(|link| link.trim_start_matches("down: ").to_owned())
+}
+
+/// Records the link's state for `/healthz` and tells every console.
+fn report(state: &AppState, link: String) {
+    state.health.link(LINK, link);
+    let frame = ServerFrame::Federation {
+        down: down_reason(state),
+    };
+    state.hub.broadcast(frame.encode().into());
+}
+
 /// Keeps the link up until shutdown: connects, serves it, and after each failure connects
 /// again after a wait that doubles from 1 s to 30 s (back to 1 s once a link was up).
 pub async fn run(state: AppState, config: XmppConfig) {
     let mut backoff = FIRST_BACKOFF;
     loop {
-        state.health.link(LINK, "connecting");
+        if state.health.link_state(LINK).is_none() {
+            report(&state, "connecting".into());
+        }
         let outcome = match config.secret().await {
             Ok(secret) => match link::open(&config, &secret).await {
                 Ok(stream) => {
                     tracing::info!(domain = %config.domain, server = %config.server, "XMPP link up");
-                    state.health.link(LINK, "up");
+                    report(&state, "up".into());
                     backoff = FIRST_BACKOFF;
                     bridge::serve(&state, &config.domain, stream).await
                 }
@@ -120,8 +141,8 @@ pub async fn run(state: AppState, config: XmppConfig) {
             Err(err) => err.to_string(),
         };
         tracing::warn!(%reason, retry_in = ?backoff, "XMPP link down");
-        state.health.link(
-            LINK,
+        report(
+            &state,
             format!("down: {reason} (retrying in {} s)", backoff.as_secs()),
         );
         tokio::select! {

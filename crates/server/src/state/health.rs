@@ -29,6 +29,15 @@ impl Health {
             .insert(name, state.into());
     }
 
+    /// The state of the link `name` as last recorded, if there is such a link.
+    pub fn link_state(&self, name: &str) -> Option<String> {
+        self.links
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(name)
+            .cloned()
+    }
+
     /// "name: state" of each link to another server.
     pub fn links(&self) -> Vec<String> {
         self.links

@@ -451,6 +451,10 @@ impl Connection {
             config: self.state.client_config(),
         };
         self.send_frame(&welcome).await?;
+        if self.state.config.xmpp.is_some() {
+            let down = crate::federation::down_reason(&self.state);
+            self.send_frame(&ServerFrame::Federation { down }).await?;
+        }
         let directory = self.state.directory.clone();
         for page in directory.snapshot().iter() {
             self.send(page.clone()).await?;

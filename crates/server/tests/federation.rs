@@ -419,6 +419,10 @@ async fn messages_from_xmpp_wait_for_a_closed_console_as_unread() {
     })
     .await;
     let (_operator, frames) = server.connect("operator").await;
+    assert!(
+        frames.contains(&ServerFrame::Federation { down: None }),
+        "the hello says the XMPP link is up"
+    );
     let conversations = frames
         .iter()
         .find_map(|frame| match frame {

@@ -451,16 +451,16 @@ impl Connection {
             config: self.state.client_config(),
         };
         self.send_frame(&welcome).await?;
-        if self.state.config.xmpp.is_some() {
-            let down = crate::federation::down_reason(&self.state);
-            self.send_frame(&ServerFrame::Federation { down }).await?;
-        }
         let directory = self.state.directory.clone();
         for page in directory.snapshot().iter() {
             self.send(page.clone()).await?;
         }
         for page in joined.snapshot {
             self.send(page).await?;
+        }
+        if self.state.config.xmpp.is_some() {
+            let down = crate::federation::down_reason(&self.state);
+            self.send_frame(&ServerFrame::Federation { down }).await?;
         }
         if role.handles_calls() {
             self.operator_snapshots().await?;

@@ -31,11 +31,20 @@ test('the operator chats with an XMPP user as with a colleague, across a restart
     erin.presence('dnd');
     await expect(erinsPresence).toHaveAttribute('data-presence', 'dnd');
 
-    // Double-click, send: Erin's client gets it from the operator's address.
-    await openChatWith(page, 'Erin Evans');
-    await say(page, 'Your caller is holding on line 2');
+    // A predefined message from the right-click menu, then double-click and send: Erin's
+    // client gets both from the operator's address.
+    const row = page.getByRole('region', { name: 'Directory' }).getByRole('listitem')
+      .filter({ hasText: 'Erin Evans' });
+    await row.click({ button: 'right' });
+    await page.getByRole('menuitem', { name: 'IM', exact: true }).click();
+    await page.getByRole('menuitem', { name: 'Send Instant Message' }).click();
+    await page.getByRole('menuitem', { name: 'Your caller is holding on line 2' }).click();
     const got = await erin.next((e) => e.body === 'Your caller is holding on line 2');
     expect(got.from).toBe(OPERATOR);
+    await page.keyboard.press('Escape');
+    await openChatWith(page, 'Erin Evans');
+    await say(page, 'Are you free for a call?');
+    await erin.next((e) => e.body === 'Are you free for a call?');
     await expect(chat(page).log).toContainText('Your caller is holding on line 2');
 
     // The chat window is closed when Erin answers: a red dot, which reading clears; her

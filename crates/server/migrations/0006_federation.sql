@@ -19,3 +19,11 @@ CREATE TABLE xmpp_forwarded (
     singleton   INTEGER PRIMARY KEY CHECK (singleton = 1),
     message_id  INTEGER NOT NULL
 );
+
+-- Federated contacts who asked to see a Switchboard user's presence (a subscription or a
+-- probe, as bare JIDs): told of each change, also after a restart.
+CREATE TABLE xmpp_subscribers (
+    user_id     INTEGER NOT NULL REFERENCES users(id),
+    jid         TEXT    NOT NULL,
+    PRIMARY KEY (user_id, jid)
+) WITHOUT ROWID;

@@ -381,7 +381,7 @@ async fn messages_cross_a_restart_of_the_xmpp_server_once_each() {
 
 #[tokio::test]
 async fn a_switchboard_users_presence_reaches_the_xmpp_users_who_subscribed() {
-    let prosody = prosody::start(&["erin"]).await;
+    let prosody = prosody::start(&["erin", "frank"]).await;
     let (server, _erin_id) = linked_server(&prosody).await;
     let (mut operator, _) = server.connect("operator").await;
     let mut erin = erin_online(&prosody, None).await;
@@ -405,6 +405,25 @@ async fn a_switchboard_users_presence_reaches_the_xmpp_users_who_subscribed() {
         (p.from.starts_with(&operator_jid) && p.kind == "unavailable").then_some(())
     })
     .await;
+
+    // The subscription outlives a restart of Switchboard: Erin sees the operator come back.
+    let xmpp = prosody::config(&prosody);
+    let server = server.restart_with(|config| config.xmpp = Some(xmpp)).await;
+    wait_for_link(&server).await;
+    let (_operator, _) = server.connect("operator").await;
+    erin.expect_presence(WAIT, |p| {
+        (p.from.starts_with(&operator_jid) && p.kind == "away").then_some(())
+    })
+    .await;
+
+    // Someone on the XMPP server who is not in the directory is refused.
+    let mut frank = prosody.client("frank").await;
+    frank.subscribe(&operator_jid).await;
+    frank
+        .expect_presence(WAIT, |p| {
+            (p.from.starts_with(&operator_jid) && p.kind == "unsubscribed").then_some(())
+        })
+        .await;
 }
 
 #[tokio::test]

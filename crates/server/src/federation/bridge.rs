@@ -56,7 +56,7 @@ struct Bridge<'a> {
     /// Each federated contact's resources and their shown state.
     resources: HashMap<UserId, HashMap<String, PresenceState>>,
     /// XMPP users who asked for a Switchboard user's presence.
-    subscribers: HashMap<UserId, HashSet<Jid>>,
+    subscribers: HashMap<UserId, HashSet<BareJid>>,
     /// When the contacts were last read from the database.
     refreshed: Option<Instant>,
     /// Highest message id sent on this link, and the highest the XMPP server confirmed.
@@ -79,6 +79,8 @@ pub async fn serve(state: &AppState, domain: &str, mut stream: Stream) -> Result
     let mut bridge = Bridge::load(state, domain).await?;
     bridge.refresh(&mut stream, true).await?;
     bridge.catch_up(&mut stream).await?;
+    // Whatever changed while the link was down.
+    bridge.all_local_presence(&mut stream).await?;
     loop {
         tokio::select! {
             () = state.shutdown.cancelled() => {
@@ -148,6 +150,19 @@ impl<'a> Bridge<'a> {
                 .await
                 .map_err(db_error)?
                 .unwrap_or(0);
+        let mut subscribers: HashMap<UserId, HashSet<BareJid>> = HashMap::new();
+        for row in sqlx::query("SELECT user_id, jid FROM xmpp_subscribers")
+            .fetch_all(&state.db)
+            .await
+            .map_err(db_error)?
+        {
+            if let Ok(jid) = row.get::<String, _>("jid").parse() {
+                subscribers
+                    .entry(row.get("user_id"))
+                    .or_default()
+                    .insert(jid);
+            }
+        }
         Ok(Bridge {
             state,
             domain,
@@ -155,7 +170,7 @@ impl<'a> Bridge<'a> {
             jids: HashMap::new(),
             refreshed: None,
             resources: HashMap::new(),
-            subscribers: HashMap::new(),
+            subscribers,
             sent: confirmed,
             confirmed,
             barrier: None,
@@ -343,10 +358,16 @@ impl<'a> Bridge<'a> {
                 Ok(())
             }
             Incoming::Unsubscribe { from, to } => {
-                if let Some(user) = self.local_user(&to).await?
-                    && let Some(subscribers) = self.subscribers.get_mut(&user)
-                {
-                    subscribers.retain(|jid| jid.to_bare() != from);
+                if let Some(user) = self.local_user(&to).await? {
+                    if let Some(subscribers) = self.subscribers.get_mut(&user) {
+                        subscribers.remove(&from);
+                    }
+                    sqlx::query("DELETE FROM xmpp_subscribers WHERE user_id = ? AND jid = ?")
+                        .bind(user)
+                        .bind(from.as_str())
+                        .execute(&self.state.db)
+                        .await
+                        .map_err(db_error)?;
                 }
                 Ok(())
             }
@@ -533,12 +554,31 @@ impl<'a> Bridge<'a> {
         ) else {
             return Ok(());
         };
+        let bare = from.to_bare();
+        // Only people in the directory see Switchboard users' presence (an XMPP server that
+        // federates with others would otherwise show it to the world).
+        if self.contact(&bare, stream).await?.is_none() {
+            let denied = stanza::presence_of_kind(PresenceType::Unsubscribed, me, bare.into());
+            return send(stream, denied).await;
+        }
         let subscribed =
-            stanza::presence_of_kind(PresenceType::Subscribed, me.clone(), from.to_bare().into());
+            stanza::presence_of_kind(PresenceType::Subscribed, me.clone(), bare.clone().into());
         send(stream, subscribed).await?;
         let shown = self.state.hub.presence_of(user);
-        send(stream, stanza::presence(me, from.clone(), shown)).await?;
-        self.subscribers.entry(user).or_default().insert(from);
+        send(stream, stanza::presence(me, from, shown)).await?;
+        if self
+            .subscribers
+            .entry(user)
+            .or_default()
+            .insert(bare.clone())
+        {
+            sqlx::query("INSERT OR IGNORE INTO xmpp_subscribers (user_id, jid) VALUES (?, ?)")
+                .bind(user)
+                .bind(bare.as_str())
+                .execute(&self.state.db)
+                .await
+                .map_err(db_error)?;
+        }
         Ok(())
     }
 
@@ -651,12 +691,13 @@ impl<'a> Bridge<'a> {
             return Ok(());
         };
         for to in subscribers {
-            send(stream, stanza::presence(me.clone(), to, shown)).await?;
+            send(stream, stanza::presence(me.clone(), to.into(), shown)).await?;
         }
         Ok(())
     }
 
-    /// Presence changes were missed: every subscribed-to user's presence is sent again.
+    /// Presence changes were missed (a new link, a lagging watch): every subscribed-to
+    /// user's presence is sent again.
     async fn all_local_presence(&mut self, stream: &mut Stream) -> Result<(), LinkError> {
         let users: Vec<UserId> = self.subscribers.keys().copied().collect();
         for user in users {

@@ -575,3 +575,40 @@ async fn a_federated_contacts_account_can_neither_sign_in_nor_get_a_password() {
     let response = server.sign_in_response(&username, "operator").await;
     assert_eq!(response.status(), 401);
 }
+
+#[tokio::test]
+async fn an_xmpp_presence_flood_reaches_consoles_only_within_the_allowance() {
+    let prosody = prosody::start(&["erin"]).await;
+    let (server, erin_id) = linked_server(&prosody).await;
+    let (mut operator, _) = server.connect("operator").await;
+    let mut erin = erin_online(&prosody, None).await;
+    presence_becomes(&mut operator, erin_id, PresenceState::Available).await;
+    let flood = 200;
+    for n in 0..flood {
+        erin.presence(Some(if n % 2 == 0 { "dnd" } else { "away" }))
+            .await;
+    }
+    erin.presence(Some("xa")).await;
+    // What the console hears within 3 s: at most the allowance (a burst of 10, then one a
+    // second), never one frame per stanza.
+    let mut heard = 0;
+    let until = tokio::time::Instant::now() + Duration::from_secs(3);
+    while let Ok(frame) = tokio::time::timeout_at(until, operator.recv()).await {
+        if matches!(frame, ServerFrame::Presence(update) if update.user == erin_id) {
+            heard += 1;
+        }
+    }
+    assert!(
+        (1..=16).contains(&heard),
+        "{heard} presence frames for {flood} stanzas"
+    );
+    // The latest state is shown once the allowance allows it: xa is away.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while server.state.hub.presence_of(erin_id) != PresenceState::Away {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the latest presence was never shown"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

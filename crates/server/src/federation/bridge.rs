@@ -26,11 +26,13 @@ use super::{
     link::{self, LinkError, Stream},
     stanza::{self, Incoming, Refusal},
 };
-use crate::{chat::markers::Mark, presence::ToLink, state::AppState};
+use crate::{chat::markers::Mark, presence::ToLink, state::AppState, ws::allowance::FrameKind};
 
 /// Frames for federated contacts that may wait for the link before some are dropped (the
 /// link catches up on messages from the database).
 const LINK_QUEUE: usize = 4096;
+/// How often presence changes held back by a contact's allowance are published.
+const PRESENCE_FLUSH: Duration = Duration::from_millis(500);
 /// Least time between two readings of the federated contacts.
 const REFRESH_EVERY: Duration = Duration::from_secs(1);
 /// Most messages read from the database per catch-up query.
@@ -55,6 +57,10 @@ struct Bridge<'a> {
     jids: HashMap<UserId, BareJid>,
     /// Each federated contact's resources and their shown state.
     resources: HashMap<UserId, HashMap<String, PresenceState>>,
+    /// Contacts whose latest presence waits for their allowance (the consoles' allowances of
+    /// [`crate::ws::allowance`] apply to what a federated contact does: a flood from the XMPP
+    /// side must not become a broadcast or a commit per stanza).
+    held_back: HashSet<UserId>,
     /// XMPP users who asked for a Switchboard user's presence.
     subscribers: HashMap<UserId, HashSet<BareJid>>,
     /// When the contacts were last read from the database.
@@ -81,8 +87,10 @@ pub async fn serve(state: &AppState, domain: &str, mut stream: Stream) -> Result
     bridge.catch_up(&mut stream).await?;
     // Whatever changed while the link was down.
     bridge.all_local_presence(&mut stream).await?;
+    let mut flush = tokio::time::interval(PRESENCE_FLUSH);
     loop {
         tokio::select! {
+            _ = flush.tick() => bridge.flush_presence(),
             () = state.shutdown.cancelled() => {
                 let _ = stream.shutdown().await;
                 return Ok(());
@@ -170,6 +178,7 @@ impl<'a> Bridge<'a> {
             jids: HashMap::new(),
             refreshed: None,
             resources: HashMap::new(),
+            held_back: HashSet::new(),
             subscribers,
             sent: confirmed,
             confirmed,
@@ -334,7 +343,8 @@ impl<'a> Bridge<'a> {
                 if let (Some(contact), Some(user)) = (
                     self.contact(&from, stream).await?,
                     self.local_user(&to).await?,
-                ) {
+                ) && self.allowed(contact, FrameKind::Typing)
+                {
                     self.state.chat.typing(contact, user);
                 }
                 Ok(())
@@ -497,6 +507,11 @@ impl<'a> Bridge<'a> {
         ) else {
             return Ok(());
         };
+        // Markers only grow: one held back is made good by the next.
+        if !self.allowed(contact, FrameKind::Read) {
+            tracing::debug!(%from, "XMPP: a marker past the contact's allowance was dropped");
+            return Ok(());
+        }
         let seq: Option<i64> = sqlx::query_scalar(
             "SELECT seq FROM messages WHERE sender = ? AND recipient = ? AND client_msg_id = ?",
         )
@@ -529,8 +544,28 @@ impl<'a> Bridge<'a> {
         } else {
             resources.insert(resource, shown);
         }
-        // The most reachable of their resources.
-        let best = [
+        let best = self.best_presence(contact);
+        if best == self.state.hub.presence_of(contact) {
+            self.held_back.remove(&contact);
+        } else if self.allowed(contact, FrameKind::Presence) {
+            self.held_back.remove(&contact);
+            self.state.hub.set_federated(contact, best);
+        } else {
+            self.held_back.insert(contact);
+        }
+    }
+
+    /// Whether contact `contact` may do one more of `kind` now.
+    fn allowed(&self, contact: UserId, kind: FrameKind) -> bool {
+        self.state.frames.take(contact, kind)
+    }
+
+    /// The most reachable of a contact's resources.
+    fn best_presence(&self, contact: UserId) -> PresenceState {
+        let Some(resources) = self.resources.get(&contact) else {
+            return PresenceState::Offline;
+        };
+        [
             PresenceState::Available,
             PresenceState::Busy,
             PresenceState::Dnd,
@@ -538,8 +573,22 @@ impl<'a> Bridge<'a> {
         ]
         .into_iter()
         .find(|state| resources.values().any(|shown| shown == state))
-        .unwrap_or(PresenceState::Offline);
-        self.state.hub.set_federated(contact, best);
+        .unwrap_or(PresenceState::Offline)
+    }
+
+    /// Publishes the held-back presence of contacts whose allowance allows it again.
+    fn flush_presence(&mut self) {
+        let ready: Vec<UserId> = self
+            .held_back
+            .iter()
+            .copied()
+            .filter(|&contact| self.allowed(contact, FrameKind::Presence))
+            .collect();
+        for contact in ready {
+            self.held_back.remove(&contact);
+            let best = self.best_presence(contact);
+            self.state.hub.set_federated(contact, best);
+        }
     }
 
     async fn subscribe(

@@ -31,8 +31,9 @@ use crate::{chat::markers::Mark, presence::ToLink, state::AppState, ws::allowanc
 /// Frames for federated contacts that may wait for the link before some are dropped (the
 /// link catches up on messages from the database).
 const LINK_QUEUE: usize = 4096;
-/// How often presence changes held back by a contact's allowance are published.
-const PRESENCE_FLUSH: Duration = Duration::from_millis(500);
+/// How often presence changes held back by a contact's allowance are published, and new
+/// contacts read.
+const TICK: Duration = Duration::from_millis(500);
 /// Least time between two readings of the federated contacts.
 const REFRESH_EVERY: Duration = Duration::from_secs(1);
 /// Most messages read from the database per catch-up query.
@@ -65,6 +66,8 @@ struct Bridge<'a> {
     subscribers: HashMap<UserId, HashSet<BareJid>>,
     /// When the contacts were last read from the database.
     refreshed: Option<Instant>,
+    /// New contacts were added since the last reading.
+    new_contacts: bool,
     /// Highest message id sent on this link, and the highest the XMPP server confirmed.
     sent: i64,
     confirmed: i64,
@@ -87,10 +90,10 @@ pub async fn serve(state: &AppState, domain: &str, mut stream: Stream) -> Result
     bridge.catch_up(&mut stream).await?;
     // Whatever changed while the link was down.
     bridge.all_local_presence(&mut stream).await?;
-    let mut flush = tokio::time::interval(PRESENCE_FLUSH);
+    let mut tick = tokio::time::interval(TICK);
     loop {
         tokio::select! {
-            _ = flush.tick() => bridge.flush_presence(),
+            _ = tick.tick() => bridge.tick(&mut stream).await?,
             () = state.shutdown.cancelled() => {
                 let _ = stream.shutdown().await;
                 return Ok(());
@@ -106,7 +109,8 @@ pub async fn serve(state: &AppState, domain: &str, mut stream: Stream) -> Result
             },
             Some(told) = frames.recv() => match told {
                 ToLink::Frame(user, frame) => bridge.outgoing(user, &frame, &mut stream).await?,
-                ToLink::Contact(_) => bridge.refresh(&mut stream, true).await?,
+                // An import adds contacts by the thousand: read them once per tick.
+                ToLink::Contact(_) => bridge.new_contacts = true,
             },
             watched = watch.recv() => match watched {
                 Ok(frame) => bridge.local_presence(&frame, &mut stream).await?,
@@ -177,6 +181,7 @@ impl<'a> Bridge<'a> {
             contacts: HashMap::new(),
             jids: HashMap::new(),
             refreshed: None,
+            new_contacts: false,
             resources: HashMap::new(),
             held_back: HashSet::new(),
             subscribers,
@@ -574,6 +579,15 @@ impl<'a> Bridge<'a> {
         .into_iter()
         .find(|state| resources.values().any(|shown| shown == state))
         .unwrap_or(PresenceState::Offline)
+    }
+
+    /// The periodic work: new contacts, held-back presence.
+    async fn tick(&mut self, stream: &mut Stream) -> Result<(), LinkError> {
+        if std::mem::take(&mut self.new_contacts) {
+            self.refresh(stream, true).await?;
+        }
+        self.flush_presence();
+        Ok(())
     }
 
     /// Publishes the held-back presence of contacts whose allowance allows it again.

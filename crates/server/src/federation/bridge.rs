@@ -246,7 +246,10 @@ impl<'a> Bridge<'a> {
         stream: &mut Stream,
     ) -> Result<Option<UserId>, LinkError> {
         if !self.contacts.contains_key(jid) {
-            self.refresh(stream, false).await?;
+            // Known new contacts are read at once, not at the next tick: their first
+            // stanza may come before it.
+            let now = std::mem::take(&mut self.new_contacts);
+            self.refresh(stream, now).await?;
         }
         Ok(self.contacts.get(jid).copied())
     }

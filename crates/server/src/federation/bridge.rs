@@ -737,6 +737,11 @@ impl<'a> Bridge<'a> {
         frame: &Utf8Bytes,
         stream: &mut Stream,
     ) -> Result<(), LinkError> {
+        // Every frame for every console passes here (directory deltas among them): decode
+        // only when someone subscribed.
+        if self.subscribers.is_empty() {
+            return Ok(());
+        }
         let Ok(ServerFrame::Presence(update)) = ServerFrame::decode(frame.as_str()) else {
             return Ok(());
         };

@@ -2,6 +2,7 @@
 //! 127.0.0.1, and the programs built on it (`chaos`, `bench`).
 //!
 //! * [`client`]: sign in, open `/ws`, send and receive frames (the chaos test's console)
+//! * [`cluster`]: PostgreSQL and nats-server, for several nodes
 //! * [`server`]: a real server process with its own data directory
 //! * [`harness`]: the benchmark scenarios, run alike against the server and the relay
 //! * [`relay`]: the bare WebSocket relay the benchmarks compare against
@@ -14,6 +15,7 @@
 //! * [`stats`], [`system`]: percentiles and medians; what Linux tells about the machine
 
 pub mod client;
+pub mod cluster;
 pub mod console;
 pub mod federation;
 pub mod flood;

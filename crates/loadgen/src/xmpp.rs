@@ -12,6 +12,8 @@ use std::{
 };
 
 use serde_json::json;
+
+use crate::cluster::free_port;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 /// Debian's Prosody.
@@ -325,12 +327,6 @@ impl XmppClient {
         self.command(json!({ "quit": true })).await;
         let _ = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
     }
-}
-
-/// A port that was free a moment ago on 127.0.0.1.
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-    listener.local_addr().expect("its address").port()
 }
 
 /// A Switchboard server process linked to a fresh Prosody, for the chaos test and the

@@ -1,7 +1,7 @@
 //! Accounts and roles: what `switchboard-server user ...` and the Administration view do.
 //! Every change commits its audit row with it (see [`crate::audit`]).
 
-use sqlx::{Row, SqlitePool, sqlite::SqliteRow};
+use sqlx::{AnyPool, Row, any::AnyRow};
 use switchboard_protocol::{Account, AccountChange, NewAccount, Role, UserId};
 
 use crate::{audit, auth::hash_password_off_thread, error::AppError};
@@ -9,7 +9,7 @@ use crate::{audit, auth::hash_password_off_thread, error::AppError};
 /// Shortest password an administrator may set.
 pub const MIN_PASSWORD_CHARS: usize = 8;
 
-fn account(row: &SqliteRow) -> Account {
+fn account(row: &AnyRow) -> Account {
     let role: String = row.get("role");
     Account {
         id: row.get("id"),
@@ -23,7 +23,7 @@ fn account(row: &SqliteRow) -> Account {
 const SELECT: &str = "SELECT id, username, display_name, role, active FROM users";
 
 /// Every account, by username.
-pub async fn list(db: &SqlitePool) -> Result<Vec<Account>, sqlx::Error> {
+pub async fn list(db: &AnyPool) -> Result<Vec<Account>, sqlx::Error> {
     let rows = sqlx::query(&format!("{SELECT} ORDER BY username"))
         .fetch_all(db)
         .await?;
@@ -31,14 +31,14 @@ pub async fn list(db: &SqlitePool) -> Result<Vec<Account>, sqlx::Error> {
 }
 
 /// Number of accounts: a server with none tells how to add the first administrator.
-pub async fn count(db: &SqlitePool) -> Result<i64, sqlx::Error> {
+pub async fn count(db: &AnyPool) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT COUNT(*) FROM users")
         .fetch_one(db)
         .await
 }
 
-async fn find(db: &SqlitePool, username: &str) -> Result<Account, AppError> {
-    sqlx::query(&format!("{SELECT} WHERE username = ?"))
+async fn find(db: &AnyPool, username: &str) -> Result<Account, AppError> {
+    sqlx::query(&format!("{SELECT} WHERE username = $1"))
         .bind(username)
         .fetch_optional(db)
         .await?
@@ -49,10 +49,10 @@ async fn find(db: &SqlitePool, username: &str) -> Result<Account, AppError> {
 /// Ends every session of `user` (deactivated, new password); the audit row recorded with it
 /// makes running servers close the account's open consoles.
 pub(crate) async fn end_sessions(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut sqlx::AnyConnection,
     user: UserId,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM sessions WHERE user_id = ?")
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1")
         .bind(user)
         .execute(tx)
         .await?;
@@ -84,7 +84,7 @@ fn check_password(password: &str) -> Result<(), AppError> {
 }
 
 /// Creates an account. `actor` is the admin's username or `cli`.
-pub async fn add(db: &SqlitePool, actor: &str, new: NewAccount) -> Result<Account, AppError> {
+pub async fn add(db: &AnyPool, actor: &str, new: NewAccount) -> Result<Account, AppError> {
     check_username(&new.username).map_err(AppError::Invalid)?;
     let display_name = new.display_name.trim();
     if display_name.is_empty() || display_name.chars().count() > 200 {
@@ -96,7 +96,7 @@ pub async fn add(db: &SqlitePool, actor: &str, new: NewAccount) -> Result<Accoun
     let hash = hash_password_off_thread(new.password).await?;
     let mut tx = crate::storage::begin_write(db).await?;
     let inserted = sqlx::query(
-        "INSERT INTO users (username, display_name, password_hash, role) VALUES (?, ?, ?, ?) \
+        "INSERT INTO users (username, display_name, password_hash, role) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (username) DO NOTHING RETURNING id",
     )
     .bind(&new.username)
@@ -121,7 +121,7 @@ pub async fn add(db: &SqlitePool, actor: &str, new: NewAccount) -> Result<Accoun
 /// Changes an account's role or deactivates / reactivates it. The last active admin can be
 /// neither demoted nor deactivated: nobody could administer the installation any more.
 pub async fn change(
-    db: &SqlitePool,
+    db: &AnyPool,
     actor: &str,
     username: &str,
     change: AccountChange,
@@ -143,7 +143,7 @@ pub async fn change(
         }
     }
     if let Some(role) = change.role.filter(|role| *role != current.role) {
-        sqlx::query("UPDATE users SET role = ? WHERE id = ?")
+        sqlx::query("UPDATE users SET role = $1 WHERE id = $2")
             .bind(role.as_str())
             .bind(current.id)
             .execute(&mut *tx)
@@ -152,7 +152,7 @@ pub async fn change(
         audit::record(&mut *tx, actor, "user.role", &detail, Some(current.id)).await?;
     }
     if let Some(active) = change.active.filter(|active| *active != current.active) {
-        sqlx::query("UPDATE users SET active = ? WHERE id = ?")
+        sqlx::query("UPDATE users SET active = $1 WHERE id = $2")
             .bind(active)
             .bind(current.id)
             .execute(&mut *tx)
@@ -173,7 +173,7 @@ pub async fn change(
 
 /// Sets a new password; the account's other sessions end (whoever knew the old one is out).
 pub async fn reset_password(
-    db: &SqlitePool,
+    db: &AnyPool,
     actor: &str,
     username: &str,
     password: String,
@@ -182,7 +182,7 @@ pub async fn reset_password(
     check_password(&password)?;
     let hash = hash_password_off_thread(password).await?;
     let mut tx = crate::storage::begin_write(db).await?;
-    let updated = sqlx::query("UPDATE users SET password_hash = ? WHERE id = ? AND xmpp IS NULL")
+    let updated = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2 AND xmpp IS NULL")
         .bind(hash)
         .bind(account.id)
         .execute(&mut *tx)

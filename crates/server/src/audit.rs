@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use sqlx::{Row, SqliteExecutor, SqlitePool};
+use sqlx::{Any, AnyPool, Executor, Row};
 use switchboard_protocol::{AuditEntry, UserId};
 
 use crate::{clock::now_ms, state::AppState};
@@ -20,14 +20,14 @@ pub const RECENT: i64 = 200;
 
 /// Writes one audit row; call it in the transaction of the change it records.
 pub async fn record(
-    db: impl SqliteExecutor<'_>,
+    db: impl Executor<'_, Database = Any>,
     actor: &str,
     action: &str,
     detail: &str,
     user: Option<UserId>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO audit_log (at_ms, actor, action, detail, user_id) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO audit_log (at_ms, actor, action, detail, user_id) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(now_ms())
     .bind(actor)
@@ -40,9 +40,9 @@ pub async fn record(
 }
 
 /// The newest audit rows, newest first.
-pub async fn recent(db: &SqlitePool) -> Result<Vec<AuditEntry>, sqlx::Error> {
+pub async fn recent(db: &AnyPool) -> Result<Vec<AuditEntry>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT seq, at_ms, actor, action, detail FROM audit_log ORDER BY seq DESC LIMIT ?",
+        "SELECT seq, at_ms, actor, action, detail FROM audit_log ORDER BY seq DESC LIMIT $1",
     )
     .bind(RECENT)
     .fetch_all(db)
@@ -60,7 +60,7 @@ pub async fn recent(db: &SqlitePool) -> Result<Vec<AuditEntry>, sqlx::Error> {
 }
 
 /// The newest audit row's seq (0 for none): where a starting server begins to follow.
-pub async fn head(db: &SqlitePool) -> Result<i64, sqlx::Error> {
+pub async fn head(db: &AnyPool) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM audit_log")
         .fetch_one(db)
         .await
@@ -75,7 +75,7 @@ pub async fn follow(state: AppState, mut seen: i64) {
             _ = tick.tick() => {}
         }
         let rows =
-            sqlx::query("SELECT seq, action, user_id FROM audit_log WHERE seq > ? ORDER BY seq")
+            sqlx::query("SELECT seq, action, user_id FROM audit_log WHERE seq > $1 ORDER BY seq")
                 .bind(seen)
                 .fetch_all(&state.db)
                 .await;

@@ -8,7 +8,7 @@ use std::{
 };
 
 use anyhow::Context;
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 use switchboard_protocol::{AccountChange, NewAccount, Role};
 
 use crate::{
@@ -49,7 +49,7 @@ fn read_password(file: Option<&Path>) -> anyhow::Result<String> {
 }
 
 /// Runs `user ...`.
-pub async fn user(db: &SqlitePool, command: UserCommand) -> anyhow::Result<()> {
+pub async fn user(db: &AnyPool, command: UserCommand) -> anyhow::Result<()> {
     match command {
         UserCommand::Add {
             username,
@@ -110,7 +110,7 @@ pub async fn user(db: &SqlitePool, command: UserCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn set_active(db: &SqlitePool, username: &str, active: bool) -> anyhow::Result<()> {
+async fn set_active(db: &AnyPool, username: &str, active: bool) -> anyhow::Result<()> {
     let change = AccountChange {
         role: None,
         active: Some(active),
@@ -123,7 +123,7 @@ async fn set_active(db: &SqlitePool, username: &str, active: bool) -> anyhow::Re
 
 /// Runs `directory ...`.
 pub async fn directory(
-    db: &SqlitePool,
+    db: &AnyPool,
     config: &Config,
     command: DirectoryCommand,
 ) -> anyhow::Result<()> {
@@ -148,7 +148,7 @@ pub async fn directory(
 }
 
 /// `directory import FILE [--dry-run]`.
-async fn import(db: &SqlitePool, file: &Path, dry_run: bool) -> anyhow::Result<()> {
+async fn import(db: &AnyPool, file: &Path, dry_run: bool) -> anyhow::Result<()> {
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let records = import::parse_csv(&bytes)
         .with_context(|| format!("{}: nothing was imported", file.display()))?;

@@ -15,7 +15,7 @@ use std::{
 };
 
 use axum::extract::ws::Utf8Bytes;
-use sqlx::{Row, SqlitePool};
+use sqlx::{AnyPool, Row};
 use switchboard_protocol::{PresenceState, PresenceUpdate, Role, ServerFrame, UserId};
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
@@ -112,13 +112,13 @@ pub struct Hub {
 
 impl Hub {
     /// Loads every user's chosen presence, and who is a federated contact.
-    pub async fn load(db: &SqlitePool) -> Result<Self, sqlx::Error> {
-        let rows = sqlx::query("SELECT id, presence, xmpp IS NOT NULL AS federated FROM users")
+    pub async fn load(db: &AnyPool) -> Result<Self, sqlx::Error> {
+        let rows = sqlx::query("SELECT id, presence, xmpp FROM users")
             .fetch_all(db)
             .await?;
         let federated = rows
             .iter()
-            .filter(|row| row.get::<bool, _>("federated"))
+            .filter(|row| row.get::<Option<String>, _>("xmpp").is_some())
             .map(|row| (row.get::<UserId, _>("id"), PresenceState::Offline))
             .collect();
         let chosen = rows

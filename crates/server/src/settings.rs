@@ -2,7 +2,7 @@
 //! database once changed (they then win over the config file); every open console gets them
 //! through the change feed ([`crate::audit`]).
 
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 use switchboard_protocol::{ChatSettings, ClientConfig};
 
 use crate::{audit, config::Config, error::AppError};
@@ -13,8 +13,8 @@ const KEY: &str = "chat";
 
 /// The console configuration as it stands: the config file's, with the stored chat settings
 /// on top.
-pub async fn load(db: &SqlitePool, config: &Config) -> Result<ClientConfig, sqlx::Error> {
-    let stored: Option<String> = sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
+pub async fn load(db: &AnyPool, config: &Config) -> Result<ClientConfig, sqlx::Error> {
+    let stored: Option<String> = sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
         .bind(KEY)
         .fetch_optional(db)
         .await?;
@@ -41,7 +41,7 @@ fn is_key(key: &str) -> bool {
 
 /// Checks and stores new chat settings.
 pub async fn save(
-    db: &SqlitePool,
+    db: &AnyPool,
     config: &Config,
     actor: &str,
     mut settings: ChatSettings,
@@ -70,7 +70,7 @@ pub async fn save(
     let json = serde_json::to_string(&settings)
         .map_err(|err| AppError::Internal(format!("encoding settings: {err}")))?;
     let mut tx = crate::storage::begin_write(db).await?;
-    sqlx::query("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+    sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
         .bind(KEY)
         .bind(json)
         .execute(&mut *tx)

@@ -4,7 +4,7 @@ pub mod health;
 
 use std::sync::{Arc, RwLock};
 
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 use switchboard_protocol::{ClientConfig, ServerFrame};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -24,7 +24,7 @@ use crate::{
 /// Cheap to clone: every field is a handle.
 #[derive(Clone)]
 pub struct AppState {
-    pub db: SqlitePool,
+    pub db: AnyPool,
     pub config: Arc<Config>,
     /// Who is connected, their presence, and fan-out to every connection.
     pub hub: Arc<Hub>,
@@ -52,7 +52,7 @@ pub struct AppState {
 impl AppState {
     /// Loads what the hub and the directory need from the database.
     pub async fn load(
-        db: SqlitePool,
+        db: AnyPool,
         config: Config,
         shutdown: CancellationToken,
     ) -> Result<Self, sqlx::Error> {

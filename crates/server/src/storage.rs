@@ -1,4 +1,10 @@
 //! The database: opening the pool, durability settings and migrations.
+//!
+//! Every feature runs on SQLite (embedded, one node: the default) and on PostgreSQL (several
+//! nodes on one database, docs/cluster.md) through sqlx's `Any` driver. Queries are written
+//! in the SQL both accept (`$1` placeholders, `ON CONFLICT`, `RETURNING`); the few places that
+//! differ ask [`is_postgres`]. Each database has its own migrations, one file per version in
+//! `migrations/sqlite` and `migrations/postgres`, with the same schema.
 
 use std::{
     path::{Path, PathBuf},
@@ -7,51 +13,119 @@ use std::{
 };
 
 use sqlx::{
-    Connection, Sqlite, SqliteConnection, SqlitePool, Transaction,
-    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+    Any, AnyPool, Connection, Executor, SqliteConnection, Transaction,
+    any::{AnyConnectOptions, AnyPoolOptions},
+    sqlite::SqliteConnectOptions,
 };
 
-/// Opens (creating if missing) the SQLite database and brings its schema up to date.
+/// The database pool every part of the server shares.
+pub type Db = AnyPool;
+
+/// Whether `url` names a PostgreSQL database (else it is SQLite).
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres:") || url.starts_with("postgresql:")
+}
+
+/// Whether `db` is PostgreSQL.
+pub fn is_postgres(db: &Db) -> bool {
+    is_postgres_url(db.connect_options().database_url.as_str())
+}
+
+/// Opens the database and brings its schema up to date: SQLite is created if missing,
+/// PostgreSQL must exist (an empty database is fine).
 ///
-/// WAL lets readers run beside the writer; `synchronous = FULL` makes every commit durable
-/// before it returns, so whatever the server acknowledges survives a crash or power loss.
-pub async fn open(url: &str) -> Result<SqlitePool, sqlx::Error> {
+/// SQLite runs in WAL so that readers run beside the writer, with `synchronous = FULL` so that
+/// every commit is durable before it returns: whatever the server acknowledges survives a
+/// crash or power loss. PostgreSQL's defaults (`synchronous_commit = on`) already are.
+pub async fn open(url: &str) -> Result<Db, sqlx::Error> {
+    sqlx::any::install_default_drivers();
+    if is_postgres_url(url) {
+        let pool = AnyPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await?;
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        return Ok(pool);
+    }
     let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-    let options = SqliteConnectOptions::from_str(url)?
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Full)
-        .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(5));
-    if let Some(dir) = options.get_filename().parent()
+    let sqlite = SqliteConnectOptions::from_str(url)?;
+    if let Some(dir) = sqlite.get_filename().parent()
         && !in_memory
         && !dir.as_os_str().is_empty()
     {
         std::fs::create_dir_all(dir)?;
     }
+    let options = AnyConnectOptions::from_str(&creating(url))?;
     // Each connection to `:memory:` is its own database: keep exactly one, forever.
     let pool = if in_memory {
-        SqlitePoolOptions::new()
+        AnyPoolOptions::new()
             .max_connections(1)
             .min_connections(1)
             .idle_timeout(None)
             .max_lifetime(None)
     } else {
-        SqlitePoolOptions::new().max_connections(8)
+        AnyPoolOptions::new().max_connections(8)
     }
+    .after_connect(|conn, _| {
+        Box::pin(async move {
+            conn.execute(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000",
+            )
+            .await?;
+            Ok(())
+        })
+    })
     .connect_with(options)
     .await?;
-    sqlx::migrate!("./migrations").run(&pool).await?;
+    sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
     Ok(pool)
 }
 
-/// Begins a transaction that writes, as `BEGIN IMMEDIATE`: it takes the write lock at once,
-/// waiting up to the busy timeout while another writer holds it. A plain (deferred) `BEGIN`
-/// that reads and then writes fails at once with SQLITE_BUSY ("database is locked") when
-/// another connection committed in between, without waiting: in the chat writer that fails a
-/// whole batch of messages.
-pub async fn begin_write(db: &SqlitePool) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
-    db.begin_with("BEGIN IMMEDIATE").await
+/// `url` with `mode=rwc` (create if missing) unless it names a mode already.
+fn creating(url: &str) -> String {
+    if url.contains("mode=") {
+        url.to_owned()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    }
+}
+
+/// Begins a transaction that writes. On SQLite it is `BEGIN IMMEDIATE`: it takes the write
+/// lock at once, waiting up to the busy timeout while another writer holds it. A plain
+/// (deferred) `BEGIN` that reads and then writes fails at once with SQLITE_BUSY ("database is
+/// locked") when another connection committed in between, without waiting: in the chat writer
+/// that fails a whole batch of messages. PostgreSQL locks rows as they are written.
+pub async fn begin_write(db: &Db) -> Result<Transaction<'static, Any>, sqlx::Error> {
+    if is_postgres(db) {
+        db.begin().await
+    } else {
+        db.begin_with("BEGIN IMMEDIATE").await
+    }
+}
+
+/// The `VALUES` list of a multi-row statement: `rows` tuples of `columns` placeholders,
+/// numbered from `$first` (sqlx's `QueryBuilder` writes `?` for the `Any` driver, which
+/// PostgreSQL does not accept).
+pub fn values(rows: usize, columns: usize, first: usize) -> String {
+    let mut sql = String::from("VALUES ");
+    for row in 0..rows {
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for column in 0..columns {
+            if column > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", first + row * columns + column));
+        }
+        sql.push(')');
+    }
+    sql
 }
 
 /// Why a backup was not written; each names the flag to fix.

@@ -11,7 +11,7 @@ use common::{
 };
 use futures_util::StreamExt;
 use ldap3::Scope;
-use sqlx::{Row, SqlitePool};
+use sqlx::{AnyPool, Row};
 use switchboard_protocol::{ServerFrame, SyncStatus};
 use switchboard_server::directory::ldap::{self, sync_once};
 use tokio_tungstenite::tungstenite::Message;
@@ -19,10 +19,10 @@ use tokio_util::sync::CancellationToken;
 
 /// The directory as stored: (external id, name, numbers, department, title, location, email,
 /// removed), in id order.
-async fn directory_rows(db: &SqlitePool) -> Vec<String> {
+async fn directory_rows(db: &AnyPool) -> Vec<String> {
     sqlx::query(
         "SELECT external_id, name, numbers, department, title, location, email, \
-         removed_at_ms IS NOT NULL AS removed FROM directory_entries ORDER BY id",
+         removed_at_ms FROM directory_entries ORDER BY id",
     )
     .fetch_all(db)
     .await
@@ -30,7 +30,7 @@ async fn directory_rows(db: &SqlitePool) -> Vec<String> {
     .iter()
     .map(|row| {
         let text = |column: &str| row.get::<Option<String>, _>(column).unwrap_or_default();
-        let removed: bool = row.get("removed");
+        let removed = row.get::<Option<i64>, _>("removed_at_ms").is_some();
         format!(
             "{}|{}|{}|{}|{}|{}|{}|{removed}",
             text("external_id"),
@@ -45,14 +45,14 @@ async fn directory_rows(db: &SqlitePool) -> Vec<String> {
     .collect()
 }
 
-async fn audit_rows(db: &SqlitePool) -> i64 {
+async fn audit_rows(db: &AnyPool) -> i64 {
     sqlx::query_scalar("SELECT COUNT(*) FROM audit_log")
         .fetch_one(db)
         .await
         .unwrap()
 }
 
-async fn active_entries(db: &SqlitePool) -> i64 {
+async fn active_entries(db: &AnyPool) -> i64 {
     sqlx::query_scalar("SELECT COUNT(*) FROM directory_entries WHERE removed_at_ms IS NULL")
         .fetch_one(db)
         .await

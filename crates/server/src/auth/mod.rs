@@ -24,7 +24,7 @@ use axum_extra::extract::{
 };
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use sqlx::{Row, SqlitePool};
+use sqlx::{AnyPool, Row};
 use switchboard_protocol::{LoginRequest, Role, SessionInfo, User};
 
 use crate::{error::AppError, state::AppState};
@@ -100,13 +100,13 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// Creates a session for `user` and returns its token (for the cookie).
-pub async fn create_session(db: &SqlitePool, user: i64) -> Result<String, AppError> {
+pub async fn create_session(db: &AnyPool, user: i64) -> Result<String, AppError> {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     let token = hex(&bytes);
     let now = now();
     sqlx::query(
-        "INSERT INTO sessions (token_hash, user_id, created_at, last_seen) VALUES (?, ?, ?, ?)",
+        "INSERT INTO sessions (token_hash, user_id, created_at, last_seen) VALUES ($1, $2, $3, $4)",
     )
     .bind(token_hash(&token))
     .bind(user)
@@ -134,7 +134,7 @@ impl FromRequestParts<AppState> for CurrentSession {
         let session = token_hash(token.value());
         let row = sqlx::query(
             "SELECT u.id, u.username, u.display_name, u.role, s.last_seen FROM sessions s \
-             JOIN users u ON u.id = s.user_id WHERE s.token_hash = ? AND u.active = 1",
+             JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1 AND u.active = 1",
         )
         .bind(&session)
         .fetch_optional(&state.db)
@@ -142,7 +142,7 @@ impl FromRequestParts<AppState> for CurrentSession {
         .ok_or(AppError::Unauthenticated)?;
         let idle = now() - row.get::<i64, _>("last_seen");
         if idle > state.config.session_idle_secs {
-            sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
+            sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
                 .bind(&session)
                 .execute(&state.db)
                 .await?;
@@ -163,7 +163,7 @@ impl FromRequestParts<AppState> for CurrentSession {
     }
 }
 
-fn role_of(row: &sqlx::sqlite::SqliteRow) -> Role {
+fn role_of(row: &sqlx::any::AnyRow) -> Role {
     Role::parse(row.get("role")).unwrap_or_default()
 }
 
@@ -186,8 +186,8 @@ impl FromRequestParts<AppState> for AdminSession {
 pub const TOUCH_EVERY_SECS: i64 = 60;
 
 /// Whether a session (by the hash of its token) has not ended.
-pub async fn session_exists(db: &SqlitePool, session: &str) -> Result<bool, sqlx::Error> {
-    let found = sqlx::query("SELECT 1 FROM sessions WHERE token_hash = ?")
+pub async fn session_exists(db: &AnyPool, session: &str) -> Result<bool, sqlx::Error> {
+    let found = sqlx::query("SELECT 1 FROM sessions WHERE token_hash = $1")
         .bind(session)
         .fetch_optional(db)
         .await?;
@@ -195,8 +195,8 @@ pub async fn session_exists(db: &SqlitePool, session: &str) -> Result<bool, sqlx
 }
 
 /// Records that a session is in use, so the idle timeout does not end it.
-pub async fn touch(db: &SqlitePool, session: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE sessions SET last_seen = ? WHERE token_hash = ?")
+pub async fn touch(db: &AnyPool, session: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE sessions SET last_seen = $1 WHERE token_hash = $2")
         .bind(now())
         .bind(session)
         .execute(db)
@@ -233,7 +233,7 @@ pub async fn sign_in(
     }
     let row = sqlx::query(
         "SELECT id, username, display_name, role, password_hash FROM users \
-         WHERE username = ? AND active = 1 AND xmpp IS NULL",
+         WHERE username = $1 AND active = 1 AND xmpp IS NULL",
     )
     .bind(username)
     .fetch_optional(&state.db)
@@ -283,7 +283,7 @@ pub async fn sign_out(
     jar: CookieJar,
     current: CurrentSession,
 ) -> Result<impl IntoResponse, AppError> {
-    sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
+    sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
         .bind(&current.session)
         .execute(&state.db)
         .await?;

@@ -226,10 +226,10 @@ pub async fn events(
     }
     let rows = sqlx::query(
         "SELECT seq, call_id, action, target, state, source, at_ms FROM call_events \
-         WHERE seq > ? ORDER BY seq LIMIT ?",
+         WHERE seq > $1 ORDER BY seq LIMIT $2",
     )
     .bind(query.after)
-    .bind(limit)
+    .bind(i64::from(limit))
     .fetch_all(&state.db)
     .await?;
     let events = rows

@@ -11,7 +11,7 @@ pub mod simulator;
 
 use std::{collections::BTreeMap, sync::Arc};
 
-use sqlx::{Row, SqlitePool, sqlite::SqliteRow};
+use sqlx::{AnyPool, Row, any::AnyRow};
 use switchboard_protocol::{Call, CallAction, CallId, CallState, EntryId, NewCall, ServerFrame};
 use tokio::sync::Mutex;
 
@@ -73,7 +73,7 @@ pub enum CallError {
 
 /// Every open call, kept in memory and in the database.
 pub struct Calls {
-    db: SqlitePool,
+    db: AnyPool,
     hub: Arc<Hub>,
     directory: Arc<Directory>,
     adapter: Box<dyn CallControl>,
@@ -82,7 +82,7 @@ pub struct Calls {
     open: Mutex<BTreeMap<CallId, Call>>,
 }
 
-fn from_row(row: &SqliteRow) -> Call {
+fn from_row(row: &AnyRow) -> Call {
     let state: String = row.get("state");
     Call {
         id: row.get("id"),
@@ -126,7 +126,7 @@ fn check_field(field: &'static str, value: &str, required: bool) -> Result<Strin
 impl Calls {
     /// Loads the calls that were open when the server last stopped.
     pub async fn load(
-        db: SqlitePool,
+        db: AnyPool,
         hub: Arc<Hub>,
         directory: Arc<Directory>,
         adapter: Box<dyn CallControl>,
@@ -168,7 +168,7 @@ impl Calls {
         let mut open = self.open.lock().await;
         let mut tx = crate::storage::begin_write(&self.db).await?;
         if let Some(user) = new.caller_user {
-            let known: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE id = ?")
+            let known: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE id = $1")
                 .bind(user)
                 .fetch_optional(&mut *tx)
                 .await?;
@@ -182,7 +182,7 @@ impl Calls {
         let queued_at_ms = now_ms();
         let id: CallId = sqlx::query_scalar(
             "INSERT INTO calls (caller_name, caller_number, dialled, caller_user, state, queued_at_ms) \
-             VALUES (?, ?, ?, ?, 'queued', ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, 'queued', $5) RETURNING id",
         )
         .bind(&caller_name)
         .bind(&caller_number)
@@ -250,7 +250,7 @@ impl Calls {
         let mut tx = crate::storage::begin_write(&self.db).await?;
         for (call, verb) in &changes {
             sqlx::query(
-                "UPDATE calls SET state = ?, answered_at_ms = ?, transfer_target = ? WHERE id = ?",
+                "UPDATE calls SET state = $1, answered_at_ms = $2, transfer_target = $3 WHERE id = $4",
             )
             .bind(call.state.as_str())
             .bind(call.answered_at_ms)
@@ -303,14 +303,14 @@ fn apply(mut call: Call, action: CallAction, next: CallState) -> Call {
 }
 
 async fn record(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut sqlx::AnyConnection,
     call: &Call,
     action: &str,
     source: &Source,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO call_events (call_id, action, target, state, source, at_ms) \
-         VALUES (?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(call.id)
     .bind(action)

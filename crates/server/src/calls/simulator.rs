@@ -4,7 +4,7 @@
 use std::{sync::Arc, time::Duration};
 
 use rand::{Rng, SeedableRng, rngs::StdRng, seq::IndexedRandom};
-use sqlx::{Row, SqlitePool};
+use sqlx::{AnyPool, Row};
 use switchboard_protocol::{CallAction, CallState, NewCall, UserId};
 
 use super::{Calls, Source};
@@ -35,7 +35,7 @@ struct Colleague {
     user: UserId,
 }
 
-async fn colleagues(db: &SqlitePool) -> Result<Vec<Colleague>, sqlx::Error> {
+async fn colleagues(db: &AnyPool) -> Result<Vec<Colleague>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT d.name, d.numbers, u.id FROM directory_entries d \
          JOIN users u ON u.id = d.user_id WHERE u.password_hash IS NULL",

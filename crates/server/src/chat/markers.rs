@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{AnyConnection, AnyPool, Row};
 use switchboard_protocol::{ConversationId, Marker, MarkerUpdate, UserId};
 
 /// Most deliveries [`deliver_many`] takes: 3 bound values each, within SQLite's 32,766.
@@ -20,7 +20,7 @@ pub enum MarkError {
 
 /// Raises `user`'s delivered marker in `conversation` to `seq` (no-op if already there).
 pub async fn deliver(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     user: UserId,
     conversation: ConversationId,
     seq: i64,
@@ -33,24 +33,25 @@ pub async fn deliver(
 /// writer moves one marker per recipient and conversation of a batch). At most
 /// [`MAX_DELIVERIES`] entries.
 pub async fn deliver_many(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     deliveries: &[(UserId, ConversationId, i64)],
 ) -> Result<HashMap<(UserId, ConversationId), Marker>, sqlx::Error> {
     if deliveries.is_empty() {
         return Ok(HashMap::new());
     }
-    let mut query = QueryBuilder::<Sqlite>::new(
-        "INSERT INTO markers (user_id, conversation_id, delivered_seq) ",
-    );
-    query.push_values(deliveries, |mut row, &(user, conversation, seq)| {
-        row.push_bind(user).push_bind(conversation).push_bind(seq);
-    });
-    query.push(
-        " ON CONFLICT (user_id, conversation_id) \
-         DO UPDATE SET delivered_seq = max(delivered_seq, excluded.delivered_seq) \
+    let sql = format!(
+        "INSERT INTO markers (user_id, conversation_id, delivered_seq) {} \
+         ON CONFLICT (user_id, conversation_id) DO UPDATE SET delivered_seq = \
+         CASE WHEN excluded.delivered_seq > markers.delivered_seq \
+         THEN excluded.delivered_seq ELSE markers.delivered_seq END \
          RETURNING user_id, conversation_id, read_seq, delivered_seq",
+        crate::storage::values(deliveries.len(), 3, 1)
     );
-    let rows = query.build().fetch_all(tx).await?;
+    let mut query = sqlx::query(&sql);
+    for &(user, conversation, seq) in deliveries {
+        query = query.bind(user).bind(conversation).bind(seq);
+    }
+    let rows = query.fetch_all(tx).await?;
     Ok(rows
         .iter()
         .map(|row| {
@@ -76,7 +77,7 @@ pub enum Mark {
 /// to send to both parties, or `None` when the marker was already there (markers never move
 /// back).
 pub async fn mark(
-    db: &SqlitePool,
+    db: &AnyPool,
     me: UserId,
     with: UserId,
     seq: i64,
@@ -84,7 +85,7 @@ pub async fn mark(
 ) -> Result<Option<MarkerUpdate>, MarkError> {
     let mut tx = crate::storage::begin_write(db).await?;
     let conversation =
-        sqlx::query("SELECT id, last_seq FROM conversations WHERE user_a = ? AND user_b = ?")
+        sqlx::query("SELECT id, last_seq FROM conversations WHERE user_a = $1 AND user_b = $2")
             .bind(me.min(with))
             .bind(me.max(with))
             .fetch_optional(&mut *tx)
@@ -98,7 +99,7 @@ pub async fn mark(
         )));
     }
     let before = sqlx::query(
-        "SELECT read_seq, delivered_seq FROM markers WHERE user_id = ? AND conversation_id = ?",
+        "SELECT read_seq, delivered_seq FROM markers WHERE user_id = $1 AND conversation_id = $2",
     )
     .bind(me)
     .bind(id)
@@ -113,10 +114,12 @@ pub async fn mark(
     }
     let read_seq = if mark == Mark::Read { seq } else { 0 };
     sqlx::query(
-        "INSERT INTO markers (user_id, conversation_id, read_seq, delivered_seq) VALUES (?1, ?2, ?3, ?4) \
+        "INSERT INTO markers (user_id, conversation_id, read_seq, delivered_seq) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (user_id, conversation_id) DO UPDATE SET \
-         read_seq = max(read_seq, excluded.read_seq), \
-         delivered_seq = max(delivered_seq, excluded.delivered_seq)",
+         read_seq = CASE WHEN excluded.read_seq > markers.read_seq \
+         THEN excluded.read_seq ELSE markers.read_seq END, \
+         delivered_seq = CASE WHEN excluded.delivered_seq > markers.delivered_seq \
+         THEN excluded.delivered_seq ELSE markers.delivered_seq END",
     )
     .bind(me)
     .bind(id)
@@ -131,7 +134,7 @@ pub async fn mark(
 
 /// The marker update of `user` in `conversation`, with their unread count up to `as_of_seq`.
 async fn update_for(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     user: UserId,
     conversation: ConversationId,
     as_of_seq: i64,
@@ -139,8 +142,8 @@ async fn update_for(
     let row = sqlx::query(
         "SELECT k.read_seq, k.delivered_seq, \
                 (SELECT count(*) FROM messages m WHERE m.conversation_id = k.conversation_id \
-                   AND m.sender <> k.user_id AND m.seq > k.read_seq AND m.seq <= ?3) AS unread \
-         FROM markers k WHERE k.user_id = ?1 AND k.conversation_id = ?2",
+                   AND m.sender <> k.user_id AND m.seq > k.read_seq AND m.seq <= $3) AS unread \
+         FROM markers k WHERE k.user_id = $1 AND k.conversation_id = $2",
     )
     .bind(user)
     .bind(conversation)
@@ -162,14 +165,14 @@ async fn update_for(
 /// `me` just connected: everything sent to them is now delivered. Returns, per conversation
 /// whose delivered marker moved, the partner to tell and the update.
 pub async fn deliver_all(
-    db: &SqlitePool,
+    db: &AnyPool,
     me: UserId,
 ) -> Result<Vec<(UserId, MarkerUpdate)>, sqlx::Error> {
     let mut tx = crate::storage::begin_write(db).await?;
     let behind = sqlx::query(
-        "SELECT c.id, c.last_seq, CASE WHEN c.user_a = ?1 THEN c.user_b ELSE c.user_a END AS partner \
-         FROM conversations c LEFT JOIN markers k ON k.conversation_id = c.id AND k.user_id = ?1 \
-         WHERE (c.user_a = ?1 OR c.user_b = ?1) AND coalesce(k.delivered_seq, 0) < c.last_seq",
+        "SELECT c.id, c.last_seq, CASE WHEN c.user_a = $1 THEN c.user_b ELSE c.user_a END AS partner \
+         FROM conversations c LEFT JOIN markers k ON k.conversation_id = c.id AND k.user_id = $1 \
+         WHERE (c.user_a = $1 OR c.user_b = $1) AND coalesce(k.delivered_seq, 0) < c.last_seq",
     )
     .bind(me)
     .fetch_all(&mut *tx)

@@ -5,7 +5,7 @@ pub mod writer;
 
 use std::sync::Arc;
 
-use sqlx::{Row, SqlitePool, sqlite::SqliteRow};
+use sqlx::{AnyPool, Row, any::AnyRow};
 use switchboard_protocol::{
     ChatMessage, ChatRefusal, ConversationSummary, Marker, Mode, PresenceState, ServerFrame, User,
     UserId,
@@ -39,7 +39,7 @@ fn refuse(reason: ChatRefusal, message: impl Into<String>) -> Refused {
 
 /// The chat service, shared by every connection.
 pub struct Chat {
-    db: SqlitePool,
+    db: AnyPool,
     hub: Arc<Hub>,
     writer: Writer,
     mode: Mode,
@@ -50,7 +50,7 @@ pub struct Chat {
     rate: Buckets<UserId>,
 }
 
-pub(crate) fn message_from_row(row: &SqliteRow) -> ChatMessage {
+pub(crate) fn message_from_row(row: &AnyRow) -> ChatMessage {
     ChatMessage {
         id: row.get("id"),
         conversation: row.get("conversation_id"),
@@ -74,7 +74,7 @@ fn message_id(id: &str) -> Option<String> {
 impl Chat {
     /// Starts the chat service and its writer, supervised in `health` until `stop`.
     pub fn start(
-        db: SqlitePool,
+        db: AnyPool,
         hub: Arc<Hub>,
         config: &Config,
         health: &Health,
@@ -163,7 +163,7 @@ impl Chat {
     /// database cannot tell).
     async fn is_stored(&self, from: UserId, client_msg_id: &str) -> bool {
         sqlx::query_scalar::<_, i64>(
-            "SELECT 1 FROM messages WHERE sender = ? AND client_msg_id = ?",
+            "SELECT 1 FROM messages WHERE sender = $1 AND client_msg_id = $2",
         )
         .bind(from)
         .bind(client_msg_id)
@@ -188,8 +188,8 @@ impl Chat {
             "SELECT m.id, m.conversation_id, m.seq, m.sender, m.recipient, m.client_msg_id, \
                     m.body, m.sent_at_ms \
              FROM conversations c JOIN messages m ON m.conversation_id = c.id \
-             WHERE c.user_a = ? AND c.user_b = ? AND m.seq < ? \
-             ORDER BY m.seq DESC LIMIT ?",
+             WHERE c.user_a = $1 AND c.user_b = $2 AND m.seq < $3 \
+             ORDER BY m.seq DESC LIMIT $4",
         )
         .bind(me.min(with))
         .bind(me.max(with))
@@ -220,12 +220,12 @@ impl Chat {
                     (SELECT count(*) FROM messages x WHERE x.conversation_id = c.id \
                        AND x.sender = u.id AND x.seq > coalesce(mine.read_seq, 0)) AS unread \
              FROM conversations c \
-             JOIN users u ON u.id = CASE WHEN c.user_a = ?1 THEN c.user_b ELSE c.user_a END \
+             JOIN users u ON u.id = CASE WHEN c.user_a = $1 THEN c.user_b ELSE c.user_a END \
              JOIN messages m ON m.conversation_id = c.id AND m.seq = c.last_seq \
-             LEFT JOIN markers mine ON mine.conversation_id = c.id AND mine.user_id = ?1 \
+             LEFT JOIN markers mine ON mine.conversation_id = c.id AND mine.user_id = $1 \
              LEFT JOIN markers theirs ON theirs.conversation_id = c.id AND theirs.user_id = u.id \
-             WHERE c.user_a = ?1 OR c.user_b = ?1 \
-             ORDER BY c.last_at_ms DESC, c.id DESC LIMIT ?2",
+             WHERE c.user_a = $1 OR c.user_b = $1 \
+             ORDER BY c.last_at_ms DESC, c.id DESC LIMIT $2",
         )
         .bind(me)
         .bind(MAX_CONVERSATIONS)
@@ -304,11 +304,12 @@ impl Chat {
                 c => vec![c],
             })
             .collect();
-        let pattern = format!("%{escaped}%");
+        let pattern = format!("%{}%", escaped.to_lowercase());
         let rows = sqlx::query(
             "SELECT id, username, display_name FROM users \
-             WHERE id <> ? AND (display_name LIKE ?2 ESCAPE '\\' OR username LIKE ?2 ESCAPE '\\') \
-             ORDER BY display_name COLLATE NOCASE LIMIT ?3",
+             WHERE id <> $1 \
+             AND (lower(display_name) LIKE $2 ESCAPE '\\' OR lower(username) LIKE $2 ESCAPE '\\') \
+             ORDER BY lower(display_name) LIMIT $3",
         )
         .bind(me)
         .bind(&pattern)

@@ -3,13 +3,13 @@
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{AnyConnection, AnyPool, Row};
 use switchboard_protocol::{ChatMessage, ConversationId, MarkerUpdate, ServerFrame, UserId};
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::markers::{self, MAX_DELIVERIES};
-use crate::{clock::now_ms, presence::Hub, state::health::Health};
+use crate::{clock::now_ms, presence::Hub, state::health::Health, storage};
 
 /// Messages waiting for the writer before senders wait for room.
 const QUEUE: usize = 16_384;
@@ -59,7 +59,7 @@ impl Writer {
     /// It is supervised in `health`: when it panics or ends it is down there, and started
     /// again (until `stop`). The queue outlives it, so messages queued meanwhile wait for the
     /// next writer; those of the batch it was storing get an error, and their senders retry.
-    pub fn start(db: SqlitePool, hub: Arc<Hub>, health: &Health, stop: CancellationToken) -> Self {
+    pub fn start(db: AnyPool, hub: Arc<Hub>, health: &Health, stop: CancellationToken) -> Self {
         let (jobs, queue) = mpsc::channel(QUEUE);
         let queue = Arc::new(Mutex::new(queue));
         health.supervise(TASK, RESTART_AFTER, stop, move || {
@@ -83,11 +83,12 @@ impl Writer {
 }
 
 /// Conversations the writer has seen: the pair of users (smaller id first) -> (conversation,
-/// last seq). The writer is the only one that moves `last_seq`, so after the first look-up it
-/// never asks the database again.
+/// last seq). On SQLite this writer is the only one that moves `last_seq`, so after the first
+/// look-up it never asks the database again. On PostgreSQL the writers of other nodes move it
+/// too: each batch reads (and locks) the conversations it writes to afresh.
 type Seqs = HashMap<(UserId, UserId), (ConversationId, i64)>;
 
-async fn run(db: SqlitePool, hub: Arc<Hub>, queue: Arc<Mutex<mpsc::Receiver<Job>>>) {
+async fn run(db: AnyPool, hub: Arc<Hub>, queue: Arc<Mutex<mpsc::Receiver<Job>>>) {
     let mut queue = queue.lock().await;
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut seqs = Seqs::new();
@@ -125,7 +126,7 @@ async fn run(db: SqlitePool, hub: Arc<Hub>, queue: Arc<Mutex<mpsc::Receiver<Job>
 /// conversation the writer meets for the first time. `seqs` changes only when the
 /// transaction commits.
 async fn commit(
-    db: &SqlitePool,
+    db: &AnyPool,
     hub: &Hub,
     seqs: &mut Seqs,
     batch: &[Job],
@@ -133,6 +134,9 @@ async fn commit(
     let mut tx = crate::storage::begin_write(db).await?;
     let sent_at_ms = now_ms();
     let mut resent = already_stored(&mut tx, batch).await?;
+    if storage::is_postgres(db) {
+        *seqs = lock_conversations(&mut tx, batch).await?;
+    }
     // Conversations this batch moved: pair -> (conversation, new last seq).
     let mut moved: HashMap<(UserId, UserId), (ConversationId, i64)> = HashMap::new();
     // Per job: the stored message, or a resend (of a stored one, or of one earlier in this
@@ -234,28 +238,31 @@ enum Resend {
 
 /// Inserts the batch's new messages in one statement and fills in their ids.
 async fn insert(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     plan: &mut [Result<ChatMessage, Resend>],
 ) -> Result<(), sqlx::Error> {
     let mut new: Vec<&mut ChatMessage> = plan.iter_mut().filter_map(|m| m.as_mut().ok()).collect();
     if new.is_empty() {
         return Ok(());
     }
-    let mut query = QueryBuilder::<Sqlite>::new(
-        "INSERT INTO messages (conversation_id, seq, sender, recipient, client_msg_id, body, sent_at_ms) ",
+    let sql = format!(
+        "INSERT INTO messages \
+         (conversation_id, seq, sender, recipient, client_msg_id, body, sent_at_ms) {} \
+         RETURNING id, conversation_id, seq",
+        storage::values(new.len(), 7, 1)
     );
-    query.push_values(new.iter(), |mut row, message| {
-        row.push_bind(message.conversation)
-            .push_bind(message.seq)
-            .push_bind(message.from)
-            .push_bind(message.to)
-            .push_bind(message.client_msg_id.clone())
-            .push_bind(message.body.clone())
-            .push_bind(message.sent_at_ms);
-    });
-    query.push(" RETURNING id, conversation_id, seq");
+    let mut query = sqlx::query(&sql);
+    for message in &new {
+        query = query
+            .bind(message.conversation)
+            .bind(message.seq)
+            .bind(message.from)
+            .bind(message.to)
+            .bind(message.client_msg_id.as_str())
+            .bind(message.body.as_str())
+            .bind(message.sent_at_ms);
+    }
     let ids: HashMap<(ConversationId, i64), i64> = query
-        .build()
         .fetch_all(&mut *tx)
         .await?
         .iter()
@@ -269,33 +276,68 @@ async fn insert(
 
 /// Moves each conversation of `moved` to its new last seq, in one statement.
 async fn update_conversations(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     moved: &HashMap<(UserId, UserId), (ConversationId, i64)>,
     at_ms: i64,
 ) -> Result<(), sqlx::Error> {
     if moved.is_empty() {
         return Ok(());
     }
-    let mut query = QueryBuilder::<Sqlite>::new(
-        "UPDATE conversations SET last_seq = moved.column2, last_at_ms = ",
+    let sql = format!(
+        "UPDATE conversations SET last_seq = moved.column2, last_at_ms = $1 \
+         FROM ({}) AS moved WHERE conversations.id = moved.column1",
+        storage::values(moved.len(), 2, 2)
     );
-    query.push_bind(at_ms);
-    query.push(" FROM (");
-    query.push_values(moved.values(), |mut row, &(conversation, seq)| {
-        row.push_bind(conversation).push_bind(seq);
-    });
-    query.push(") AS moved WHERE conversations.id = moved.column1");
-    query.build().execute(tx).await?;
+    let mut query = sqlx::query(&sql).bind(at_ms);
+    for &(conversation, seq) in moved.values() {
+        query = query.bind(conversation).bind(seq);
+    }
+    query.execute(tx).await?;
     Ok(())
+}
+
+/// The conversations of `batch`'s pairs with their last seq, created if new, each locked until
+/// the transaction ends (PostgreSQL): another node's writer waits for this batch before it
+/// numbers messages of the same conversation. Locked in one order (by pair) on every node, so
+/// two writers never wait for each other.
+async fn lock_conversations(tx: &mut AnyConnection, batch: &[Job]) -> Result<Seqs, sqlx::Error> {
+    let mut pairs: Vec<(UserId, UserId)> = batch
+        .iter()
+        .map(|job| {
+            let Outgoing { from, to, .. } = job.message;
+            (from.min(to), from.max(to))
+        })
+        .collect();
+    pairs.sort_unstable();
+    pairs.dedup();
+    let mut seqs = Seqs::with_capacity(pairs.len());
+    for (a, b) in pairs {
+        sqlx::query(
+            "INSERT INTO conversations (user_a, user_b) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(a)
+        .bind(b)
+        .execute(&mut *tx)
+        .await?;
+        let row = sqlx::query(
+            "SELECT id, last_seq FROM conversations WHERE user_a = $1 AND user_b = $2 FOR UPDATE",
+        )
+        .bind(a)
+        .bind(b)
+        .fetch_one(&mut *tx)
+        .await?;
+        seqs.insert((a, b), (row.get("id"), row.get("last_seq")));
+    }
+    Ok(seqs)
 }
 
 /// The conversation of a pair of users and its last seq, created empty if new.
 async fn find_or_create(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     (a, b): (UserId, UserId),
 ) -> Result<(ConversationId, i64), sqlx::Error> {
     let found =
-        sqlx::query("SELECT id, last_seq FROM conversations WHERE user_a = ? AND user_b = ?")
+        sqlx::query("SELECT id, last_seq FROM conversations WHERE user_a = $1 AND user_b = $2")
             .bind(a)
             .bind(b)
             .fetch_optional(&mut *tx)
@@ -303,30 +345,33 @@ async fn find_or_create(
     if let Some(row) = found {
         return Ok((row.get("id"), row.get("last_seq")));
     }
-    let id =
-        sqlx::query_scalar("INSERT INTO conversations (user_a, user_b) VALUES (?, ?) RETURNING id")
-            .bind(a)
-            .bind(b)
-            .fetch_one(tx)
-            .await?;
+    let id = sqlx::query_scalar(
+        "INSERT INTO conversations (user_a, user_b) VALUES ($1, $2) RETURNING id",
+    )
+    .bind(a)
+    .bind(b)
+    .fetch_one(tx)
+    .await?;
     Ok((id, 0))
 }
 
 /// The messages of `batch` stored before (resends), by (sender, client_msg_id): one query.
 async fn already_stored(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     batch: &[Job],
 ) -> Result<HashMap<(UserId, String), ChatMessage>, sqlx::Error> {
-    let mut query = QueryBuilder::<Sqlite>::new(
+    let sql = format!(
         "SELECT id, conversation_id, seq, sender, recipient, client_msg_id, body, sent_at_ms \
-         FROM messages WHERE (sender, client_msg_id) IN (",
+         FROM messages WHERE (sender, client_msg_id) IN ({})",
+        storage::values(batch.len(), 2, 1)
     );
-    query.push_values(batch, |mut row, job| {
-        row.push_bind(job.message.from)
-            .push_bind(job.message.client_msg_id.clone());
-    });
-    query.push(")");
-    let rows = query.build().fetch_all(tx).await?;
+    let mut query = sqlx::query(&sql);
+    for job in batch {
+        query = query
+            .bind(job.message.from)
+            .bind(job.message.client_msg_id.as_str());
+    }
+    let rows = query.fetch_all(tx).await?;
     Ok(rows
         .iter()
         .map(|row| {
@@ -351,11 +396,11 @@ mod tests {
     }
 
     /// A database in `dir` with the users ann (1) and ben (2), and its hub.
-    async fn ann_and_ben(dir: &tempfile::TempDir) -> (SqlitePool, Arc<Hub>) {
+    async fn ann_and_ben(dir: &tempfile::TempDir) -> (AnyPool, Arc<Hub>) {
         let url = format!("sqlite://{}", dir.path().join("chat.db").display());
         let db = storage::open(&url).await.unwrap();
         for name in ["ann", "ben"] {
-            sqlx::query("INSERT INTO users (username, display_name) VALUES (?, ?)")
+            sqlx::query("INSERT INTO users (username, display_name) VALUES ($1, $2)")
                 .bind(name)
                 .bind(name)
                 .execute(&db)

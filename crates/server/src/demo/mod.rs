@@ -2,7 +2,7 @@
 
 pub mod bots;
 
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 
 use crate::{auth::hash_password_off_thread, error::AppError};
 
@@ -69,7 +69,7 @@ const ADMIN: (&str, &str) = ("admin", "Administrator");
 
 /// Seeds the demo company unless it is already there, then its roles (once: an admin may
 /// change them later).
-pub async fn seed(db: &SqlitePool) -> Result<(), AppError> {
+pub async fn seed(db: &AnyPool) -> Result<(), AppError> {
     let seeded: Option<i64> =
         sqlx::query_scalar("SELECT id FROM users WHERE username = 'operator'")
             .fetch_optional(db)
@@ -77,7 +77,7 @@ pub async fn seed(db: &SqlitePool) -> Result<(), AppError> {
     if seeded.is_none() {
         seed_company(db).await?;
     }
-    let admin: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE username = ?")
+    let admin: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
         .bind(ADMIN.0)
         .fetch_optional(db)
         .await?;
@@ -85,7 +85,7 @@ pub async fn seed(db: &SqlitePool) -> Result<(), AppError> {
         let hash = hash_password_off_thread(ADMIN.0.to_owned()).await?;
         let mut tx = crate::storage::begin_write(db).await?;
         let id = insert_user(&mut tx, ADMIN.0, ADMIN.1, Some(&hash)).await?;
-        sqlx::query("UPDATE users SET role = 'admin' WHERE id = ?")
+        sqlx::query("UPDATE users SET role = 'admin' WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
@@ -97,7 +97,7 @@ pub async fn seed(db: &SqlitePool) -> Result<(), AppError> {
     Ok(())
 }
 
-async fn seed_company(db: &SqlitePool) -> Result<(), AppError> {
+async fn seed_company(db: &AnyPool) -> Result<(), AppError> {
     let mut hashes = Vec::with_capacity(ACCOUNTS.len());
     for (username, ..) in ACCOUNTS {
         hashes.push(hash_password_off_thread(username.to_owned()).await?);
@@ -151,13 +151,13 @@ async fn seed_company(db: &SqlitePool) -> Result<(), AppError> {
 }
 
 async fn insert_user(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut sqlx::AnyConnection,
     username: &str,
     display_name: &str,
     password_hash: Option<&str>,
 ) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
-        "INSERT INTO users (username, display_name, password_hash) VALUES (?, ?, ?) RETURNING id",
+        "INSERT INTO users (username, display_name, password_hash) VALUES ($1, $2, $3) RETURNING id",
     )
     .bind(username)
     .bind(display_name)
@@ -174,7 +174,7 @@ struct Entry<'a> {
 }
 
 async fn insert_entry(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut sqlx::AnyConnection,
     entry: &Entry<'_>,
     extension: u32,
     user: Option<i64>,
@@ -182,7 +182,7 @@ async fn insert_entry(
     let numbers = serde_json::json!([extension.to_string(), format!("+1 555 {extension:04}")]);
     sqlx::query(
         "INSERT INTO directory_entries (external_id, name, numbers, department, title, \
-         location, user_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+         location, user_id) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(format!("ext-{extension}"))
     .bind(entry.name)
@@ -201,12 +201,12 @@ pub const BENCH_PASSWORD: &str = "bench";
 
 /// Seeds accounts `bench1`..`bench{count}` that do not exist yet. They share one password
 /// hash: hashing thousands of passwords would take minutes, and these accounts guard nothing.
-pub async fn seed_bench_users(db: &SqlitePool, count: u32) -> Result<(), AppError> {
+pub async fn seed_bench_users(db: &AnyPool, count: u32) -> Result<(), AppError> {
     let hash = hash_password_off_thread(BENCH_PASSWORD.to_owned()).await?;
     let mut tx = crate::storage::begin_write(db).await?;
     for n in 1..=count {
         let username = format!("bench{n}");
-        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE username = ?")
+        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
             .bind(&username)
             .fetch_optional(&mut *tx)
             .await?;

@@ -12,7 +12,7 @@
 use std::collections::{HashMap, HashSet};
 
 use futures_util::TryStreamExt;
-use sqlx::{Row, SqlitePool};
+use sqlx::{AnyPool, Row};
 use switchboard_protocol::{DirectoryDiff, EntryRef, UserId};
 
 use crate::{
@@ -316,12 +316,12 @@ struct Fields {
 /// Deactivates the account of a removed entry, unless it is an admin's or already inactive;
 /// the audit row makes running servers close its consoles.
 async fn deactivate(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut sqlx::AnyConnection,
     actor: &str,
     user: UserId,
 ) -> Result<(), sqlx::Error> {
     let username: Option<String> = sqlx::query_scalar(
-        "UPDATE users SET active = 0 WHERE id = ? AND active = 1 AND role <> 'admin' \
+        "UPDATE users SET active = 0 WHERE id = $1 AND active = 1 AND role <> 'admin' \
          RETURNING username",
     )
     .bind(user)
@@ -339,7 +339,7 @@ async fn deactivate(
 /// federated contact ([`crate::federation`]), created at its first import. Nobody signs in
 /// to it; its user name is `xmpp:` and the bare JID, which no typed user name can be.
 async fn federated_account(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut sqlx::AnyConnection,
     users: &mut HashMap<String, UserId>,
     actor: &str,
     record: &Record,
@@ -350,7 +350,7 @@ async fn federated_account(
         return Ok(id);
     }
     let id: UserId = sqlx::query_scalar(
-        "INSERT INTO users (username, display_name, xmpp) VALUES (?, ?, ?) RETURNING id",
+        "INSERT INTO users (username, display_name, xmpp) VALUES ($1, $2, $3) RETURNING id",
     )
     .bind(&username)
     .bind(&record.name)
@@ -383,7 +383,7 @@ pub struct Applier<'a> {
 /// tombstoned. With `dry_run` the same work is rolled back and only reported. The audit log
 /// gets one row when something changed (and always for an import, which an admin ran).
 pub async fn apply(
-    db: &SqlitePool,
+    db: &AnyPool,
     records: &[Record],
     by: Applier<'_>,
     dry_run: bool,
@@ -437,7 +437,7 @@ pub async fn apply(
                 None if !by.create_accounts => None,
                 None => {
                     let id: UserId = sqlx::query_scalar(
-                        "INSERT INTO users (username, display_name) VALUES (?, ?) RETURNING id",
+                        "INSERT INTO users (username, display_name) VALUES ($1, $2) RETURNING id",
                     )
                     .bind(username)
                     .bind(&record.name)
@@ -481,27 +481,34 @@ pub async fn apply(
                 None
             }
         };
-        sqlx::query(
-            "INSERT INTO directory_entries (id, external_id, name, numbers, department, title, \
-             location, email, xmpp, user_id, removed_at_ms) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL) \
-             ON CONFLICT (id) DO UPDATE SET name = excluded.name, numbers = excluded.numbers, \
-             department = excluded.department, title = excluded.title, \
-             location = excluded.location, email = excluded.email, xmpp = excluded.xmpp, \
-             user_id = excluded.user_id, removed_at_ms = NULL",
-        )
-        .bind(id)
-        .bind(&record.external_id)
-        .bind(&fields.name)
-        .bind(&fields.numbers)
-        .bind(&fields.department)
-        .bind(&fields.title)
-        .bind(&fields.location)
-        .bind(&fields.email)
-        .bind(&fields.xmpp)
-        .bind(fields.user)
-        .execute(&mut *tx)
-        .await?;
+        // An entry seen before keeps its id (notes and calls refer to it); a new one gets one
+        // from the database. Both statements take the same arguments (the INSERT names the
+        // absent id, $1, only in a condition that holds).
+        let sql = match id {
+            Some(_) => {
+                "UPDATE directory_entries SET external_id = $2, name = $3, numbers = $4, \
+                 department = $5, title = $6, location = $7, email = $8, xmpp = $9, \
+                 user_id = $10, removed_at_ms = NULL WHERE id = $1"
+            }
+            None => {
+                "INSERT INTO directory_entries (external_id, name, numbers, department, title, \
+                 location, email, xmpp, user_id) \
+                 SELECT $2, $3, $4, $5, $6, $7, $8, $9, $10 WHERE $1 IS NULL"
+            }
+        };
+        sqlx::query(sql)
+            .bind(id)
+            .bind(&record.external_id)
+            .bind(&fields.name)
+            .bind(&fields.numbers)
+            .bind(&fields.department)
+            .bind(&fields.title)
+            .bind(&fields.location)
+            .bind(&fields.email)
+            .bind(&fields.xmpp)
+            .bind(fields.user)
+            .execute(&mut *tx)
+            .await?;
     }
     let now = now_ms();
     let mut gone: Vec<(String, Stored)> = stored
@@ -510,7 +517,7 @@ pub async fn apply(
         .collect();
     gone.sort_by(|a, b| a.1.fields.name.cmp(&b.1.fields.name));
     for (external_id, old) in gone {
-        sqlx::query("UPDATE directory_entries SET removed_at_ms = ? WHERE id = ?")
+        sqlx::query("UPDATE directory_entries SET removed_at_ms = $1 WHERE id = $2")
             .bind(now)
             .bind(old.id)
             .execute(&mut *tx)

@@ -18,7 +18,7 @@ use ldap3::{
     adapters::{Adapter, EntriesOnly, PagedResults},
 };
 use serde::Deserialize;
-use sqlx::{Row, SqlitePool};
+use sqlx::{AnyPool, Row};
 use switchboard_protocol::SyncStatus;
 use tokio::sync::Notify;
 use tokio_rustls::rustls::{
@@ -636,7 +636,7 @@ fn record_from_entry(entry: &SearchEntry, map: &AttributeMap) -> Result<Record, 
 
 /// Fetches and applies the directory once, stores the outcome in `directory_sync` and
 /// returns it. On any error the directory is untouched.
-pub async fn sync_once(db: &SqlitePool, config: &LdapConfig) -> SyncStatus {
+pub async fn sync_once(db: &AnyPool, config: &LdapConfig) -> SyncStatus {
     let started = Instant::now();
     let outcome = match fetch(config).await {
         Err(err) => Err(err.to_string()),
@@ -693,26 +693,35 @@ pub async fn sync_once(db: &SqlitePool, config: &LdapConfig) -> SyncStatus {
     status
 }
 
-async fn store(db: &SqlitePool, status: &SyncStatus) -> Result<(), sqlx::Error> {
+async fn store(db: &AnyPool, status: &SyncStatus) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO directory_sync (id, finished_at_ms, added, changed, removed, error) \
-         VALUES (1, ?, ?, ?, ?, ?) \
+         VALUES (1, $1, $2, $3, $4, $5) \
          ON CONFLICT (id) DO UPDATE SET finished_at_ms = excluded.finished_at_ms, \
          added = excluded.added, changed = excluded.changed, removed = excluded.removed, \
          error = excluded.error",
     )
     .bind(status.finished_at_ms.unwrap_or_else(now_ms))
-    .bind(status.added)
-    .bind(status.changed)
-    .bind(status.removed)
+    .bind(i64::from(status.added))
+    .bind(i64::from(status.changed))
+    .bind(i64::from(status.removed))
     .bind(&status.error)
     .execute(db)
     .await?;
     Ok(())
 }
 
+/// A stored count (a BIGINT on every database).
+fn count(row: &sqlx::any::AnyRow, column: &str) -> Result<u32, sqlx::Error> {
+    let value: i64 = row.try_get(column)?;
+    value.try_into().map_err(|err| sqlx::Error::ColumnDecode {
+        index: column.to_owned(),
+        source: Box::new(err),
+    })
+}
+
 /// The last sync's outcome as stored; an empty status before the first.
-pub async fn last_status(db: &SqlitePool, configured: bool) -> Result<SyncStatus, sqlx::Error> {
+pub async fn last_status(db: &AnyPool, configured: bool) -> Result<SyncStatus, sqlx::Error> {
     let row = sqlx::query(
         "SELECT finished_at_ms, added, changed, removed, error FROM directory_sync WHERE id = 1",
     )
@@ -727,9 +736,9 @@ pub async fn last_status(db: &SqlitePool, configured: bool) -> Result<SyncStatus
     Ok(SyncStatus {
         configured,
         finished_at_ms: Some(row.try_get("finished_at_ms")?),
-        added: row.try_get("added")?,
-        changed: row.try_get("changed")?,
-        removed: row.try_get("removed")?,
+        added: count(&row, "added")?,
+        changed: count(&row, "changed")?,
+        removed: count(&row, "removed")?,
         error: row.try_get("error")?,
     })
 }
@@ -737,12 +746,7 @@ pub async fn last_status(db: &SqlitePool, configured: bool) -> Result<SyncStatus
 /// Syncs at start, then every `interval_seconds` after the last sync ended, and at once when
 /// `now` is notified ("Sync now"; a notification during a sync brings one more after it).
 /// Returns on shutdown, abandoning a sync in progress (its transaction is rolled back).
-pub async fn run(
-    db: SqlitePool,
-    config: LdapConfig,
-    now: Arc<Notify>,
-    shutdown: CancellationToken,
-) {
+pub async fn run(db: AnyPool, config: LdapConfig, now: Arc<Notify>, shutdown: CancellationToken) {
     let every = Duration::from_secs(config.interval_seconds.max(MIN_INTERVAL_SECONDS));
     tracing::info!(
         url = %config.url,

@@ -12,7 +12,7 @@ use std::{
 };
 
 use axum::extract::ws::Utf8Bytes;
-use sqlx::{Row, SqlitePool, sqlite::SqliteRow};
+use sqlx::{AnyPool, Row, any::AnyRow};
 use switchboard_protocol::{DirectoryEntry, EntryId, ServerFrame};
 
 /// Bytes of entries (as JSON) per snapshot page: a connection's send buffer keeps the size
@@ -32,7 +32,7 @@ pub struct Directory {
 }
 
 /// A directory entry as stored (numbers are a JSON array, first the main one).
-pub(crate) fn entry_from_row(row: &SqliteRow) -> DirectoryEntry {
+pub(crate) fn entry_from_row(row: &AnyRow) -> DirectoryEntry {
     let numbers: String = row.get("numbers");
     DirectoryEntry {
         id: row.get("id"),
@@ -56,17 +56,17 @@ pub(crate) const ENTRY_COLUMNS: &str =
 
 impl Directory {
     /// Reads every entry that is not removed.
-    pub async fn load(db: &SqlitePool) -> Result<Self, sqlx::Error> {
+    pub async fn load(db: &AnyPool) -> Result<Self, sqlx::Error> {
         let loaded = Self::read(db).await?;
         Ok(Directory {
             loaded: RwLock::new(Arc::new(loaded)),
         })
     }
 
-    async fn read(db: &SqlitePool) -> Result<Loaded, sqlx::Error> {
+    async fn read(db: &AnyPool) -> Result<Loaded, sqlx::Error> {
         let rows = sqlx::query(&format!(
             "SELECT {ENTRY_COLUMNS} FROM directory_entries WHERE removed_at_ms IS NULL \
-             ORDER BY name COLLATE NOCASE, id"
+             ORDER BY lower(name), id"
         ))
         .fetch_all(db)
         .await?;
@@ -90,7 +90,7 @@ impl Directory {
     /// snapshot is in place before the frame is returned: a console that joins after the
     /// frame went out gets the new snapshot, one that joined before gets the frame
     /// (possibly both, which is harmless: deltas are idempotent).
-    pub async fn reload(&self, db: &SqlitePool) -> Result<Option<Utf8Bytes>, sqlx::Error> {
+    pub async fn reload(&self, db: &AnyPool) -> Result<Option<Utf8Bytes>, sqlx::Error> {
         let new = Self::read(db).await?;
         let old = self.current();
         let mut upserted: Vec<DirectoryEntry> = new

@@ -1,7 +1,7 @@
 //! Operators' notes on directory entries: written by operators, shown to operators (the
 //! directory row's details, the transfer assistant), never touched by an import or a sync.
 
-use sqlx::{Row, SqlitePool};
+use sqlx::{AnyPool, Row};
 use switchboard_protocol::{EntryId, EntryNote};
 
 use crate::clock::now_ms;
@@ -10,7 +10,7 @@ use crate::clock::now_ms;
 pub const MAX_NOTE_CHARS: usize = 1000;
 
 /// Every note, for an operator's console after `hello`.
-pub async fn all(db: &SqlitePool) -> Result<Vec<EntryNote>, sqlx::Error> {
+pub async fn all(db: &AnyPool) -> Result<Vec<EntryNote>, sqlx::Error> {
     let rows = sqlx::query("SELECT entry_id, text, author, updated_at_ms FROM entry_notes")
         .fetch_all(db)
         .await?;
@@ -28,7 +28,7 @@ pub async fn all(db: &SqlitePool) -> Result<Vec<EntryNote>, sqlx::Error> {
 /// Stores (or, for an empty text, removes) the note on `entry`; the caller has checked that
 /// the entry exists and the text's length.
 pub async fn set(
-    db: &SqlitePool,
+    db: &AnyPool,
     author: &str,
     entry: EntryId,
     text: &str,
@@ -36,13 +36,13 @@ pub async fn set(
     let text = text.trim();
     let now = now_ms();
     if text.is_empty() {
-        sqlx::query("DELETE FROM entry_notes WHERE entry_id = ?")
+        sqlx::query("DELETE FROM entry_notes WHERE entry_id = $1")
             .bind(entry)
             .execute(db)
             .await?;
     } else {
         sqlx::query(
-            "INSERT INTO entry_notes (entry_id, text, author, updated_at_ms) VALUES (?, ?, ?, ?) \
+            "INSERT INTO entry_notes (entry_id, text, author, updated_at_ms) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (entry_id) DO UPDATE SET text = excluded.text, \
              author = excluded.author, updated_at_ms = excluded.updated_at_ms",
         )

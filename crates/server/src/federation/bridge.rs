@@ -262,8 +262,8 @@ impl<'a> Bridge<'a> {
                 "SELECT m.id, m.client_msg_id, m.body, s.username, r.xmpp \
                  FROM messages m JOIN users r ON r.id = m.recipient \
                  JOIN users s ON s.id = m.sender \
-                 WHERE m.id > ? AND r.xmpp IS NOT NULL AND s.xmpp IS NULL \
-                 ORDER BY m.id LIMIT ?",
+                 WHERE m.id > $1 AND r.xmpp IS NOT NULL AND s.xmpp IS NULL \
+                 ORDER BY m.id LIMIT $2",
             )
             .bind(self.sent)
             .bind(CATCH_UP_PAGE)
@@ -380,7 +380,7 @@ impl<'a> Bridge<'a> {
                     if let Some(subscribers) = self.subscribers.get_mut(&user) {
                         subscribers.remove(&from);
                     }
-                    sqlx::query("DELETE FROM xmpp_subscribers WHERE user_id = ? AND jid = ?")
+                    sqlx::query("DELETE FROM xmpp_subscribers WHERE user_id = $1 AND jid = $2")
                         .bind(user)
                         .bind(from.as_str())
                         .execute(&self.state.db)
@@ -393,9 +393,10 @@ impl<'a> Bridge<'a> {
                 if let Some((_, sent)) = self.barrier.take_if(|(ping, _)| *ping == id) {
                     self.confirmed = sent;
                     sqlx::query(
-                        "INSERT INTO xmpp_forwarded (singleton, message_id) VALUES (1, ?) \
+                        "INSERT INTO xmpp_forwarded (singleton, message_id) VALUES (1, $1) \
                          ON CONFLICT (singleton) DO UPDATE SET \
-                         message_id = max(message_id, excluded.message_id)",
+                         message_id = CASE WHEN excluded.message_id > xmpp_forwarded.message_id \
+                         THEN excluded.message_id ELSE xmpp_forwarded.message_id END",
                     )
                     .bind(sent)
                     .execute(&self.state.db)
@@ -420,7 +421,7 @@ impl<'a> Bridge<'a> {
     /// The active Switchboard user named `username` (never a federated contact).
     async fn local_user(&self, username: &str) -> Result<Option<UserId>, LinkError> {
         sqlx::query_scalar(
-            "SELECT id FROM users WHERE username = ? AND active = 1 AND xmpp IS NULL",
+            "SELECT id FROM users WHERE username = $1 AND active = 1 AND xmpp IS NULL",
         )
         .bind(username)
         .fetch_optional(&self.state.db)
@@ -470,7 +471,8 @@ impl<'a> Bridge<'a> {
             Ok(stored) => {
                 if let Some(stanza_id) = id.as_deref().filter(|_| stored.new) {
                     sqlx::query(
-                        "INSERT OR IGNORE INTO xmpp_inbound (message_id, stanza_id) VALUES (?, ?)",
+                        "INSERT INTO xmpp_inbound (message_id, stanza_id) VALUES ($1, $2) \
+                         ON CONFLICT DO NOTHING",
                     )
                     .bind(stored.message.id)
                     .bind(stanza_id)
@@ -521,7 +523,7 @@ impl<'a> Bridge<'a> {
             return Ok(());
         }
         let seq: Option<i64> = sqlx::query_scalar(
-            "SELECT seq FROM messages WHERE sender = ? AND recipient = ? AND client_msg_id = ?",
+            "SELECT seq FROM messages WHERE sender = $1 AND recipient = $2 AND client_msg_id = $3",
         )
         .bind(user)
         .bind(contact)
@@ -638,7 +640,9 @@ impl<'a> Bridge<'a> {
             .or_default()
             .insert(bare.clone())
         {
-            sqlx::query("INSERT OR IGNORE INTO xmpp_subscribers (user_id, jid) VALUES (?, ?)")
+            sqlx::query(
+                "INSERT INTO xmpp_subscribers (user_id, jid) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            )
                 .bind(user)
                 .bind(bare.as_str())
                 .execute(&self.state.db)
@@ -683,7 +687,7 @@ impl<'a> Bridge<'a> {
     /// The XMPP address of Switchboard user `user` (never a federated contact).
     async fn local_jid(&self, user: UserId) -> Result<Option<Jid>, LinkError> {
         let username: Option<String> =
-            sqlx::query_scalar("SELECT username FROM users WHERE id = ? AND xmpp IS NULL")
+            sqlx::query_scalar("SELECT username FROM users WHERE id = $1 AND xmpp IS NULL")
                 .bind(user)
                 .fetch_optional(&self.state.db)
                 .await
@@ -711,7 +715,7 @@ impl<'a> Bridge<'a> {
         self.displayed.insert(update.conversation, read);
         let row = sqlx::query(
             "SELECT x.stanza_id FROM messages m JOIN xmpp_inbound x ON x.message_id = m.id \
-             WHERE m.conversation_id = ? AND m.sender = ? AND m.seq <= ? \
+             WHERE m.conversation_id = $1 AND m.sender = $2 AND m.seq <= $3 \
              ORDER BY m.seq DESC LIMIT 1",
         )
         .bind(update.conversation)

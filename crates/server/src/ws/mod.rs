@@ -575,7 +575,7 @@ impl Connection {
                 .await;
         }
         let user = self.session.user.id;
-        let stored = sqlx::query("UPDATE users SET presence = ? WHERE id = ?")
+        let stored = sqlx::query("UPDATE users SET presence = $1 WHERE id = $2")
             .bind(state.as_str())
             .bind(user)
             .execute(&self.state.db)

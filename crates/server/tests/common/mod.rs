@@ -25,6 +25,9 @@ pub struct TestServer {
     pub addr: SocketAddr,
     pub state: AppState,
     db_dir: tempfile::TempDir,
+    /// The server's database: SQLite in `db_dir`, or a fresh PostgreSQL database (see
+    /// [`database_url`]).
+    pub database_url: String,
     /// With [`TestServer::start_tls`]: the server's self-signed certificate, which the test's
     /// clients trust.
     pub certificate: Option<CertificateDer<'static>>,
@@ -34,6 +37,32 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         self.state.shutdown.cancel();
     }
+}
+
+/// Where the PostgreSQL cluster of this test run is, when the suite runs on PostgreSQL
+/// (`make rust-test` runs it once on SQLite, then on a throwaway cluster through the load
+/// generator's `with-postgres`).
+pub const POSTGRES_ENV: &str = "SWITCHBOARD_TEST_POSTGRES";
+
+/// A fresh database for one test server: SQLite in `dir`, or a new database on the cluster of
+/// [`POSTGRES_ENV`].
+pub async fn database_url(dir: &tempfile::TempDir) -> String {
+    let Ok(cluster) = std::env::var(POSTGRES_ENV) else {
+        return format!("sqlite://{}", dir.path().join("test.db").display());
+    };
+    use sqlx::Connection;
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let number = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = format!("test_{}_{number}", std::process::id());
+    let mut admin = sqlx::PgConnection::connect(&cluster)
+        .await
+        .expect("connecting to the test PostgreSQL cluster");
+    sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .expect("CREATE DATABASE");
+    let base = cluster.rsplit_once('/').expect("a database in the URL").0;
+    format!("{base}/{name}")
 }
 
 impl TestServer {
@@ -65,8 +94,16 @@ impl TestServer {
     }
 
     async fn start_in(db_dir: tempfile::TempDir, edit: impl FnOnce(&mut Config)) -> Self {
-        let url = format!("sqlite://{}", db_dir.path().join("test.db").display());
-        let mut config = Config::for_tests(&url, true);
+        let url = database_url(&db_dir).await;
+        Self::start_on(db_dir, url, edit).await
+    }
+
+    async fn start_on(
+        db_dir: tempfile::TempDir,
+        database_url: String,
+        edit: impl FnOnce(&mut Config),
+    ) -> Self {
+        let mut config = Config::for_tests(&database_url, true);
         edit(&mut config);
         let state = switchboard_server::prepare(config, CancellationToken::new())
             .await
@@ -78,6 +115,7 @@ impl TestServer {
             addr,
             state,
             db_dir,
+            database_url,
             certificate: None,
         }
     }
@@ -91,8 +129,9 @@ impl TestServer {
     pub async fn restart_with(mut self, edit: impl FnOnce(&mut Config)) -> Self {
         self.state.shutdown.cancel();
         let db_dir = std::mem::replace(&mut self.db_dir, tempfile::tempdir().unwrap());
+        let url = std::mem::take(&mut self.database_url);
         drop(self);
-        Self::start_in(db_dir, edit).await
+        Self::start_on(db_dir, url, edit).await
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -35,7 +35,7 @@ test: lint rust-test chaos-short chaos-xmpp-short console e2e
 	@echo "==> all checks passed"
 
 tools:
-	@scripts/bootstrap.sh $(if $(filter test e2e bench chaos-xmpp chaos-xmpp-short,$(MAKECMDGOALS)),--browser)
+	@scripts/bootstrap.sh $(if $(filter test rust-test e2e bench chaos-xmpp chaos-xmpp-short chaos-cluster chaos-cluster-short,$(MAKECMDGOALS)),--browser)
 
 console: tools
 	@echo "==> building the console (release wasm) and the Administration page (dist/admin/)"
@@ -52,9 +52,14 @@ lint: tools
 	@echo "==> cargo deny (licences, banned and duplicate crates, sources; advisories: see deny.toml)"
 	cargo deny --workspace check licenses bans sources
 
+## rust-test: every Rust test on SQLite, then the server's integration tests again on a
+## throwaway PostgreSQL cluster (the load generator's with_postgres starts and stops it)
 rust-test: tools
 	@echo "==> Rust tests"
 	cargo test --workspace
+	@echo "==> the server's integration tests on PostgreSQL"
+	cargo build -p switchboard-loadgen --bin with_postgres
+	$(CARGO_TARGET_DIR)/debug/with_postgres cargo test -p switchboard-server --tests
 
 ## chaos: 50 consoles chat 1,000 msgs/s in all (open loop) for 60 s while the server is killed
 ## (SIGKILL) 5 times; nothing acknowledged may be lost, duplicated, undelivered or out of order;

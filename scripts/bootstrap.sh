@@ -4,7 +4,8 @@
 #   scripts/bootstrap.sh            console build tools (wasm target, trunk, wasm-bindgen, npm packages)
 #   scripts/bootstrap.sh --browser  the same, plus Debian's Chromium for the end-to-end tests,
 #                                   OpenLDAP (slapd, ldap-utils) for the directory sync tests,
-#                                   Prosody and python3-slixmpp for the XMPP federation tests
+#                                   Prosody and python3-slixmpp for the XMPP federation tests,
+#                                   PostgreSQL and nats-server for the several-node tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -62,18 +63,27 @@ if [ "${1:-}" = "--browser" ] && { [ ! -x /usr/sbin/slapd ] || [ ! -x /usr/bin/l
   step "installing OpenLDAP (slapd, ldap-utils) from Debian for the directory sync tests (apt-get)"
   apt_install slapd ldap-utils
 fi
-if [ "${1:-}" = "--browser" ] && { [ ! -x /usr/bin/prosody ] \
-  || [ ! -f /usr/lib/python3/dist-packages/slixmpp/__init__.py ]; }; then
-  step "installing Prosody and python3-slixmpp from Debian for the XMPP federation tests (apt-get)"
-  # The tests start their own Prosody; the package must not start the system service.
-  policy=/usr/sbin/policy-rc.d
+# Installs Debian packages whose system services must not start: the tests start their own
+# servers on 127.0.0.1 in temp dirs.
+apt_install_without_services() {
+  local policy=/usr/sbin/policy-rc.d
   if [ ! -e "$policy" ]; then
     printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
     $sudo chmod +x "$policy"
-    apt_install prosody python3-slixmpp
+    apt_install "$@"
     $sudo rm -f "$policy"
   else
-    apt_install prosody python3-slixmpp
+    apt_install "$@"
   fi
+}
+if [ "${1:-}" = "--browser" ] && { [ ! -x /usr/bin/prosody ] \
+  || [ ! -f /usr/lib/python3/dist-packages/slixmpp/__init__.py ]; }; then
+  step "installing Prosody and python3-slixmpp from Debian for the XMPP federation tests (apt-get)"
+  apt_install_without_services prosody python3-slixmpp
+fi
+if [ "${1:-}" = "--browser" ] && { [ ! -x /usr/lib/postgresql/15/bin/postgres ] \
+  || [ ! -x /usr/bin/nats-server ]; }; then
+  step "installing PostgreSQL and nats-server from Debian for the several-node tests (apt-get)"
+  apt_install_without_services postgresql nats-server
 fi
 step "tools ready"

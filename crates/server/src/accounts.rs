@@ -153,7 +153,7 @@ pub async fn change(
     }
     if let Some(active) = change.active.filter(|active| *active != current.active) {
         sqlx::query("UPDATE users SET active = $1 WHERE id = $2")
-            .bind(active)
+            .bind(i64::from(active))
             .bind(current.id)
             .execute(&mut *tx)
             .await?;

@@ -138,6 +138,11 @@ pub enum BackupError {
          give the --data-dir (or --database-url) the server runs with"
     )]
     NoDatabase { flag: &'static str, path: PathBuf },
+    #[error(
+        "{flag} names a PostgreSQL database: back it up with PostgreSQL's own tools \
+         (pg_dump, or continuous archiving); nothing was written"
+    )]
+    Postgres { flag: &'static str },
     #[error("{flag} {url} is an in-memory database: there is nothing to back up")]
     InMemory { flag: &'static str, url: String },
     #[error(
@@ -159,6 +164,9 @@ pub enum BackupError {
 /// change the schema under a running older server). `flag` is where `url` came from
 /// (`--data-dir` or `--database-url`), for the error messages.
 pub async fn backup(url: &str, flag: &'static str, to: &Path) -> Result<(), BackupError> {
+    if is_postgres_url(url) {
+        return Err(BackupError::Postgres { flag });
+    }
     if to.exists() {
         return Err(BackupError::Exists(to.to_owned()));
     }

@@ -113,7 +113,7 @@ async fn concurrent_chat_and_marker_writes_never_fail_on_a_busy_database() {
         async move {
             let mut n = 0;
             while !done.is_cancelled() {
-                sqlx::query("INSERT INTO elsewhere (n) VALUES (?)")
+                sqlx::query("INSERT INTO elsewhere (n) VALUES ($1)")
                     .bind(n)
                     .execute(&db)
                     .await

@@ -60,7 +60,7 @@ async fn linked_server_with(
     import::apply(&server.state.db, &directory(), by, false)
         .await
         .unwrap();
-    let erin: UserId = sqlx::query_scalar("SELECT id FROM users WHERE xmpp = ?")
+    let erin: UserId = sqlx::query_scalar("SELECT id FROM users WHERE xmpp = $1")
         .bind(format!("erin@{}", HOST))
         .fetch_one(&server.state.db)
         .await
@@ -275,7 +275,7 @@ async fn an_xmpp_user_and_an_operator_chat_with_receipts_markers_typing_and_pres
         (m.received.as_deref() == Some("erin-1")).then_some(())
     })
     .await;
-    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM messages WHERE sender = ?")
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM messages WHERE sender = $1")
         .bind(erin_id)
         .fetch_one(&server.state.db)
         .await
@@ -558,7 +558,7 @@ async fn a_federated_contacts_account_can_neither_sign_in_nor_get_a_password() {
     .await;
     assert!(refused.is_err(), "a password was set on an XMPP contact");
     let hash: Option<String> =
-        sqlx::query_scalar("SELECT password_hash FROM users WHERE username = ?")
+        sqlx::query_scalar("SELECT password_hash FROM users WHERE username = $1")
             .bind(&username)
             .fetch_one(&server.state.db)
             .await
@@ -567,7 +567,7 @@ async fn a_federated_contacts_account_can_neither_sign_in_nor_get_a_password() {
     // Even with a password in the database (written by hand), sign-in refuses the account.
     let known = server.sign_in_response("operator", "operator").await;
     assert_eq!(known.status(), 200);
-    sqlx::query("UPDATE users SET password_hash = (SELECT password_hash FROM users WHERE username = 'operator') WHERE username = ?")
+    sqlx::query("UPDATE users SET password_hash = (SELECT password_hash FROM users WHERE username = 'operator') WHERE username = $1")
         .bind(&username)
         .execute(&server.state.db)
         .await

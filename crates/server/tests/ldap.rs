@@ -137,7 +137,7 @@ async fn a_company_of_ten_thousand_syncs_in_pages_and_again_changes_nothing() {
     let sample = &people[4_242];
     let row = sqlx::query(
         "SELECT external_id, name, numbers, department, title, location, email, user_id \
-         FROM directory_entries WHERE email = ?",
+         FROM directory_entries WHERE email = $1",
     )
     .bind(&sample.mail)
     .fetch_one(&server.state.db)

@@ -82,7 +82,7 @@ if [ "${1:-}" = "--browser" ] && { [ ! -x /usr/bin/prosody ] \
   apt_install_without_services prosody python3-slixmpp
 fi
 if [ "${1:-}" = "--browser" ] && { [ ! -x /usr/lib/postgresql/15/bin/postgres ] \
-  || [ ! -x /usr/bin/nats-server ]; }; then
+  || [ ! -x /usr/sbin/nats-server ]; }; then
   step "installing PostgreSQL and nats-server from Debian for the several-node tests (apt-get)"
   apt_install_without_services postgresql nats-server
 fi

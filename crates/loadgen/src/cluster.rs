@@ -12,7 +12,7 @@ use std::{
 /// Debian's PostgreSQL programs (the version bookworm ships).
 pub const POSTGRES_BIN: &str = "/usr/lib/postgresql/15/bin";
 /// Debian's nats-server.
-pub const NATS_SERVER: &str = "/usr/bin/nats-server";
+pub const NATS_SERVER: &str = "/usr/sbin/nats-server";
 /// Longest wait for a server to listen after it was started.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// The PostgreSQL role the tests connect as (trust authentication on 127.0.0.1 only).

@@ -35,6 +35,10 @@ pub struct Cli {
     /// Database URL, e.g. `sqlite://data/switchboard.db` or `sqlite::memory:`.
     #[arg(long, env = "SWITCHBOARD_DATABASE_URL")]
     pub database_url: Option<String>,
+    /// NATS server joining this node to others on the same PostgreSQL database, e.g.
+    /// `nats://127.0.0.1:4222` (see docs/cluster.md).
+    #[arg(long, env = "SWITCHBOARD_NATS_URL")]
+    pub nats_url: Option<String>,
     /// Chat mode chosen by the administrator.
     #[arg(long, env = "SWITCHBOARD_MODE", value_enum, default_value_t = ModeArg::Cloudlink)]
     pub mode: ModeArg,
@@ -339,6 +343,8 @@ pub struct ServerLimits {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub database_url: String,
+    /// The NATS server joining this node to the others, with several nodes.
+    pub nats_url: Option<String>,
     pub mode: Mode,
     pub static_dir: PathBuf,
     pub demo: bool,
@@ -501,7 +507,15 @@ impl Config {
         if let Some(xmpp) = &file.xmpp {
             xmpp.check().map_err(ConfigError::Invalid)?;
         }
+        if cli.nats_url.is_some() && !crate::storage::is_postgres_url(&database_url) {
+            return Err(ConfigError::Flag(
+                "--nats-url joins nodes that share one database: it needs \
+                 --database-url postgres://… (SQLite belongs to one node)"
+                    .into(),
+            ));
+        }
         Ok(Config {
+            nats_url: cli.nats_url.clone(),
             ldap: file.directory.ldap,
             xmpp: file.xmpp,
             database_url,

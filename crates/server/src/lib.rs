@@ -15,6 +15,7 @@
 //! * [`clock`]: wall-clock milliseconds, as stored and sent
 //! * [`chat`]: messages (one group-committing writer), history, the chat list, user search
 //! * [`federation`]: chat with people on the company's XMPP server (an XMPP component)
+//! * [`cluster`]: several nodes on one PostgreSQL database, joined by NATS
 //! * [`calls`]: the queue, the active call, transfers; the call-control adapter and ingest API
 //! * [`ws`]: the per-connection WebSocket loop
 //! * [`http`]: the router; [`openapi`]: its OpenAPI document; [`headers`]: security headers;
@@ -32,6 +33,7 @@ pub mod calls;
 pub mod chat;
 pub mod cli;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod demo;
 pub mod directory;
@@ -98,6 +100,9 @@ pub async fn prepare(
             state.sync_now.clone(),
             state.shutdown.clone(),
         ));
+    }
+    if let Some(url) = state.config.nats_url.clone() {
+        cluster::join(state.clone(), &url).await?;
     }
     if let Some(xmpp) = state.config.xmpp.clone() {
         tokio::spawn(federation::run(state.clone(), xmpp));

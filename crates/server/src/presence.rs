@@ -8,6 +8,12 @@
 //! Federated contacts (people on the company's XMPP server, see [`crate::federation`]) have
 //! no connections: their shown state is the one their XMPP presence says, and frames for them
 //! go to the XMPP link.
+//!
+//! With several nodes ([`crate::cluster`]) a user may also be online through another node:
+//! each node tells the others the presence of its own connections (on every change and in a
+//! heartbeat), the hub keeps what each other node said, and a user is online while any node
+//! has a connection of theirs. Frames for a user and for operators go to the other nodes too;
+//! chat messages pass the cluster's delivery task, which keeps each conversation in order.
 
 use std::{
     collections::HashMap,
@@ -16,7 +22,7 @@ use std::{
 
 use axum::extract::ws::Utf8Bytes;
 use sqlx::{AnyPool, Row};
-use switchboard_protocol::{PresenceState, PresenceUpdate, Role, ServerFrame, UserId};
+use switchboard_protocol::{ChatMessage, PresenceState, PresenceUpdate, Role, ServerFrame, UserId};
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
@@ -75,21 +81,83 @@ struct HubState {
     federated: HashMap<UserId, PresenceState>,
     /// What the XMPP link learns while it is up.
     link: Option<mpsc::Sender<ToLink>>,
+    /// Users online through other nodes: node -> user -> the state shown there.
+    remote: HashMap<NodeId, HashMap<UserId, PresenceState>>,
+    /// What the other nodes learn, with several nodes.
+    bus: Option<Bus>,
+}
+
+/// Names one server process among several nodes.
+pub type NodeId = String;
+
+/// The hub's way to the other nodes ([`crate::cluster`]).
+#[derive(Clone)]
+pub struct Bus {
+    /// What this node publishes.
+    pub outbound: mpsc::Sender<ToNodes>,
+    /// Chat messages to hand to consoles, in order ([`crate::cluster::delivery`]).
+    pub chat: mpsc::UnboundedSender<crate::cluster::delivery::Job>,
+}
+
+/// What a node tells the others.
+#[derive(Debug)]
+pub enum ToNodes {
+    /// The presence of one of this node's users changed (`Offline`: no connection left here).
+    Presence(UserId, PresenceState),
+    /// A frame for a user's consoles (a marker, typing).
+    ToUser(UserId, Utf8Bytes),
+    /// A frame for every operator's console (a call, a note).
+    Operators(Utf8Bytes),
+    /// A chat message this node stored.
+    Chat(ChatMessage),
+    /// Everyone online through this node.
+    Heartbeat(Vec<PresenceUpdate>),
 }
 
 impl HubState {
     fn shown(&self, user: UserId) -> PresenceState {
-        match self.online.get(&user) {
-            Some(_) => self
-                .chosen
+        if self.online.contains_key(&user) {
+            return self.local(user);
+        }
+        if let Some(&shown) = self.remote.values().find_map(|users| users.get(&user)) {
+            return shown;
+        }
+        self.federated
+            .get(&user)
+            .copied()
+            .unwrap_or(PresenceState::Offline)
+    }
+
+    /// The state this node's connections give `user`.
+    fn local(&self, user: UserId) -> PresenceState {
+        if self.online.contains_key(&user) {
+            self.chosen
                 .get(&user)
                 .copied()
-                .unwrap_or(PresenceState::Available),
-            None => self
-                .federated
-                .get(&user)
-                .copied()
-                .unwrap_or(PresenceState::Offline),
+                .unwrap_or(PresenceState::Available)
+        } else {
+            PresenceState::Offline
+        }
+    }
+
+    /// Tells the other nodes what this node's connections give `user` now.
+    fn tell_nodes(&self, user: UserId) {
+        if let Some(bus) = &self.bus
+            && bus
+                .outbound
+                .try_send(ToNodes::Presence(user, self.local(user)))
+                .is_err()
+        {
+            // The next heartbeat carries it.
+            tracing::warn!(user, "cluster bus too far behind; a presence change waits");
+        }
+    }
+
+    fn to_nodes(&self, event: ToNodes) {
+        if let Some(bus) = &self.bus
+            && bus.outbound.try_send(event).is_err()
+        {
+            tracing::warn!("cluster bus too far behind; a frame for other nodes was dropped");
         }
     }
 }
@@ -164,6 +232,12 @@ impl Hub {
     /// Sends a frame to the connections of operators only (calls, operator notes). Callers
     /// keep their own order (the calls service sends under its own lock).
     pub fn broadcast_operators(&self, frame: Utf8Bytes) {
+        self.lock().to_nodes(ToNodes::Operators(frame.clone()));
+        self.broadcast_operators_here(frame);
+    }
+
+    /// A frame from another node for the operators' consoles here.
+    pub fn broadcast_operators_here(&self, frame: Utf8Bytes) {
         let _ = self.operator_events.send(frame);
     }
 
@@ -206,6 +280,7 @@ impl Hub {
         conns.push(id);
         if conns.len() == 1 {
             self.publish(user, state.shown(user));
+            state.tell_nodes(user);
         }
         // Subscribed after that publish: the snapshot below already holds it.
         let events = self.events.subscribe();
@@ -213,11 +288,17 @@ impl Hub {
             .handles_calls()
             .then(|| self.operator_events.subscribe());
         // Only who is online: everyone else is offline, which the console assumes.
-        let online: Vec<PresenceUpdate> = state
+        let remote = state.remote.values().flat_map(HashMap::keys);
+        let everyone: std::collections::HashSet<UserId> = state
             .online
             .keys()
             .chain(state.federated.keys())
-            .map(|&user| PresenceUpdate {
+            .chain(remote)
+            .copied()
+            .collect();
+        let online: Vec<PresenceUpdate> = everyone
+            .into_iter()
+            .map(|user| PresenceUpdate {
                 user,
                 state: state.shown(user),
             })
@@ -275,7 +356,8 @@ impl Hub {
         };
         if last {
             state.online.remove(&conn.user);
-            self.publish(conn.user, PresenceState::Offline);
+            self.publish(conn.user, state.shown(conn.user));
+            state.tell_nodes(conn.user);
         }
     }
 
@@ -292,6 +374,7 @@ impl Hub {
         }
         if state.online.contains_key(&user) {
             self.publish(user, chosen);
+            state.tell_nodes(user);
         }
         true
     }
@@ -329,6 +412,36 @@ impl Hub {
     /// cut off, so it closes and resyncs instead of slowing the sender.
     pub fn send_to_user(&self, user: UserId, frame: &Utf8Bytes) {
         let mut state = self.lock();
+        state.to_nodes(ToNodes::ToUser(user, frame.clone()));
+        Self::deliver(&mut state, user, frame);
+    }
+
+    /// A frame from another node for `user`'s consoles here (and the XMPP link, if here).
+    pub fn deliver_local(&self, user: UserId, frame: &Utf8Bytes) {
+        Self::deliver(&mut self.lock(), user, frame);
+    }
+
+    /// A stored chat message for the consoles of its sender and recipient: at once on one
+    /// node; through the cluster's delivery task, which keeps conversations in order, with
+    /// several.
+    pub fn send_chat(&self, message: ChatMessage) {
+        let chat = self.lock().bus.as_ref().map(|bus| bus.chat.clone());
+        match chat {
+            Some(chat) => {
+                if let Err(lost) = chat.send(crate::cluster::delivery::Job::Stored(message)) {
+                    tracing::error!(?lost, "the cluster's delivery task has stopped");
+                }
+            }
+            None => {
+                let frame: Utf8Bytes = ServerFrame::ChatMessage(message.clone()).encode().into();
+                let mut state = self.lock();
+                Self::deliver(&mut state, message.from, &frame);
+                Self::deliver(&mut state, message.to, &frame);
+            }
+        }
+    }
+
+    fn deliver(state: &mut HubState, user: UserId, frame: &Utf8Bytes) {
         if let Some(link) = state
             .link
             .as_ref()
@@ -418,7 +531,87 @@ impl Hub {
 
     /// Whether `user` has a connection open (a console, or a demo bot).
     pub fn is_online(&self, user: UserId) -> bool {
+        let state = self.lock();
+        state.online.contains_key(&user)
+            || state.remote.values().any(|users| users.contains_key(&user))
+    }
+
+    /// Joins this hub to other nodes through `bus`.
+    pub fn attach_bus(&self, bus: Bus) {
+        self.lock().bus = Some(bus);
+    }
+
+    /// Whether `user` has a console on this node.
+    pub fn is_here(&self, user: UserId) -> bool {
         self.lock().online.contains_key(&user)
+    }
+
+    /// The users online through this node and their state: a heartbeat's content.
+    pub fn local_presence(&self) -> Vec<PresenceUpdate> {
+        let state = self.lock();
+        state
+            .online
+            .keys()
+            .map(|&user| PresenceUpdate {
+                user,
+                state: state.local(user),
+            })
+            .collect()
+    }
+
+    /// Node `node` says `user` shows `shown` through it (`Offline`: no connection there).
+    pub fn remote_presence(&self, node: &str, user: UserId, shown: PresenceState) {
+        let mut state = self.lock();
+        if !state.chosen.contains_key(&user) {
+            return;
+        }
+        let before = state.shown(user);
+        let users = state.remote.entry(node.to_owned()).or_default();
+        if shown == PresenceState::Offline {
+            users.remove(&user);
+        } else {
+            users.insert(user, shown);
+            // Online somewhere, the state shown is the one the user chose (on any node).
+            state.chosen.insert(user, shown);
+        }
+        let after = state.shown(user);
+        if after != before {
+            self.publish(user, after);
+        }
+    }
+
+    /// Node `node` says these are all the users online through it (a heartbeat), or, with
+    /// `None`, that it is gone: its users are offline unless online through another node.
+    pub fn remote_node(&self, node: &str, online: Option<Vec<PresenceUpdate>>) {
+        let mut state = self.lock();
+        let old = state.remote.get(node).cloned().unwrap_or_default();
+        let new: HashMap<UserId, PresenceState> = online
+            .into_iter()
+            .flatten()
+            .filter(|update| {
+                update.state != PresenceState::Offline && state.chosen.contains_key(&update.user)
+            })
+            .map(|update| (update.user, update.state))
+            .collect();
+        let mut touched: Vec<UserId> = old.keys().chain(new.keys()).copied().collect();
+        touched.sort_unstable();
+        touched.dedup();
+        let before: Vec<PresenceState> = touched.iter().map(|&user| state.shown(user)).collect();
+        state.remote.remove(node);
+        for (&user, &shown) in &new {
+            if old.get(&user) != Some(&shown) {
+                state.chosen.insert(user, shown);
+            }
+        }
+        if !new.is_empty() {
+            state.remote.insert(node.to_owned(), new);
+        }
+        for (user, before) in touched.into_iter().zip(before) {
+            let after = state.shown(user);
+            if after != before {
+                self.publish(user, after);
+            }
+        }
     }
 
     /// Whether `user` is someone who can chat (a known account).

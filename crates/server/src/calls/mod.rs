@@ -240,6 +240,11 @@ impl Calls {
             self.adapter.carry_out(&call, action).await?;
         }
 
+        let before: Vec<CallState> = displaced
+            .iter()
+            .map(|other| other.state)
+            .chain([call.state])
+            .collect();
         let held = displaced.map(|other| apply(other, CallAction::Hold, CallState::Held));
         let moved = apply(call, action, next);
         let changes: Vec<(&Call, &str)> = held
@@ -248,16 +253,28 @@ impl Calls {
             .chain([(&moved, action.verb())])
             .collect();
         let mut tx = crate::storage::begin_write(&self.db).await?;
-        for (call, verb) in &changes {
-            sqlx::query(
-                "UPDATE calls SET state = $1, answered_at_ms = $2, transfer_target = $3 WHERE id = $4",
+        for ((call, verb), was) in changes.iter().zip(before) {
+            // Only from the state this node saw: with several nodes, an operator on another
+            // node may have moved the call a moment ago; then nothing changes here.
+            let moved = sqlx::query(
+                "UPDATE calls SET state = $1, answered_at_ms = $2, transfer_target = $3 \
+                 WHERE id = $4 AND state = $5",
             )
             .bind(call.state.as_str())
             .bind(call.answered_at_ms)
             .bind(call.transfer_target)
             .bind(call.id)
+            .bind(was.as_str())
             .execute(&mut *tx)
             .await?;
+            if moved.rows_affected() == 0 {
+                drop(tx);
+                let now = self.reload(&mut open, call.id).await?;
+                return Err(CallError::IllegalMove {
+                    action: action.past(),
+                    state: now.map_or("ended", |call| call.state.as_str()),
+                });
+            }
             record(&mut tx, call, verb, &source).await?;
         }
         tx.commit().await?;
@@ -270,6 +287,40 @@ impl Calls {
             self.publish(call);
         }
         Ok(moved)
+    }
+
+    /// A call another node changed (with several nodes): held here as it is now, and sent
+    /// to the operators' consoles here.
+    pub async fn changed_elsewhere(&self, call: Call) {
+        let mut open = self.open.lock().await;
+        if call.state == CallState::Cleared {
+            open.remove(&call.id);
+        } else {
+            open.insert(call.id, call.clone());
+        }
+        self.hub
+            .broadcast_operators_here(ServerFrame::Call(call).encode().into());
+    }
+
+    /// Reads call `id` as stored (another node moved it) into `open`; `None` once cleared.
+    async fn reload(
+        &self,
+        open: &mut BTreeMap<CallId, Call>,
+        id: CallId,
+    ) -> Result<Option<Call>, sqlx::Error> {
+        let row = sqlx::query("SELECT * FROM calls WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.db)
+            .await?;
+        let call = row
+            .as_ref()
+            .map(from_row)
+            .filter(|call| call.state != CallState::Cleared);
+        match &call {
+            Some(call) => open.insert(id, call.clone()),
+            None => open.remove(&id),
+        };
+        Ok(call)
     }
 
     fn check_target(&self, target: EntryId) -> Result<(), CallError> {

@@ -97,10 +97,7 @@ async fn run(db: AnyPool, hub: Arc<Hub>, queue: Arc<Mutex<mpsc::Receiver<Job>>>)
             Ok(stored) => {
                 for (job, stored) in batch.drain(..).zip(stored) {
                     if stored.new {
-                        let frame = ServerFrame::ChatMessage(stored.message.clone()).encode();
-                        let frame = frame.into();
-                        hub.send_to_user(stored.message.from, &frame);
-                        hub.send_to_user(stored.message.to, &frame);
+                        hub.send_chat(stored.message.clone());
                     }
                     if let Some(update) = stored.delivered {
                         let frame = ServerFrame::Marker(update).encode().into();

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // Each test file uses a different part of this helper module.
 
+pub mod cluster;
 pub mod debian;
 pub mod prosody;
 pub mod slapd;
@@ -96,6 +97,11 @@ impl TestServer {
     async fn start_in(db_dir: tempfile::TempDir, edit: impl FnOnce(&mut Config)) -> Self {
         let url = database_url(&db_dir).await;
         Self::start_on(db_dir, url, edit).await
+    }
+
+    /// Starts a server (a node) on an existing database, e.g. one of several on PostgreSQL.
+    pub async fn start_node(database_url: String, edit: impl FnOnce(&mut Config)) -> Self {
+        Self::start_on(tempfile::tempdir().unwrap(), database_url, edit).await
     }
 
     async fn start_on(

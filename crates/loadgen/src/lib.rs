@@ -27,3 +27,10 @@ pub mod server;
 pub mod stats;
 pub mod system;
 pub mod xmpp;
+
+/// A connection pool to a server's database, SQLite or PostgreSQL (for the checks after a
+/// run).
+pub async fn database(url: &str) -> Result<sqlx::AnyPool, sqlx::Error> {
+    sqlx::any::install_default_drivers();
+    sqlx::AnyPool::connect(url).await
+}

@@ -61,18 +61,22 @@ impl ServerProcess {
         bail!("the server did not become ready within 30 s")
     }
 
-    /// The URL of the server's database (a SQLite file in its data directory).
+    /// The URL of the server's database: its `--database-url`, else the SQLite file in its
+    /// data directory.
     pub fn database_url(&self) -> String {
-        format!(
-            "sqlite://{}",
-            self.data_dir.join("switchboard.db").display()
-        )
+        match self.args.iter().position(|arg| arg == "--database-url") {
+            Some(at) => self.args[at + 1].clone(),
+            None => format!(
+                "sqlite://{}",
+                self.data_dir.join("switchboard.db").display()
+            ),
+        }
     }
 
     /// Ids of the accounts `--bench-users` seeded, in order (bench1 first); only right for a
     /// fresh database, where they are the only bench accounts.
     pub async fn bench_user_ids(&self) -> anyhow::Result<Vec<UserId>> {
-        let db = sqlx::SqlitePool::connect(&self.database_url()).await?;
+        let db = crate::database(&self.database_url()).await?;
         let ids =
             sqlx::query_scalar("SELECT id FROM users WHERE username LIKE 'bench%' ORDER BY id")
                 .fetch_all(&db)

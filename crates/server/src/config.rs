@@ -118,6 +118,16 @@ pub enum Command {
         #[arg(long)]
         to: PathBuf,
     },
+    /// Move a single-node installation's data (SQLite) into a new, empty PostgreSQL database,
+    /// to run several nodes on it; stop the server first. Checks the counts at the end.
+    MigrateToPostgres {
+        /// The SQLite database, e.g. `sqlite://data/switchboard.db`.
+        #[arg(long)]
+        from: String,
+        /// The PostgreSQL database, e.g. `postgres://switchboard@db.example.com/switchboard`.
+        #[arg(long)]
+        to: String,
+    },
 }
 
 /// `switchboard-server user ...`. Passwords never come from the command line: from

@@ -24,6 +24,12 @@ async fn main() -> anyhow::Result<()> {
                 storage::backup(url, cli.database_flag(), &to).await?;
                 println!("backup written to {}", to.display());
             }
+            Command::MigrateToPostgres { from, to } => {
+                for (table, rows) in storage::to_postgres::migrate(&from, &to).await? {
+                    println!("{table:<20} {rows:>9} rows");
+                }
+                println!("copied into the PostgreSQL database; the counts match");
+            }
             Command::User(command) => cli::user(&storage::open(url).await?, command).await?,
             Command::Directory(command) => {
                 cli::directory(&storage::open(url).await?, &config, command).await?

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Client, cluster};
+use common::{Client, TestServer, cluster};
 use switchboard_loadgen::server::ServerProcess;
 use switchboard_protocol::{
     CallState, ClientFrame, Marker, PresenceState, PresenceUpdate, ServerFrame, UserId,
@@ -310,4 +310,107 @@ async fn messages_stored_while_the_bus_is_down_arrive_once_when_it_returns() {
     })
     .await;
     assert!(more.is_err(), "a message came twice: {more:?}");
+}
+
+/// Runs `switchboard-server` with `args`; its standard output, or why it failed.
+fn command(args: &[&str]) -> Result<String, String> {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard-server"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    if output.status.success() {
+        Ok(stdout)
+    } else {
+        Err(format!(
+            "{stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        ))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_node_installation_moves_to_postgres_and_goes_on_there() {
+    let shared = cluster::start().await;
+    // A single node on SQLite, with a conversation, a read marker and a call.
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = format!("sqlite://{}", dir.path().join("switchboard.db").display());
+    let single = TestServer::start_node(sqlite.clone(), |_| {}).await;
+    let (mut alice, alice_hello) = single.connect("alice").await;
+    let (mut bob, bob_hello) = single.connect("bob").await;
+    let (alice_id, bob_id) = (me(&alice_hello), me(&bob_hello));
+    for n in 1..=3 {
+        say(
+            &mut alice,
+            &format!("00000000-0000-4000-8000-00000000000{n}"),
+            bob_id,
+            &format!("before the move {n}"),
+        )
+        .await;
+        alice
+            .recv_until(|frame| matches!(frame, ServerFrame::ChatAck { .. }).then_some(()))
+            .await;
+    }
+    bob.send(&ClientFrame::ChatRead {
+        with: alice_id,
+        seq: 2,
+    })
+    .await;
+    bob.recv_until(|frame| {
+        matches!(frame, ServerFrame::Marker(update) if update.marker.read_seq == 2).then_some(())
+    })
+    .await;
+    let queued = single
+        .ingest(
+            reqwest::Method::POST,
+            "/api/calls",
+            Some(serde_json::json!({"caller_number": "+44 20 7946 0001", "dialled": "100"})),
+        )
+        .await;
+    assert_eq!(queued.status(), 201);
+    drop((alice, bob));
+    drop(single);
+    // The stopped server's tasks let go of the database.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let postgres = shared.database_url.as_str();
+    let out = command(&["migrate-to-postgres", "--from", &sqlite, "--to", postgres]).unwrap();
+    assert!(out.contains("the counts match"), "{out}");
+    assert!(out.contains("messages") && out.contains("3 rows"), "{out}");
+    let again = command(&["migrate-to-postgres", "--from", &sqlite, "--to", postgres]).unwrap_err();
+    assert!(again.contains("is not empty"), "{again}");
+
+    // On PostgreSQL: the same passwords, the conversation with its markers, the open call;
+    // a new message continues the conversation's seq and gets a new id.
+    let node = shared.node().await;
+    let (mut bob, bob_hello) = node.connect("bob").await;
+    let summary = bob_hello
+        .iter()
+        .find_map(|frame| match frame {
+            ServerFrame::ConversationsSnapshot { conversations, .. } => conversations
+                .iter()
+                .find(|summary| summary.partner.id == alice_id)
+                .cloned(),
+            _ => None,
+        })
+        .expect("bob's conversation with alice moved");
+    assert_eq!((summary.last.seq, summary.unread), (3, 1));
+    assert_eq!(node.state.calls.list().await.len(), 1);
+    let (mut alice, _) = node.connect("alice").await;
+    say(
+        &mut alice,
+        "00000000-0000-4000-8000-000000000004",
+        bob_id,
+        "after the move",
+    )
+    .await;
+    let message = bob
+        .recv_until(|frame| match frame {
+            ServerFrame::ChatMessage(message) => Some(message),
+            _ => None,
+        })
+        .await;
+    assert_eq!(message.seq, 4);
+    assert!(message.id > 3, "a new id: {}", message.id);
 }

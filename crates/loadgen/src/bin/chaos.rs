@@ -2,6 +2,10 @@
 //! killed (SIGKILL) and restarted; afterwards every acknowledged message must be stored
 //! exactly once, in the order its sender wrote it, and have reached its recipient exactly
 //! once, in order. Talks only to 127.0.0.1; bounded in time.
+//!
+//! With `--nodes 2` or more, the server is several nodes on a throwaway PostgreSQL and
+//! nats-server (docs/cluster.md): the consoles are spread over the nodes and reconnect to
+//! any node that answers, and the kills take turns between a node and nats-server.
 
 use std::{
     collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque},
@@ -14,7 +18,11 @@ use std::{
 use clap::Parser;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use sqlx::Row;
-use switchboard_loadgen::{client, server::ServerProcess};
+use switchboard_loadgen::{
+    client,
+    cluster::{Nats, Postgres},
+    server::ServerProcess,
+};
 use switchboard_protocol::{ChatMessage, ChatRefusal, ClientFrame, ServerFrame, UserId};
 use tokio::time::{Instant, MissedTickBehavior, sleep};
 
@@ -35,6 +43,9 @@ struct Args {
     /// Times the server is killed with SIGKILL and restarted during the chatting.
     #[arg(long, default_value_t = 3)]
     kills: u32,
+    /// Server nodes: 1 (SQLite), or several on PostgreSQL joined by NATS.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=4))]
+    nodes: u32,
     /// The server binary.
     #[arg(long, env = "SWITCHBOARD_SERVER_BIN")]
     server: PathBuf,
@@ -126,6 +137,10 @@ impl Pending {
 /// One simulated console.
 struct Console {
     me: UserId,
+    /// The nodes it may connect to, and the one it tries next (its own first; another
+    /// when that one does not answer).
+    nodes: Vec<std::net::SocketAddr>,
+    node: usize,
     username: String,
     peers: Vec<UserId>,
     outbox: VecDeque<Pending>,
@@ -281,17 +296,20 @@ impl Console {
 
     /// Connects (again), catches up what it missed and resends its outbox in order with the
     /// same ids; `None` while the server is away.
-    async fn reconnect(
-        &mut self,
-        addr: std::net::SocketAddr,
-        cookie: &mut Option<String>,
-    ) -> Option<client::Connection> {
+    async fn reconnect(&mut self, cookie: &mut Option<String>) -> Option<client::Connection> {
+        let addr = self.nodes[self.node];
+        // The session lives in the database: it works on every node.
         if cookie.is_none() {
             *cookie = client::sign_in(addr, &self.username, "bench").await.ok();
         }
-        let (mut conn, frames) = client::Connection::open(addr, cookie.as_deref()?)
-            .await
-            .ok()?;
+        let opened = match cookie.as_deref() {
+            Some(cookie) => client::Connection::open(addr, cookie).await.ok(),
+            None => None,
+        };
+        let Some((mut conn, frames)) = opened else {
+            self.node = (self.node + 1) % self.nodes.len();
+            return None;
+        };
         self.catching_up.clear();
         for frame in &self.gaps(frames) {
             conn.send(frame).await.ok()?;
@@ -305,7 +323,6 @@ impl Console {
     /// outbox is empty or `give_up`.
     async fn run(
         mut self,
-        addr: std::net::SocketAddr,
         (first, period): (Instant, Duration),
         chat_until: Instant,
         give_up: Instant,
@@ -316,7 +333,7 @@ impl Console {
         ticks.set_missed_tick_behavior(MissedTickBehavior::Burst);
         let mut cookie = None;
         while Instant::now() < give_up {
-            let Some(mut conn) = self.reconnect(addr, &mut cookie).await else {
+            let Some(mut conn) = self.reconnect(&mut cookie).await else {
                 sleep(Duration::from_millis(self.rng.random_range(100..300))).await;
                 continue;
             };
@@ -365,10 +382,10 @@ impl Console {
 
     /// Once everyone is done: connects as a console opening after the storm would, and
     /// catches up every conversation (bounded by `give_up`).
-    async fn final_catch_up(&mut self, addr: std::net::SocketAddr, give_up: Instant) {
+    async fn final_catch_up(&mut self, give_up: Instant) {
         let mut cookie = None;
         while Instant::now() < give_up {
-            let Some(mut conn) = self.reconnect(addr, &mut cookie).await else {
+            let Some(mut conn) = self.reconnect(&mut cookie).await else {
                 sleep(Duration::from_millis(200)).await;
                 continue;
             };
@@ -410,19 +427,31 @@ async fn main() -> anyhow::Result<ExitCode> {
     )?;
     let bench = args.clients.to_string();
     let config_arg = config.display().to_string();
-    let mut server = ServerProcess::launch(
-        args.server.clone(),
-        data_dir.clone(),
-        &["--bench-users", &bench, "--config", &config_arg],
-    )
-    .await?;
+    let mut node_args = vec!["--bench-users", &bench, "--config", &config_arg];
+    // Several nodes: their database and bus.
+    let mut shared: Option<(Postgres, Nats)> = None;
+    let (database_url, nats_url);
+    if args.nodes > 1 {
+        let postgres = Postgres::start().await;
+        database_url = postgres.create_database("chaos").await;
+        let nats = Nats::start().await;
+        nats_url = nats.url();
+        node_args.extend(["--database-url", &database_url, "--nats-url", &nats_url]);
+        shared = Some((postgres, nats));
+    }
+    let mut servers = Vec::new();
+    for node in 0..args.nodes {
+        let dir = data_dir.join(format!("node{node}"));
+        servers.push(ServerProcess::launch(args.server.clone(), dir, &node_args).await?);
+    }
+    let addrs: Vec<_> = servers.iter().map(|server| server.addr).collect();
     println!(
-        "chaos: {} consoles, {} msgs/s in all, {} s of chat, {} kills, server on {}",
-        args.clients, args.rate, args.seconds, args.kills, server.addr
+        "chaos: {} consoles, {} msgs/s in all, {} s of chat, {} kills, {} node(s) on {addrs:?}",
+        args.clients, args.rate, args.seconds, args.kills, args.nodes
     );
 
-    let db_url = server.database_url();
-    let ids = server.bench_user_ids().await?;
+    let db_url = servers[0].database_url();
+    let ids = servers[0].bench_user_ids().await?;
     anyhow::ensure!(
         ids.len() == args.clients as usize,
         "expected {} bench users",
@@ -440,6 +469,8 @@ async fn main() -> anyhow::Result<ExitCode> {
         let first = start + period.mul_f64(n as f64 / ids.len() as f64);
         let console = Console {
             me,
+            nodes: addrs.clone(),
+            node: n % addrs.len(),
             username: format!("bench{}", n + 1),
             peers: ids.iter().copied().filter(|&id| id != me).collect(),
             outbox: VecDeque::new(),
@@ -450,12 +481,7 @@ async fn main() -> anyhow::Result<ExitCode> {
             sent: 0,
         };
         let schedule = (first, period);
-        consoles.push(tokio::spawn(console.run(
-            server.addr,
-            schedule,
-            chat_until,
-            give_up,
-        )));
+        consoles.push(tokio::spawn(console.run(schedule, chat_until, give_up)));
     }
 
     let every = Duration::from_secs(args.seconds) / (args.kills + 1);
@@ -467,29 +493,51 @@ async fn main() -> anyhow::Result<ExitCode> {
             let open = ledger.sent.len() as u64 - ledger.acked.len() as u64;
             (ledger.in_flight, open.saturating_sub(ledger.in_flight))
         };
-        server.kill().await?;
+        // One node: the server each time. Several: a node (each in turn), then the bus.
+        let victim = match &mut shared {
+            Some((_, nats)) if kill % 2 == 0 => {
+                nats.kill();
+                "nats-server".to_owned()
+            }
+            _ => {
+                let node = ((kill - 1) / 2) as usize % servers.len();
+                servers[node].kill().await?;
+                if args.nodes > 1 {
+                    format!("node {}", node + 1)
+                } else {
+                    "the server".to_owned()
+                }
+            }
+        };
         println!(
-            "chaos: killed the server ({kill}/{}) with {in_flight} messages in flight (sent, \
+            "chaos: killed {victim} ({kill}/{}) with {in_flight} messages in flight (sent, \
              not yet acknowledged) and {queued} waiting in outboxes",
             args.kills
         );
         in_flight_at_kills.push(in_flight);
         sleep(Duration::from_millis(500)).await;
-        server.start().await?;
+        if let Some((_, nats)) = shared.as_mut().filter(|_| kill % 2 == 0) {
+            nats.run().await;
+        }
+        for server in &mut servers {
+            if server.pid().is_none() {
+                server.start().await?;
+            }
+        }
     }
     let mut finished = Vec::new();
     for console in consoles {
         finished.push(console.await?);
     }
     for console in &mut finished {
-        console
-            .final_catch_up(server.addr, give_up + DRAIN_LIMIT)
-            .await;
+        console.final_catch_up(give_up + DRAIN_LIMIT).await;
     }
-    server.kill().await?;
+    for server in &mut servers {
+        server.kill().await?;
+    }
 
     // The checks: the database as the server left it after its last crash.
-    let db = sqlx::SqlitePool::connect(&db_url).await?;
+    let db = switchboard_loadgen::database(&db_url).await?;
     let rows = sqlx::query("SELECT id, client_msg_id, sender, recipient, seq FROM messages")
         .fetch_all(&db)
         .await?;

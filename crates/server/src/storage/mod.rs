@@ -6,6 +6,8 @@
 //! differ ask [`is_postgres`]. Each database has its own migrations, one file per version in
 //! `migrations/sqlite` and `migrations/postgres`, with the same schema.
 
+pub mod to_postgres;
+
 use std::{
     path::{Path, PathBuf},
     str::FromStr,

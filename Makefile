@@ -16,7 +16,8 @@ INGEST_TOKEN ?=
 # Chat mode of `make run`: cloudlink (default) or micollab.
 MODE ?= cloudlink
 
-.PHONY: run test tools console lint rust-test chaos-short chaos chaos-xmpp-short chaos-xmpp soak fuzz e2e \
+.PHONY: run test tools console lint rust-test chaos-short chaos chaos-cluster-short chaos-cluster \
+	chaos-xmpp-short chaos-xmpp soak fuzz e2e \
 	bench clean
 
 ## run: install what is missing, build the console and the server, start the demo company
@@ -31,7 +32,7 @@ run: tools console
 	$(SERVER_RELEASE) --demo --mode $(MODE) --listen $(LISTEN)
 
 ## test: formatting, clippy, Rust tests, release console build, end-to-end tests in Chromium
-test: lint rust-test chaos-short chaos-xmpp-short console e2e
+test: lint rust-test chaos-short chaos-cluster-short chaos-xmpp-short console e2e
 	@echo "==> all checks passed"
 
 tools:
@@ -73,6 +74,18 @@ chaos: tools
 chaos-short: tools
 	@echo "==> chaos test (15 s, 300 msgs/s, 3 kills)"
 	$(CHAOS) --rate 300 --seconds 15 --kills 3
+
+## chaos-cluster: the chaos test across two nodes on a throwaway PostgreSQL and nats-server:
+## 50 consoles spread over the nodes (reconnecting to whichever answers) chat 1,000 msgs/s for
+## 60 s while node 1, nats-server, node 2 and nats-server again are killed (SIGKILL) and
+## restarted. `make test` runs a 15 s form at 300 msgs/s (node 1, then nats-server).
+chaos-cluster: tools
+	@echo "==> chaos test across two nodes (60 s, 1,000 msgs/s; a node, NATS, the other node, NATS killed)"
+	$(CHAOS) --nodes 2 --rate 1000 --seconds 60 --kills 4
+
+chaos-cluster-short: tools
+	@echo "==> chaos test across two nodes (15 s, 300 msgs/s; a node, then NATS killed)"
+	$(CHAOS) --nodes 2 --rate 300 --seconds 15 --kills 2
 
 ## chaos-xmpp: 20 consoles and 20 XMPP users (Prosody, scripted slixmpp clients) chat in pairs
 ## across the XMPP bridge, 40 msgs/s in all, for 30 s while Prosody, then Switchboard, are

@@ -54,13 +54,13 @@ lint: tools
 	cargo deny --workspace check licenses bans sources
 
 ## rust-test: every Rust test on SQLite, then the server's integration tests again on a
-## throwaway PostgreSQL cluster (the load generator's with_postgres starts and stops it)
+## throwaway PostgreSQL cluster (the load generator's with_cluster starts and stops it)
 rust-test: tools
 	@echo "==> Rust tests"
 	cargo test --workspace
 	@echo "==> the server's integration tests on PostgreSQL"
-	cargo build -p switchboard-loadgen --bin with_postgres
-	$(CARGO_TARGET_DIR)/debug/with_postgres cargo test -p switchboard-server --tests
+	cargo build -p switchboard-loadgen --bin with_cluster
+	$(CARGO_TARGET_DIR)/debug/with_cluster cargo test -p switchboard-server --tests
 
 ## chaos: 50 consoles chat 1,000 msgs/s in all (open loop) for 60 s while the server is killed
 ## (SIGKILL) 5 times; nothing acknowledged may be lost, duplicated, undelivered or out of order;
@@ -153,8 +153,8 @@ bench: tools console
 ## e2e: Playwright against the real (debug) server and the release console in dist/
 e2e: tools
 	@echo "==> end-to-end tests (Playwright, Chromium)"
-	cargo build -p switchboard-server
-	SWITCHBOARD_SERVER_BIN=$(SERVER_DEBUG) npx playwright test
+	cargo build -p switchboard-server -p switchboard-loadgen
+	SWITCHBOARD_SERVER_BIN=$(SERVER_DEBUG) $(CARGO_TARGET_DIR)/debug/with_cluster npx playwright test
 
 clean:
 	rm -rf dist data test-results playwright-report

@@ -307,24 +307,31 @@ async fn lock_conversations(tx: &mut AnyConnection, batch: &[Job]) -> Result<Seq
         .collect();
     pairs.sort_unstable();
     pairs.dedup();
-    let mut seqs = Seqs::with_capacity(pairs.len());
-    for (a, b) in pairs {
-        sqlx::query(
-            "INSERT INTO conversations (user_a, user_b) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        )
-        .bind(a)
-        .bind(b)
-        .execute(&mut *tx)
-        .await?;
-        let row = sqlx::query(
-            "SELECT id, last_seq FROM conversations WHERE user_a = $1 AND user_b = $2 FOR UPDATE",
-        )
-        .bind(a)
-        .bind(b)
-        .fetch_one(&mut *tx)
-        .await?;
-        seqs.insert((a, b), (row.get("id"), row.get("last_seq")));
-    }
+    let values = storage::values(pairs.len(), 2, 1);
+    let bind = |sql| {
+        let mut query = sqlx::query(sql);
+        for &(a, b) in &pairs {
+            query = query.bind(a).bind(b);
+        }
+        query
+    };
+    let create =
+        format!("INSERT INTO conversations (user_a, user_b) {values} ON CONFLICT DO NOTHING");
+    bind(&create).execute(&mut *tx).await?;
+    // Rows are locked in the order the sort returns them.
+    let lock = format!(
+        "SELECT id, user_a, user_b, last_seq FROM conversations \
+         WHERE (user_a, user_b) IN ({values}) ORDER BY user_a, user_b FOR UPDATE"
+    );
+    let seqs = bind(&lock)
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|row| {
+            let pair = (row.get("user_a"), row.get("user_b"));
+            (pair, (row.get("id"), row.get("last_seq")))
+        })
+        .collect();
     Ok(seqs)
 }
 

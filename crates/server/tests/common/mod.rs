@@ -42,7 +42,7 @@ impl Drop for TestServer {
 
 /// Where the PostgreSQL cluster of this test run is, when the suite runs on PostgreSQL
 /// (`make rust-test` runs it once on SQLite, then on a throwaway cluster through the load
-/// generator's `with-postgres`).
+/// generator's `with_cluster`).
 pub const POSTGRES_ENV: &str = "SWITCHBOARD_TEST_POSTGRES";
 
 /// A fresh database for one test server: SQLite in `dir`, or a new database on the cluster of

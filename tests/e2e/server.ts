@@ -74,7 +74,8 @@ export class TestServer {
   /** Stops the process (SIGTERM: graceful; SIGKILL: a crash) and waits for it to exit. */
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     const child = this.child;
-    if (!child || child.exitCode !== null) return;
+    // Exited already, by itself or by a signal (a SIGKILL earlier in the spec).
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((r) => child.once('exit', r));
     child.kill(signal);
     await exited;

@@ -4,7 +4,7 @@
 //! when dropped. Test tools: they panic when a server does not start.
 
 use std::{
-    path::{Path, PathBuf},
+    path::Path,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
@@ -204,11 +204,6 @@ impl Nats {
     /// The URL nodes connect to.
     pub fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
-    }
-
-    /// Where nats-server logs.
-    pub fn log_path(&self) -> PathBuf {
-        self.dir.path().join("nats.log")
     }
 }
 

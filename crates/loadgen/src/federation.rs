@@ -67,7 +67,7 @@ pub async fn run(server_bin: &std::path::Path, plan: &XmppPlan) -> anyhow::Resul
     let pairs = plan.pairs as usize;
 
     let local = harness::chat(
-        addr,
+        &[addr],
         &peers[..2 * pairs],
         &ChatPlan {
             rate: plan.rate,

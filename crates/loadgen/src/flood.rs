@@ -169,7 +169,7 @@ pub async fn run(server: &Path, plan: &FloodPlan) -> anyhow::Result<FloodRun> {
         .first()
         .ok_or_else(|| anyhow::anyhow!("no flooding user"))?;
 
-    let idle = harness::chat(addr, chatters, &plan.chat).await?;
+    let idle = harness::chat(&[addr], chatters, &plan.chat).await?;
     // Let the quiet run's sockets go before the flood starts.
     tokio::time::sleep(Duration::from_secs(1)).await;
 
@@ -184,7 +184,7 @@ pub async fn run(server: &Path, plan: &FloodPlan) -> anyhow::Result<FloodRun> {
         })
         .collect();
     tokio::time::sleep(lead).await;
-    let flood = harness::chat(addr, chatters, &plan.chat).await?;
+    let flood = harness::chat(&[addr], chatters, &plan.chat).await?;
     let stopping = Instant::now() + Duration::from_secs(10);
     for task in flooding {
         if tokio::time::timeout_at(stopping, task).await.is_err() {

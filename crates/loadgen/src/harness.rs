@@ -221,18 +221,22 @@ async fn watch_presence(mut socket: Socket, probe: Arc<Probe>, mut stop: watch::
     }
 }
 
-/// Opens `plan.connections` connections spread over `watchers` (each user holds several),
-/// measures the memory `pid` gained, then has `changer` change presence `plan.changes`
-/// times and measures how long each change takes to reach every held connection.
+/// Opens `plan.connections` connections spread over `watchers` (each user holds several)
+/// and over `addrs` (the nodes: connection n goes to `addrs[n % len]`), measures the memory
+/// `pid` gained, then has `changer` (on the first node) change presence `plan.changes` times
+/// and measures how long each change takes to reach every held connection.
 pub async fn hold(
-    addr: SocketAddr,
+    addrs: &[SocketAddr],
     pid: u32,
     watchers: &[Peer],
     changer: &Peer,
     plan: &HoldPlan,
 ) -> anyhow::Result<HoldRun> {
-    anyhow::ensure!(!watchers.is_empty(), "no watchers");
-    let (mut changer_socket, largest_hello_frame) = open_measured(addr, changer).await?;
+    anyhow::ensure!(
+        !watchers.is_empty() && !addrs.is_empty(),
+        "no watchers or no nodes"
+    );
+    let (mut changer_socket, largest_hello_frame) = open_measured(addrs[0], changer).await?;
     let epoch = Instant::now();
     let probe = Arc::new(Probe {
         epoch,
@@ -259,6 +263,7 @@ pub async fn hold(
     let mut tasks: Vec<JoinHandle<()>> = Vec::with_capacity(plan.connections);
     for n in 0..plan.connections {
         let peer = watchers[n % watchers.len()].clone();
+        let addr = addrs[n % addrs.len()];
         let (gate, opened, failed, first_error) = (
             gate.clone(),
             opened.clone(),
@@ -502,15 +507,24 @@ async fn read_chat(
 }
 
 /// Pairs up `peers` (0 with 1, 2 with 3, ...), one connection each, and has every connection
-/// send to its partner so that together they offer `plan.rate` messages a second.
-pub async fn chat(addr: SocketAddr, peers: &[Peer], plan: &ChatPlan) -> anyhow::Result<ChatRun> {
+/// send to its partner so that together they offer `plan.rate` messages a second. Peer n
+/// connects to `addrs[n % len]`: with two nodes, every pair chats across them.
+pub async fn chat(
+    addrs: &[SocketAddr],
+    peers: &[Peer],
+    plan: &ChatPlan,
+) -> anyhow::Result<ChatRun> {
     anyhow::ensure!(
         peers.len() >= 2 && peers.len().is_multiple_of(2),
         "chat needs pairs of peers"
     );
+    anyhow::ensure!(!addrs.is_empty(), "no nodes");
     let mut sockets = Vec::with_capacity(peers.len());
-    for chunk in peers.chunks(64) {
-        let opening = chunk.iter().map(|peer| open(addr, peer));
+    for (c, chunk) in peers.chunks(64).enumerate() {
+        let opening = chunk
+            .iter()
+            .enumerate()
+            .map(|(n, peer)| open(addrs[(c * 64 + n) % addrs.len()], peer));
         for socket in futures_util::future::join_all(opening).await {
             sockets.push(socket?);
         }
@@ -625,7 +639,7 @@ mod tests {
             change_limit: Duration::from_secs(5),
             open_limit: Duration::from_secs(10),
         };
-        let held = hold(addr, std::process::id(), &peers[..4], &peers[4], &plan)
+        let held = hold(&[addr], std::process::id(), &peers[..4], &peers[4], &plan)
             .await
             .unwrap();
         assert_eq!((held.opened, held.failed), (20, 0));
@@ -637,7 +651,7 @@ mod tests {
             measure: Duration::from_millis(500),
             drain: Duration::from_secs(2),
         };
-        let chat = chat(addr, &peers[..4], &plan).await.unwrap();
+        let chat = chat(&[addr], &peers[..4], &plan).await.unwrap();
         assert!(chat.sent >= 200, "sent {}", chat.sent);
         assert_eq!((chat.unacked, chat.undelivered, chat.nacks), (0, 0, 0));
         assert!(chat.ack.count > 100 && chat.deliver.count > 100);

@@ -9,6 +9,7 @@
 //! * [`import`]: the directory import benchmark (the server's `directory import` command)
 //! * [`flood`]: the presence flood benchmark (chat latency while one user floods presence)
 //! * [`federation`]: the XMPP bridge benchmark (chat both ways, presence fan-out)
+//! * [`nodes`]: the several-nodes benchmark (SQLite, PostgreSQL, two nodes with NATS)
 //! * [`xmpp`]: Prosody and scripted XMPP users (the federation tests and chaos test)
 //! * [`console`]: the load of the console benchmark (tests/bench) and its results
 //! * [`report`]: BENCHMARKS.md from the runs' figures
@@ -21,6 +22,7 @@ pub mod federation;
 pub mod flood;
 pub mod harness;
 pub mod import;
+pub mod nodes;
 pub mod relay;
 pub mod report;
 pub mod server;

@@ -18,6 +18,7 @@ use switchboard_loadgen::{
     flood::{self, FloodPlan, FloodRun},
     harness::{self, ChatPlan, ChatRun, HoldPlan, HoldRun, Peer},
     import::{self, ImportRun},
+    nodes::{self, NodesPlan, Topology, TopologyRun},
     relay::{self, RelayProcess},
     report::{self, Figure, Goal, Section},
     server::ServerProcess,
@@ -85,6 +86,18 @@ struct Args {
     /// Consoles that watch one XMPP user's presence.
     #[arg(long, default_value_t = 1_000)]
     xmpp_watchers: u32,
+    /// Chatting pairs in the several-nodes section (with two nodes, each pair across them).
+    #[arg(long, default_value_t = 100)]
+    nodes_pairs: usize,
+    /// The several-nodes section's ordinary load, messages/s in total.
+    #[arg(long, default_value_t = 2_000)]
+    nodes_offered: u32,
+    /// The several-nodes section's load to find the ceiling, messages/s in total.
+    #[arg(long, default_value_t = 20_000)]
+    nodes_saturation: u32,
+    /// Connections watching one user's presence, spread over two nodes.
+    #[arg(long, default_value_t = 10_000)]
+    nodes_watchers: usize,
     /// Run only this section and print its table instead of writing the report.
     #[arg(long, value_enum)]
     only: Option<Only>,
@@ -99,6 +112,8 @@ enum Only {
     Flood,
     /// Chat across the XMPP bridge and presence fan-out from an XMPP user (Prosody).
     Xmpp,
+    /// One node on SQLite, one on PostgreSQL, two on PostgreSQL + NATS.
+    Nodes,
 }
 
 #[derive(Debug, Subcommand)]
@@ -231,6 +246,18 @@ impl Args {
         }
     }
 
+    fn nodes_plan(&self) -> NodesPlan {
+        NodesPlan {
+            pairs: self.nodes_pairs,
+            offered: self.nodes_offered,
+            saturation: self.nodes_saturation,
+            seconds: self.chat_seconds,
+            watchers: self.nodes_watchers,
+            watcher_users: self.watcher_users,
+            changes: self.changes,
+        }
+    }
+
     fn chat_plan(&self) -> ChatPlan {
         ChatPlan {
             rate: self.chat_rate,
@@ -249,10 +276,10 @@ async fn scenarios(
     args: &Args,
 ) -> anyhow::Result<(HoldRun, ChatRun)> {
     let w = args.watcher_users;
-    let hold = harness::hold(addr, pid, &peers[..w], &peers[w], &args.hold_plan()).await?;
+    let hold = harness::hold(&[addr], pid, &peers[..w], &peers[w], &args.hold_plan()).await?;
     // Let the target see every held connection go before the chat starts.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let chat = harness::chat(addr, &peers[w + 1..], &args.chat_plan()).await?;
+    let chat = harness::chat(&[addr], &peers[w + 1..], &args.chat_plan()).await?;
     Ok((hold, chat))
 }
 
@@ -685,6 +712,124 @@ fn xmpp_section(plan: &XmppPlan, runs: &[XmppRun]) -> Section {
     }
 }
 
+fn nodes_summary(run: &TopologyRun) -> String {
+    let fan_out = run.fan_out.as_ref().map_or(String::new(), |hold| {
+        format!(
+            "; fan-out to {} p50/p99 {:.1}/{:.1} ms",
+            hold.opened,
+            fan_out_at(hold, 0.50),
+            fan_out_at(hold, 0.99)
+        )
+    });
+    format!(
+        "offered {:.0}/s: acked {:.0}/s, ack p50/p99 {:.2}/{:.2} ms, delivery p50/p99 {:.2}/{:.2} \
+         ms, unacked {}; offered {:.0}/s: acked {:.0}/s, ack p99 {:.0} ms, unacked {}{fan_out}",
+        run.offered.offered_per_sec,
+        run.offered.acked_per_sec,
+        ms(run.offered.ack.p50),
+        ms(run.offered.ack.p99),
+        ms(run.offered.deliver.p50),
+        ms(run.offered.deliver.p99),
+        run.offered.unacked,
+        run.saturated.offered_per_sec,
+        run.saturated.acked_per_sec,
+        ms(run.saturated.ack.p99),
+        run.saturated.unacked,
+    )
+}
+
+/// The several-nodes figures: each topology's, with the relay's in the same runs beside.
+fn nodes_section(plan: &NodesPlan, runs: &[Vec<TopologyRun>]) -> Section {
+    let relay = &runs[Topology::ALL.len()];
+    let mut figures = Vec::new();
+    let mut figure =
+        |name: String, unit: &str, take: &dyn Fn(&TopologyRun) -> f64, of: &[TopologyRun]| {
+            let mut figure = Figure::new(name, unit, None);
+            figure.switchboard = of.iter().map(take).collect();
+            figure.relay = relay.iter().map(take).collect();
+            figures.push(figure);
+        };
+    for (topology, of) in Topology::ALL.into_iter().zip(runs) {
+        let name = topology.name();
+        let offered = plan.offered;
+        figure(
+            format!("{name}: acked at {offered} offered"),
+            "msgs/s",
+            &|r| r.offered.acked_per_sec,
+            of,
+        );
+        figure(
+            format!("{name}: ack p50 at {offered} offered"),
+            "ms",
+            &|r| ms(r.offered.ack.p50),
+            of,
+        );
+        figure(
+            format!("{name}: ack p99 at {offered} offered"),
+            "ms",
+            &|r| ms(r.offered.ack.p99),
+            of,
+        );
+        figure(
+            format!("{name}: delivery p50 at {offered} offered"),
+            "ms",
+            &|r| ms(r.offered.deliver.p50),
+            of,
+        );
+        figure(
+            format!("{name}: delivery p99 at {offered} offered"),
+            "ms",
+            &|r| ms(r.offered.deliver.p99),
+            of,
+        );
+        let saturation = plan.saturation;
+        figure(
+            format!("{name}: acked at {saturation} offered"),
+            "msgs/s",
+            &|r| r.saturated.acked_per_sec,
+            of,
+        );
+        figure(
+            format!("{name}: ack p99 at {saturation} offered"),
+            "ms",
+            &|r| ms(r.saturated.ack.p99),
+            of,
+        );
+        if topology == Topology::PostgresTwo {
+            let hold =
+                |r: &TopologyRun, q| r.fan_out.as_ref().map_or(0.0, |hold| fan_out_at(hold, q));
+            figure(
+                format!("{name}: presence to {} watchers p50", plan.watchers),
+                "ms",
+                &|r| hold(r, 0.50),
+                of,
+            );
+            figure(
+                format!("{name}: presence to {} watchers p99", plan.watchers),
+                "ms",
+                &|r| hold(r, 0.99),
+                of,
+            );
+        }
+    }
+    Section {
+        title: "Several nodes".into(),
+        about: format!(
+            "The same chat against one node on SQLite, one node on PostgreSQL (Debian's, \
+             127.0.0.1, default settings: synchronous_commit on) and two nodes on PostgreSQL \
+             joined by nats-server (Debian's): {} pairs, one connection each, at {} and at {} \
+             messages/s offered in total (open loop), {} s measured after 1 s of warm-up; with \
+             two nodes the two users of every pair are on different nodes, so every delivery \
+             crosses the bus. Then one user's presence changes {} times, watched by {} \
+             connections spread evenly over the two nodes. The relay column is the bare relay \
+             in the same run under the same load (one process: the limit of this machine and \
+             load generator). Release builds; everything shares the machine's cores.",
+            plan.pairs, plan.offered, plan.saturation, plan.seconds, plan.changes, plan.watchers
+        ),
+        figures,
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -776,6 +921,33 @@ async fn main() -> anyhow::Result<()> {
             runs.push(figures);
         }
         all.push(xmpp_section(&plan, &runs));
+    }
+    if wants(Only::Nodes) {
+        let plan = args.nodes_plan();
+        let mut runs: Vec<Vec<TopologyRun>> = vec![Vec::new(); Topology::ALL.len() + 1];
+        for run in 1..=args.runs {
+            for (at, topology) in Topology::ALL.into_iter().enumerate() {
+                let figures = nodes::run(&server, topology, &plan)
+                    .await
+                    .with_context(|| format!("{} run {run}", topology.name()))?;
+                println!(
+                    "{} run {run}/{}: {}",
+                    topology.name(),
+                    args.runs,
+                    nodes_summary(&figures)
+                );
+                runs[at].push(figures);
+            }
+            let relay = RelayProcess::launch(std::env::current_exe()?).await?;
+            let peers: Vec<Peer> = (1..=(plan.watcher_users + 1 + 2 * plan.pairs) as UserId)
+                .map(|id| Peer { id, cookie: None })
+                .collect();
+            let pid = relay.pid().context("the relay is not running")?;
+            let figures = nodes::scenarios(&[relay.addr], pid, &peers, &plan, true).await?;
+            println!("relay run {run}/{}: {}", args.runs, nodes_summary(&figures));
+            runs[Topology::ALL.len()].push(figures);
+        }
+        all.push(nodes_section(&plan, &runs));
     }
     if args.only.is_some() {
         println!("{}", report::render(&machine, &command, &notes, &all));

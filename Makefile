@@ -145,7 +145,7 @@ bench: tools console
 	@echo "==> console benchmarks (Playwright, Chromium; about 4 minutes)"
 	SWITCHBOARD_SERVER_BIN=$(SERVER_RELEASE) SWITCHBOARD_BENCH_BIN=$(BENCH_BIN) \
 		CONSOLE_BENCH_OUT=$(CONSOLE_RESULTS) npx playwright test -c playwright.bench.config.ts
-	@echo "==> server benchmarks (about 4 minutes)"
+	@echo "==> server benchmarks (about 10 minutes)"
 	ulimit -n $$(ulimit -Hn) && BENCH_COMMAND="make bench$(if $(BENCH_ARGS), BENCH_ARGS='$(BENCH_ARGS)')" \
 		$(BENCH_BIN) --server $(SERVER_RELEASE) --out BENCHMARKS.md \
 		--console-results $(CONSOLE_RESULTS) $(BENCH_ARGS)

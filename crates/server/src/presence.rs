@@ -112,6 +112,9 @@ pub enum ToNodes {
     Chat(ChatMessage),
     /// Everyone online through this node.
     Heartbeat(Vec<PresenceUpdate>),
+    /// A session ended here (sign-out): its connections on other nodes close too. By the
+    /// token's hash, never the token.
+    CloseSession(String),
 }
 
 impl HubState {
@@ -382,6 +385,16 @@ impl Hub {
     /// Closes every connection of a session (sign-out).
     pub fn close_session(&self, session: &str) {
         let state = self.lock();
+        state.to_nodes(ToNodes::CloseSession(session.to_owned()));
+        Self::close_session_in(&state, session);
+    }
+
+    /// Another node's sign-out: the session's connections here close too.
+    pub fn close_session_here(&self, session: &str) {
+        Self::close_session_in(&self.lock(), session);
+    }
+
+    fn close_session_in(state: &HubState, session: &str) {
         for conn in state.connections.values() {
             if conn.session == session {
                 conn.closed.cancel();

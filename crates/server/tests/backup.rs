@@ -4,27 +4,9 @@
 
 mod common;
 
-use std::{path::Path, process::Command};
+use std::path::Path;
 
-use common::TestServer;
-
-/// Runs `switchboard-server ARGS...`; its stdout, or its stdout and stderr when it fails.
-fn run(args: &[&str]) -> Result<String, String> {
-    let output = Command::new(env!("CARGO_BIN_EXE_switchboard-server"))
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    if output.status.success() {
-        Ok(stdout)
-    } else {
-        Err(format!(
-            "{stdout}{}",
-            String::from_utf8_lossy(&output.stderr)
-        ))
-    }
-}
+use common::{TestServer, run_command};
 
 fn text(path: &Path) -> &str {
     path.to_str().unwrap()
@@ -37,7 +19,8 @@ fn a_data_dir_or_url_without_a_database_is_refused_and_nothing_is_written() {
     std::fs::create_dir(&empty).unwrap();
     let copy = dir.path().join("copy.db");
 
-    let err = run(&["--data-dir", text(&empty), "backup", "--to", text(&copy)]).unwrap_err();
+    let err =
+        run_command(&["--data-dir", text(&empty), "backup", "--to", text(&copy)]).unwrap_err();
     let live = empty.join("switchboard.db");
     assert!(
         err.contains("--data-dir") && err.contains(text(&live)),
@@ -48,14 +31,14 @@ fn a_data_dir_or_url_without_a_database_is_refused_and_nothing_is_written() {
 
     let missing = dir.path().join("missing.db");
     let url = format!("sqlite://{}", missing.display());
-    let err = run(&["--database-url", &url, "backup", "--to", text(&copy)]).unwrap_err();
+    let err = run_command(&["--database-url", &url, "backup", "--to", text(&copy)]).unwrap_err();
     assert!(
         err.contains("--database-url") && err.contains(text(&missing)),
         "{err}"
     );
     assert!(!copy.exists() && !missing.exists());
 
-    let err = run(&[
+    let err = run_command(&[
         "--database-url",
         "sqlite::memory:",
         "backup",
@@ -76,7 +59,7 @@ fn a_data_dir_or_url_without_a_database_is_refused_and_nothing_is_written() {
         pool.close().await;
     });
     let url = format!("sqlite://{}", other.display());
-    let err = run(&["--database-url", &url, "backup", "--to", text(&copy)]).unwrap_err();
+    let err = run_command(&["--database-url", &url, "backup", "--to", text(&copy)]).unwrap_err();
     assert!(err.contains("not a Switchboard database"), "{err}");
     assert!(!copy.exists());
 
@@ -85,8 +68,8 @@ fn a_data_dir_or_url_without_a_database_is_refused_and_nothing_is_written() {
     let password = dir.path().join("password");
     std::fs::write(&password, "correct horse\n").unwrap();
     let add = ["user", "add", "zoe", "--password-file", text(&password)];
-    run(&[&["--data-dir", text(&data)], &add[..]].concat()).unwrap();
-    run(&["--data-dir", text(&data), "backup", "--to", text(&copy)]).unwrap();
+    run_command(&[&["--data-dir", text(&data)], &add[..]].concat()).unwrap();
+    run_command(&["--data-dir", text(&data), "backup", "--to", text(&copy)]).unwrap();
     assert!(copy.is_file());
 }
 
@@ -112,12 +95,13 @@ async fn a_running_servers_database_is_copied_as_it_is_never_migrated() {
     let copy = dir.path().join("copy.db");
     let url = server.state.config.database_url.clone();
     if url.starts_with("postgres:") {
-        let refused = run(&["--database-url", &url, "backup", "--to", text(&copy)]).unwrap_err();
+        let refused =
+            run_command(&["--database-url", &url, "backup", "--to", text(&copy)]).unwrap_err();
         assert!(refused.contains("pg_dump"), "{refused}");
         assert!(!copy.exists());
         return;
     }
-    let out = run(&["--database-url", &url, "backup", "--to", text(&copy)]).unwrap();
+    let out = run_command(&["--database-url", &url, "backup", "--to", text(&copy)]).unwrap();
     assert!(out.contains("backup written"), "{out}");
 
     let applied: Option<i64> =

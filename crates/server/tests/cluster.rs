@@ -7,10 +7,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Client, TestServer, cluster};
+use common::{Client, TestServer, cluster, run_command};
 use switchboard_loadgen::server::ServerProcess;
 use switchboard_protocol::{
-    CallState, ClientFrame, Marker, PresenceState, PresenceUpdate, ServerFrame, UserId,
+    CallState, ChatMessage, ClientFrame, Marker, PresenceState, PresenceUpdate, ServerFrame, UserId,
 };
 use switchboard_server::cluster::NODE_TIMEOUT;
 
@@ -40,6 +40,16 @@ async fn presence_of(client: &mut Client, user: UserId) -> PresenceState {
             ServerFrame::Presence(PresenceUpdate { user: who, state }) if who == user => {
                 Some(state)
             }
+            _ => None,
+        })
+        .await
+}
+
+/// The next chat message `client` receives.
+async fn next_chat(client: &mut Client) -> ChatMessage {
+    client
+        .recv_until(|frame| match frame {
+            ServerFrame::ChatMessage(message) => Some(message),
             _ => None,
         })
         .await
@@ -82,12 +92,7 @@ async fn consoles_on_two_nodes_work_as_on_one() {
         "line 2 for you",
     )
     .await;
-    let message = bob
-        .recv_until(|frame| match frame {
-            ServerFrame::ChatMessage(message) => Some(message),
-            _ => None,
-        })
-        .await;
+    let message = next_chat(&mut bob).await;
     assert_eq!(
         (message.from, message.body.as_str()),
         (alice_id, "line 2 for you")
@@ -185,6 +190,19 @@ async fn consoles_on_two_nodes_work_as_on_one() {
         .unwrap();
     assert_eq!(deactivated.status(), 200);
     assert_eq!(carol.close_code().await, Some(4001));
+
+    // Signing out through node A closes the session's console on node B.
+    let cookie = a.sign_in("dave", "dave").await.unwrap();
+    let (mut dave_on_b, _) = b.join(&cookie).await;
+    let signed_out = a
+        .http()
+        .delete(a.url("/api/session"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_out.status(), 204);
+    assert_eq!(dave_on_b.close_code().await, Some(4001));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -290,12 +308,7 @@ async fn messages_stored_while_the_bus_is_down_arrive_once_when_it_returns() {
     shared.nats.run().await;
     let mut seen = Vec::new();
     while seen.len() < ids.len() {
-        let message = bob
-            .recv_until(|frame| match frame {
-                ServerFrame::ChatMessage(message) => Some(message),
-                _ => None,
-            })
-            .await;
+        let message = next_chat(&mut bob).await;
         seen.push(message);
     }
     let seqs: Vec<i64> = seen.iter().map(|message| message.seq).collect();
@@ -310,24 +323,6 @@ async fn messages_stored_while_the_bus_is_down_arrive_once_when_it_returns() {
     })
     .await;
     assert!(more.is_err(), "a message came twice: {more:?}");
-}
-
-/// Runs `switchboard-server` with `args`; its standard output, or why it failed.
-fn command(args: &[&str]) -> Result<String, String> {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard-server"))
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    if output.status.success() {
-        Ok(stdout)
-    } else {
-        Err(format!(
-            "{stdout}{}",
-            String::from_utf8_lossy(&output.stderr)
-        ))
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -375,10 +370,11 @@ async fn a_single_node_installation_moves_to_postgres_and_goes_on_there() {
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let postgres = shared.database_url.as_str();
-    let out = command(&["migrate-to-postgres", "--from", &sqlite, "--to", postgres]).unwrap();
+    let out = run_command(&["migrate-to-postgres", "--from", &sqlite, "--to", postgres]).unwrap();
     assert!(out.contains("the counts match"), "{out}");
     assert!(out.contains("messages") && out.contains("3 rows"), "{out}");
-    let again = command(&["migrate-to-postgres", "--from", &sqlite, "--to", postgres]).unwrap_err();
+    let again =
+        run_command(&["migrate-to-postgres", "--from", &sqlite, "--to", postgres]).unwrap_err();
     assert!(again.contains("is not empty"), "{again}");
 
     // On PostgreSQL: the same passwords, the conversation with its markers, the open call;
@@ -405,12 +401,7 @@ async fn a_single_node_installation_moves_to_postgres_and_goes_on_there() {
         "after the move",
     )
     .await;
-    let message = bob
-        .recv_until(|frame| match frame {
-            ServerFrame::ChatMessage(message) => Some(message),
-            _ => None,
-        })
-        .await;
+    let message = next_chat(&mut bob).await;
     assert_eq!(message.seq, 4);
     assert!(message.id > 3, "a new id: {}", message.id);
 }

@@ -715,10 +715,13 @@ fn xmpp_section(plan: &XmppPlan, runs: &[XmppRun]) -> Section {
 fn nodes_summary(run: &TopologyRun) -> String {
     let fan_out = run.fan_out.as_ref().map_or(String::new(), |hold| {
         format!(
-            "; fan-out to {} p50/p99 {:.1}/{:.1} ms",
+            "; fan-out to {} p50/p99 {:.1}/{:.1} ms ({} not opened in {:.0} s: {})",
             hold.opened,
             fan_out_at(hold, 0.50),
-            fan_out_at(hold, 0.99)
+            fan_out_at(hold, 0.99),
+            hold.failed,
+            hold.open_secs,
+            hold.first_error.as_deref().unwrap_or("no error"),
         )
     });
     format!(

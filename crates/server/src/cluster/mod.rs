@@ -8,7 +8,8 @@
 //! * presence: each node tells the others the presence of its own consoles' users on every
 //!   change and, in full, in a heartbeat every [`HEARTBEAT`]; a node not heard from for
 //!   [`NODE_TIMEOUT`] is gone and its users turn offline (unless online through another node);
-//! * frames for a user (markers, typing) and for operators (calls, notes) are relayed;
+//! * frames for a user (markers, typing) and for operators (calls, notes) are relayed, and
+//!   so is a sign-out (its consoles on every node close);
 //! * chat messages pass [`delivery`], which delivers each conversation in seq order exactly
 //!   once per node, fills gaps from the database, and catches up when the bus comes back.
 //!
@@ -63,6 +64,8 @@ enum Event {
     Operators { frame: String },
     /// A chat message `node` stored.
     Chat { message: ChatMessage },
+    /// A session ended (sign-out): its consoles close on every node. The token's hash.
+    CloseSession { session: String },
     /// `node` shuts down: its users are offline at once.
     Leaving,
 }
@@ -180,6 +183,7 @@ fn into_event(event: ToNodes) -> Event {
             frame: frame.as_str().to_owned(),
         },
         ToNodes::Chat(message) => Event::Chat { message },
+        ToNodes::CloseSession(session) => Event::CloseSession { session },
     }
 }
 
@@ -211,6 +215,7 @@ async fn apply(state: &AppState, chat: &mpsc::UnboundedSender<delivery::Job>, en
         Event::Chat { message } => {
             let _ = chat.send(delivery::Job::Remote(message));
         }
+        Event::CloseSession { session } => state.hub.close_session_here(&session),
     }
 }
 

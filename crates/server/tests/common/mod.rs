@@ -40,6 +40,24 @@ impl Drop for TestServer {
     }
 }
 
+/// Runs `switchboard-server ARGS...`; its stdout, or its stdout and stderr when it fails.
+pub fn run_command(args: &[&str]) -> Result<String, String> {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard-server"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    if output.status.success() {
+        Ok(stdout)
+    } else {
+        Err(format!(
+            "{stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        ))
+    }
+}
+
 /// Where the PostgreSQL cluster of this test run is, when the suite runs on PostgreSQL
 /// (`make rust-test` runs it once on SQLite, then on a throwaway cluster through the load
 /// generator's `with_cluster`).

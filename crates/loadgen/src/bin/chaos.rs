@@ -529,9 +529,12 @@ async fn main() -> anyhow::Result<ExitCode> {
     for console in consoles {
         finished.push(console.await?);
     }
-    for console in &mut finished {
-        console.final_catch_up(give_up + DRAIN_LIMIT).await;
-    }
+    // All at once, as consoles opening after the storm would: one slow catch-up must not eat
+    // the others' time.
+    let catch_ups = finished
+        .iter_mut()
+        .map(|console| console.final_catch_up(give_up + DRAIN_LIMIT));
+    futures_util::future::join_all(catch_ups).await;
     for server in &mut servers {
         server.kill().await?;
     }

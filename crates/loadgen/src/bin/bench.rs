@@ -44,8 +44,9 @@ struct Args {
     /// Connections held at once (and watching the presence changes).
     #[arg(long, default_value_t = 10_000)]
     connections: usize,
-    /// Users those connections belong to (each holds connections / watcher-users).
-    #[arg(long, default_value_t = 100)]
+    /// Users those connections belong to (each holds connections / watcher-users: at most
+    /// a user's allowance of connections at once, 30).
+    #[arg(long, default_value_t = 1_000)]
     watcher_users: usize,
     /// Presence changes fanned out per run.
     #[arg(long, default_value_t = 20)]
@@ -253,7 +254,9 @@ impl Args {
             saturation: self.nodes_saturation,
             seconds: self.chat_seconds,
             watchers: self.nodes_watchers,
-            watcher_users: self.watcher_users,
+            // At most 10 connections per user: within a user's allowance of connections at
+            // once (30), which the server section's 100 per user would exceed.
+            watcher_users: self.nodes_watchers.div_ceil(10),
             changes: self.changes,
         }
     }

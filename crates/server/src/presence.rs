@@ -445,13 +445,17 @@ impl Hub {
                     tracing::error!(?lost, "the cluster's delivery task has stopped");
                 }
             }
-            None => {
-                let frame: Utf8Bytes = ServerFrame::ChatMessage(message.clone()).encode().into();
-                let mut state = self.lock();
-                Self::deliver(&mut state, message.from, &frame);
-                Self::deliver(&mut state, message.to, &frame);
-            }
+            None => self.deliver_chat_here(&message),
         }
+    }
+
+    /// A stored chat message to the consoles here of its sender and recipient (and to the
+    /// XMPP link, if here).
+    pub fn deliver_chat_here(&self, message: &ChatMessage) {
+        let frame: Utf8Bytes = ServerFrame::ChatMessage(message.clone()).encode().into();
+        let mut state = self.lock();
+        Self::deliver(&mut state, message.from, &frame);
+        Self::deliver(&mut state, message.to, &frame);
     }
 
     fn deliver(state: &mut HubState, user: UserId, frame: &Utf8Bytes) {

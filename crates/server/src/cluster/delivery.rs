@@ -14,9 +14,8 @@
 
 use std::{collections::HashMap, sync::Arc};
 
-use axum::extract::ws::Utf8Bytes;
 use sqlx::AnyPool;
-use switchboard_protocol::{ChatMessage, ConversationId, ServerFrame};
+use switchboard_protocol::{ChatMessage, ConversationId};
 use tokio::sync::mpsc;
 
 use crate::{
@@ -107,23 +106,17 @@ impl Order {
             match self.between(conversation, last, message.seq).await {
                 Ok(missing) => {
                     for earlier in missing {
-                        self.deliver(&earlier);
+                        self.hub.deliver_chat_here(&earlier);
                     }
                 }
                 Err(err) => tracing::error!(%err, conversation, "filling a gap in a conversation"),
             }
         }
-        self.deliver(&message);
+        self.hub.deliver_chat_here(&message);
         if self.last.len() >= MAX_CONVERSATIONS {
             self.last.clear();
         }
         self.last.insert(conversation, message.seq);
-    }
-
-    fn deliver(&self, message: &ChatMessage) {
-        let frame: Utf8Bytes = ServerFrame::ChatMessage(message.clone()).encode().into();
-        self.hub.deliver_local(message.from, &frame);
-        self.hub.deliver_local(message.to, &frame);
     }
 
     /// The messages of `conversation` after seq `after` and before `before`, in order.

@@ -1,6 +1,7 @@
 //! Load and fault tools for Switchboard: a protocol client that speaks to a real server over
 //! 127.0.0.1, and the programs built on it (`chaos`, `bench`).
 //!
+//! * [`asterisk`]: a real Asterisk PBX, for the call-control tests and benchmarks
 //! * [`client`]: sign in, open `/ws`, send and receive frames (the chaos test's console)
 //! * [`cluster`]: PostgreSQL and nats-server, for several nodes
 //! * [`server`]: a real server process with its own data directory
@@ -15,6 +16,7 @@
 //! * [`report`]: BENCHMARKS.md from the runs' figures
 //! * [`stats`], [`system`]: percentiles and medians; what Linux tells about the machine
 
+pub mod asterisk;
 pub mod client;
 pub mod cluster;
 pub mod console;

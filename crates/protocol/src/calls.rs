@@ -58,8 +58,11 @@ pub enum CallAction {
     Answer,
     /// Put the active call on hold.
     Hold,
-    /// Start transferring an answered call to a directory entry.
+    /// Start transferring an answered call to a directory entry: the operator talks to the
+    /// target first, then completes (`Clear`) or cancels (`Answer`).
     Transfer { target: EntryId },
+    /// Send an answered call straight to a directory entry, without talking to them first.
+    BlindTransfer { target: EntryId },
     /// End the call: abandoned, released, or the transfer completed.
     Clear,
 }
@@ -72,6 +75,7 @@ impl CallAction {
             (CallAction::Answer, Queued | Held | Transferring) => Some(Active),
             (CallAction::Hold, Active) => Some(Held),
             (CallAction::Transfer { .. }, Active | Held) => Some(Transferring),
+            (CallAction::BlindTransfer { .. }, Active | Held) => Some(Cleared),
             (CallAction::Clear, Queued | Active | Held | Transferring) => Some(Cleared),
             _ => None,
         }
@@ -82,7 +86,7 @@ impl CallAction {
         match self {
             CallAction::Answer => "answered",
             CallAction::Hold => "held",
-            CallAction::Transfer { .. } => "transferred",
+            CallAction::Transfer { .. } | CallAction::BlindTransfer { .. } => "transferred",
             CallAction::Clear => "released",
         }
     }
@@ -93,9 +97,29 @@ impl CallAction {
             CallAction::Answer => "answer",
             CallAction::Hold => "hold",
             CallAction::Transfer { .. } => "transfer",
+            CallAction::BlindTransfer { .. } => "blind_transfer",
             CallAction::Clear => "clear",
         }
     }
+
+    /// The transfer target, for both kinds of transfer.
+    pub fn target(self) -> Option<EntryId> {
+        match self {
+            CallAction::Transfer { target } | CallAction::BlindTransfer { target } => Some(target),
+            _ => None,
+        }
+    }
+}
+
+/// An operator's command the telephone system has not confirmed yet. While it is pending
+/// the call does not move, and no other command is taken for it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingCommand {
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub command: CallAction,
+    /// Username of the operator who gave it.
+    pub operator: String,
 }
 
 /// A call the operator handles.
@@ -121,6 +145,45 @@ pub struct Call {
     /// The directory entry the call is being transferred to.
     #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
     pub transfer_target: Option<EntryId>,
+    /// The directory entry whose number the caller calls from, when there is one: the
+    /// console shows who it is (and their presence) without the telephone system knowing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
+    pub caller_entry: Option<EntryId>,
+    /// An operator's command on its way to the telephone system ("Answering…").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<PendingCommand>,
+}
+
+/// The line state of a telephone (the busy lamp field), as the telephone system reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LineState {
+    Idle,
+    Ringing,
+    InUse,
+    OnHold,
+    Unavailable,
+}
+
+impl LineState {
+    /// The state in the operator's words.
+    pub fn label(self) -> &'static str {
+        match self {
+            LineState::Idle => "Idle",
+            LineState::Ringing => "Ringing",
+            LineState::InUse => "On the phone",
+            LineState::OnHold => "On hold",
+            LineState::Unavailable => "Unavailable",
+        }
+    }
+}
+
+/// The line state of one directory entry's extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineLamp {
+    pub entry: EntryId,
+    pub state: LineState,
 }
 
 /// Body of `POST /api/calls`: the telephone system queues a call for the operator.

@@ -16,7 +16,10 @@ pub use admin::{
     Account, AccountChange, AuditEntry, ChatSettings, DirectoryDiff, EntryNote, EntryRef,
     NewAccount, PasswordReset, Role, SettingsInForce, SyncStatus,
 };
-pub use calls::{Call, CallAction, CallId, CallState, NewCall, TransferRequest};
+pub use calls::{
+    Call, CallAction, CallId, CallState, LineLamp, LineState, NewCall, PendingCommand,
+    TransferRequest,
+};
 pub use chat::{
     ChatMessage, ChatRefusal, ConversationId, ConversationSummary, Marker, MarkerUpdate, MessageId,
 };
@@ -49,8 +52,14 @@ pub enum ClientFrame {
     AnswerCall { call: CallId },
     /// Put the active call on hold.
     HoldCall { call: CallId },
-    /// Start transferring an answered call to a directory entry.
-    TransferCall { call: CallId, target: EntryId },
+    /// Transfer an answered call to a directory entry: talking to the target first, or at
+    /// once when `blind`.
+    TransferCall {
+        call: CallId,
+        target: EntryId,
+        #[serde(default)]
+        blind: bool,
+    },
     /// Release the call, or complete its transfer.
     ClearCall { call: CallId },
     /// Send a chat message. `client_msg_id` is a random UUID chosen once per message: resending
@@ -178,6 +187,12 @@ pub enum ServerFrame {
     /// each change): `down` says why it is down, `None` while it is up. While it is down,
     /// the console says why federated contacts show offline.
     Federation { down: Option<String> },
+    /// Operators only: whether the telephone system answers (at hello and on each change).
+    /// While it does not, the calls panes say so; chat goes on.
+    Telephony { available: bool },
+    /// Operators only: line states of directory entries' extensions (the busy lamp field).
+    /// `snapshot` replaces every lamp the console held (after `hello`); otherwise changes.
+    Lamps { lamps: Vec<LineLamp>, snapshot: bool },
 }
 
 /// Someone who can sign in and chat.
@@ -332,6 +347,9 @@ pub enum ErrorCode {
     RateLimited,
     /// The server failed; the frame may be retried.
     Internal,
+    /// The telephone system refused the command, failed, or did not confirm it in time;
+    /// the call did not change.
+    Telephony,
 }
 
 /// Body of `POST /api/session` (sign in).
@@ -464,7 +482,11 @@ mod tests {
             },
             ClientFrame::AnswerCall { call: 1 },
             ClientFrame::HoldCall { call: 1 },
-            ClientFrame::TransferCall { call: 1, target: 9 },
+            ClientFrame::TransferCall {
+                call: 1,
+                target: 9,
+                blind: false,
+            },
             ClientFrame::ClearCall { call: 1 },
             ClientFrame::ChatSend {
                 client_msg_id: "0b7e4f0e-7f39-4c1e-9a8e-2f3a1c9d5e61".into(),

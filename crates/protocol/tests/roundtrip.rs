@@ -22,8 +22,13 @@ fn client_frame() -> impl Strategy<Value = ClientFrame> {
         any::<u32>().prop_map(|version| ClientFrame::Hello { version }),
         presence().prop_map(|state| ClientFrame::SetPresence { state }),
         any::<i64>().prop_map(|call| ClientFrame::AnswerCall { call }),
-        (any::<i64>(), any::<i64>())
-            .prop_map(|(call, target)| ClientFrame::TransferCall { call, target }),
+        (any::<i64>(), any::<i64>(), any::<bool>()).prop_map(|(call, target, blind)| {
+            ClientFrame::TransferCall {
+                call,
+                target,
+                blind,
+            }
+        }),
         (any::<String>(), any::<i64>(), any::<String>()).prop_map(|(client_msg_id, to, body)| {
             ClientFrame::ChatSend {
                 client_msg_id,

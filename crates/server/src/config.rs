@@ -11,6 +11,7 @@ use serde::Deserialize;
 use switchboard_protocol::{ClientConfig, DEFAULT_HISTORY_PAGE_MAX, Limits, Mode, Role};
 
 use crate::{
+    calls::asterisk::AsteriskConfig,
     directory::ldap::LdapConfig,
     federation::XmppConfig,
     tls::{Tls, TlsError},
@@ -234,6 +235,17 @@ pub struct FileConfig {
     pub directory: FileDirectory,
     /// `[xmpp]`: federation with the company's XMPP server.
     pub xmpp: Option<XmppConfig>,
+    /// The telephone system.
+    #[serde(default)]
+    pub pbx: FilePbx,
+}
+
+/// `[pbx]` table of the TOML file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilePbx {
+    /// `[pbx.asterisk]`: drive an Asterisk PBX through ARI.
+    pub asterisk: Option<AsteriskConfig>,
 }
 
 /// `[directory]` table of the TOML file.
@@ -378,6 +390,8 @@ pub struct Config {
     pub ldap: Option<LdapConfig>,
     /// The XMPP server this one federates with, if any.
     pub xmpp: Option<XmppConfig>,
+    /// The Asterisk PBX this console drives, if any.
+    pub asterisk: Option<AsteriskConfig>,
     pub client: ClientConfig,
 }
 
@@ -443,7 +457,7 @@ impl Config {
 
     fn from_parts(
         cli: &Cli,
-        file: FileConfig,
+        mut file: FileConfig,
         database_url: String,
         ingest_token: Option<String>,
     ) -> Result<Self, ConfigError> {
@@ -514,6 +528,9 @@ impl Config {
         if let Some(ldap) = &file.directory.ldap {
             ldap.check().map_err(ConfigError::Invalid)?;
         }
+        if let Some(asterisk) = &mut file.pbx.asterisk {
+            asterisk.check().map_err(ConfigError::Invalid)?;
+        }
         if let Some(xmpp) = &file.xmpp {
             xmpp.check().map_err(ConfigError::Invalid)?;
         }
@@ -528,6 +545,7 @@ impl Config {
             nats_url: cli.nats_url.clone(),
             ldap: file.directory.ldap,
             xmpp: file.xmpp,
+            asterisk: file.pbx.asterisk,
             database_url,
             mode: cli.mode.into(),
             static_dir: cli.static_dir.clone(),

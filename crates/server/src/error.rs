@@ -92,9 +92,12 @@ impl AppError {
                 CallError::UnknownCall(_) | CallError::UnknownReference { .. } => {
                     (StatusCode::NOT_FOUND, "not_found")
                 }
-                CallError::IllegalMove { .. } => (StatusCode::CONFLICT, "illegal_move"),
+                CallError::IllegalMove { .. } | CallError::Pending { .. } => {
+                    (StatusCode::CONFLICT, "illegal_move")
+                }
                 CallError::Invalid { .. } => (StatusCode::BAD_REQUEST, "invalid_request"),
                 CallError::Adapter(_) => (StatusCode::BAD_GATEWAY, "telephony_failed"),
+                CallError::Unconfirmed(..) => (StatusCode::GATEWAY_TIMEOUT, "telephony_failed"),
                 CallError::Database(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             },
             AppError::ForbiddenOrigin => (StatusCode::FORBIDDEN, "forbidden_origin"),

@@ -110,6 +110,10 @@ pub async fn prepare(
     if state.config.demo_bots {
         tokio::spawn(demo::bots::run(state.clone()));
     }
+    if let Some(pbx) = state.asterisk.clone() {
+        tokio::spawn(calls::asterisk::run(state.clone(), pbx));
+        tokio::spawn(state.calls.lamps.clone().run(state.hub.clone(), state.shutdown.clone()));
+    }
     if state.config.simulator_calls_per_minute > 0 {
         let rate = state.config.simulator_calls_per_minute;
         tokio::spawn(calls::simulator::run(state.clone(), rate));

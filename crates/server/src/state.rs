@@ -12,8 +12,9 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     auth::throttle::Throttle,
     calls::{
-        Calls,
+        CONFIRM_WITHIN, Calls,
         adapter::{CallControl, PbxIngest, SimulatedExchange},
+        asterisk::Asterisk,
     },
     chat::Chat,
     config::Config,
@@ -32,6 +33,8 @@ pub struct AppState {
     pub directory: Arc<Directory>,
     /// The queue, the active call and transfers.
     pub calls: Arc<Calls>,
+    /// The Asterisk adapter, when the configuration names one: [`crate::lib`] starts it.
+    pub asterisk: Option<Arc<Asterisk>>,
     /// Messages, history, the chat list.
     pub chat: Arc<Chat>,
     /// Failed sign-ins per user name and address.
@@ -58,13 +61,29 @@ impl AppState {
     ) -> Result<Self, sqlx::Error> {
         let hub = Arc::new(Hub::load(&db).await?);
         let directory = Arc::new(Directory::load(&db).await?);
-        // The demo runs its own exchange; otherwise a PBX drives calls through the ingest API.
-        let adapter: Box<dyn CallControl> = if config.demo {
-            Box::new(SimulatedExchange)
-        } else {
-            Box::new(PbxIngest)
-        };
-        let calls = Calls::load(db.clone(), hub.clone(), directory.clone(), adapter).await?;
+        // Asterisk when configured; else the demo runs its own exchange, or a PBX drives calls
+        // through the ingest API.
+        let (adapter, asterisk, confirm_within): (Arc<dyn CallControl>, _, _) =
+            match &config.asterisk {
+                Some(asterisk) => {
+                    let pbx = Arc::new(Asterisk::new(asterisk.clone()));
+                    (pbx.clone(), Some(pbx), asterisk.confirm_within())
+                }
+                None if config.demo => (Arc::new(SimulatedExchange), None, CONFIRM_WITHIN),
+                None => (Arc::new(PbxIngest), None, CONFIRM_WITHIN),
+            };
+        let calls = Calls::load(
+            db.clone(),
+            hub.clone(),
+            directory.clone(),
+            adapter,
+            confirm_within,
+        )
+        .await?;
+        if asterisk.is_some() {
+            // Until the adapter has connected.
+            calls.set_available(false);
+        }
         let health = health::Health::default();
         let chat = Chat::start(db.clone(), hub.clone(), &config, &health, shutdown.clone());
         let client = crate::settings::load(&db, &config).await?;
@@ -74,6 +93,7 @@ impl AppState {
             hub,
             directory,
             calls: Arc::new(calls),
+            asterisk,
             chat: Arc::new(chat),
             throttle: Arc::default(),
             frames: Arc::default(),

@@ -241,6 +241,7 @@ async fn operators_act_through_the_websocket_and_every_console_follows() {
         .send(&ClientFrame::TransferCall {
             call: second.id,
             target: -1,
+            blind: false,
         })
         .await;
     let ServerFrame::Error { code, .. } = operator.recv().await else {

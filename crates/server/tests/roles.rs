@@ -101,6 +101,7 @@ async fn a_users_call_frames_are_forbidden_and_change_nothing() {
         ClientFrame::TransferCall {
             call: call.id,
             target: 1,
+            blind: false,
         },
         ClientFrame::ClearCall { call: call.id },
     ];

@@ -5,10 +5,20 @@ use switchboard_protocol::{Call, CallAction};
 
 /// A telephone system refused or failed an operator's action.
 #[derive(Debug, thiserror::Error)]
-#[error("the telephone system refused to {action}: {reason}")]
+#[error("The telephone system refused to {action} the call: {reason}")]
 pub struct AdapterError {
     pub action: &'static str,
     pub reason: String,
+}
+
+/// An operator's command as the adapter carries it out.
+#[derive(Debug, Clone, Copy)]
+pub struct Command<'a> {
+    pub action: CallAction,
+    /// Username of the operator who gave it (whose telephone takes the call).
+    pub operator: &'a str,
+    /// For a transfer: the number to dial, the target entry's extension or first number.
+    pub target_number: Option<&'a str>,
 }
 
 /// The telephone system behind the console. Calls reach the switchboard through it (the
@@ -19,11 +29,12 @@ pub trait CallControl: Send + Sync {
     /// Short name for logs.
     fn name(&self) -> &'static str;
 
-    /// Carries out an operator's action on `call`; the call changes only if this succeeds.
+    /// Carries out an operator's command on `call` and resolves once the telephone system
+    /// confirms it; the call changes only if this succeeds (within the confirmation time).
     fn carry_out<'a>(
         &'a self,
         call: &'a Call,
-        action: CallAction,
+        command: Command<'a>,
     ) -> BoxFuture<'a, Result<(), AdapterError>>;
 }
 
@@ -39,7 +50,7 @@ impl CallControl for SimulatedExchange {
     fn carry_out<'a>(
         &'a self,
         _call: &'a Call,
-        _action: CallAction,
+        _command: Command<'a>,
     ) -> BoxFuture<'a, Result<(), AdapterError>> {
         Box::pin(async { Ok(()) })
     }
@@ -58,11 +69,11 @@ impl CallControl for PbxIngest {
     fn carry_out<'a>(
         &'a self,
         call: &'a Call,
-        action: CallAction,
+        command: Command<'a>,
     ) -> BoxFuture<'a, Result<(), AdapterError>> {
         tracing::info!(
             call = call.id,
-            action = action.verb(),
+            action = command.action.verb(),
             "operator action for the PBX"
         );
         Box::pin(async { Ok(()) })

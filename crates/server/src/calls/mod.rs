@@ -6,17 +6,32 @@
 //! transaction, and only then is sent to every console.
 
 pub mod adapter;
+pub mod asterisk;
 pub mod ingest;
+pub mod lamps;
 pub mod simulator;
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::{
+    collections::BTreeMap,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use sqlx::{AnyPool, Row, any::AnyRow};
-use switchboard_protocol::{Call, CallAction, CallId, CallState, EntryId, NewCall, ServerFrame};
+use switchboard_protocol::{
+    Call, CallAction, CallId, CallState, EntryId, NewCall, PendingCommand, ServerFrame,
+};
 use tokio::sync::Mutex;
 
-use self::adapter::{AdapterError, CallControl};
+use self::adapter::{AdapterError, CallControl, Command};
 use crate::{clock::now_ms, directory::Directory, presence::Hub};
+
+/// How long an operator's command may wait for the telephone system's confirmation, unless
+/// the configuration says otherwise.
+pub const CONFIRM_WITHIN: Duration = Duration::from_secs(10);
 
 /// Longest caller name, number or dialled number accepted, in characters.
 const MAX_FIELD_CHARS: usize = 128;
@@ -63,9 +78,18 @@ pub enum CallError {
         field: &'static str,
         message: String,
     },
-    /// 502 / `internal`: the telephone system refused.
+    /// 409 / `illegal_move`: another command on the call waits for the telephone system.
+    #[error("{operator} is already {doing} this call.")]
+    Pending {
+        operator: String,
+        doing: &'static str,
+    },
+    /// 502 / `telephony`: the telephone system refused.
     #[error(transparent)]
     Adapter(#[from] AdapterError),
+    /// 504 / `telephony`: the telephone system did not confirm in time; nothing changed.
+    #[error("The telephone system did not confirm in {0} s: the call was not {1}.")]
+    Unconfirmed(u64, &'static str),
     /// 500 / `internal`.
     #[error("storing the call failed")]
     Database(#[from] sqlx::Error),
@@ -76,9 +100,14 @@ pub struct Calls {
     db: AnyPool,
     hub: Arc<Hub>,
     directory: Arc<Directory>,
-    adapter: Box<dyn CallControl>,
-    /// Open calls by id. Held across the database write, so changes are applied, stored and
-    /// sent in one order.
+    adapter: Arc<dyn CallControl>,
+    confirm_within: Duration,
+    /// Whether the telephone system answers; operators are told on each change.
+    available: AtomicBool,
+    /// The busy lamp field the telephone system feeds.
+    pub lamps: Arc<lamps::Lamps>,
+    /// Open calls by id. Held across the database write (never across a wait for the
+    /// telephone system), so changes are applied, stored and sent in one order.
     open: Mutex<BTreeMap<CallId, Call>>,
 }
 
@@ -95,6 +124,8 @@ fn from_row(row: &AnyRow) -> Call {
         queued_at_ms: row.get("queued_at_ms"),
         answered_at_ms: row.get("answered_at_ms"),
         transfer_target: row.get("transfer_target"),
+        caller_entry: row.get("caller_entry"),
+        pending: None,
     }
 }
 
@@ -129,7 +160,8 @@ impl Calls {
         db: AnyPool,
         hub: Arc<Hub>,
         directory: Arc<Directory>,
-        adapter: Box<dyn CallControl>,
+        adapter: Arc<dyn CallControl>,
+        confirm_within: Duration,
     ) -> Result<Self, sqlx::Error> {
         let rows = sqlx::query("SELECT * FROM calls WHERE state <> 'cleared'")
             .fetch_all(&db)
@@ -141,8 +173,40 @@ impl Calls {
             hub,
             directory,
             adapter,
+            confirm_within,
+            available: AtomicBool::new(true),
+            lamps: Arc::default(),
             open: Mutex::new(open),
         })
+    }
+
+    /// The `telephony` frame: whether the telephone system answers.
+    pub fn telephony_frame(&self) -> ServerFrame {
+        ServerFrame::Telephony {
+            available: self.available.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The telephone system came or went: operators are told when that is news.
+    pub fn set_available(&self, available: bool) {
+        if self.available.swap(available, Ordering::Relaxed) != available {
+            self.hub
+                .broadcast_operators(self.telephony_frame().encode().into());
+        }
+    }
+
+    /// Open calls the telephone system knows by `pbx_ref` (its id of the caller's line),
+    /// with that reference: what a PBX adapter finds again after a restart.
+    pub async fn with_pbx_refs(&self) -> Result<Vec<(Call, String)>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT * FROM calls WHERE state <> 'cleared' AND pbx_ref IS NOT NULL ORDER BY id",
+        )
+        .fetch_all(&self.db)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|row| (from_row(row), row.get("pbx_ref")))
+            .collect())
     }
 
     /// Every open call, oldest first.
@@ -162,6 +226,12 @@ impl Calls {
 
     /// Queues a call reported by the telephone system.
     pub async fn queue(&self, new: NewCall) -> Result<Call, CallError> {
+        self.queue_pbx(new, None).await
+    }
+
+    /// Queues a call the telephone system knows as `pbx_ref`. A caller number that belongs
+    /// to a directory entry names the entry (and its user, whose presence is shown).
+    pub async fn queue_pbx(&self, new: NewCall, pbx_ref: Option<&str>) -> Result<Call, CallError> {
         let caller_name = check_field("caller_name", &new.caller_name, false)?;
         let caller_number = check_field("caller_number", &new.caller_number, true)?;
         let dialled = check_field("dialled", &new.dialled, true)?;
@@ -179,16 +249,26 @@ impl Calls {
                 });
             }
         }
+        let known = self.directory.by_number(&caller_number);
+        let caller_user = new.caller_user.or(known.as_ref().and_then(|entry| entry.user));
+        let caller_entry = known.as_ref().map(|entry| entry.id);
+        let caller_name = match (caller_name.is_empty(), known) {
+            (true, Some(entry)) => entry.name,
+            _ => caller_name,
+        };
         let queued_at_ms = now_ms();
         let id: CallId = sqlx::query_scalar(
-            "INSERT INTO calls (caller_name, caller_number, dialled, caller_user, state, queued_at_ms) \
-             VALUES ($1, $2, $3, $4, 'queued', $5) RETURNING id",
+            "INSERT INTO calls (caller_name, caller_number, dialled, caller_user, state, \
+             queued_at_ms, caller_entry, pbx_ref) \
+             VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7) RETURNING id",
         )
         .bind(&caller_name)
         .bind(&caller_number)
         .bind(&dialled)
-        .bind(new.caller_user)
+        .bind(caller_user)
         .bind(queued_at_ms)
+        .bind(caller_entry)
+        .bind(pbx_ref)
         .fetch_one(&mut *tx)
         .await?;
         let call = Call {
@@ -196,11 +276,13 @@ impl Calls {
             caller_name,
             caller_number,
             dialled,
-            caller_user: new.caller_user,
+            caller_user,
             state: CallState::Queued,
             queued_at_ms,
             answered_at_ms: None,
             transfer_target: None,
+            caller_entry,
+            pending: None,
         };
         record(&mut tx, &call, "queue", &Source::Telephony).await?;
         tx.commit().await?;
@@ -209,44 +291,113 @@ impl Calls {
         Ok(call)
     }
 
-    /// Applies `action` to call `id`. Answering while another call is active puts that one on
-    /// hold first, as a desk phone does.
+    /// Applies `action` to call `id`. What the telephone system reports applies at once; an
+    /// operator's command goes to the telephone system first (see [`Calls::command`]).
+    /// Answering while another call is active puts that one on hold first, as a desk phone
+    /// does.
     pub async fn act(
         &self,
         id: CallId,
         action: CallAction,
         source: Source,
     ) -> Result<Call, CallError> {
+        let Source::Operator(operator) = &source else {
+            return self.apply(id, action, &source).await;
+        };
+        if action == CallAction::Answer {
+            let active = self.open.lock().await.values().find_map(|other| {
+                (other.id != id && other.state == CallState::Active).then_some(other.id)
+            });
+            if let Some(other) = active {
+                self.command(other, CallAction::Hold, operator).await?;
+            }
+        }
+        self.command(id, action, operator).await
+    }
+
+    /// An operator's command: the call shows it pending to every operator, the adapter
+    /// carries it out, and the call moves only once the telephone system confirms. A refusal
+    /// or no confirmation within `confirm_within` leaves the call as it was, and says so.
+    async fn command(
+        &self,
+        id: CallId,
+        action: CallAction,
+        operator: &str,
+    ) -> Result<Call, CallError> {
+        let call = {
+            let mut open = self.open.lock().await;
+            let call = open.get_mut(&id).ok_or(CallError::UnknownCall(id))?;
+            if let Some(pending) = &call.pending {
+                return Err(CallError::Pending {
+                    operator: pending.operator.clone(),
+                    doing: doing(pending.command, call.state),
+                });
+            }
+            if action.next(call.state).is_none() {
+                return Err(CallError::IllegalMove {
+                    action: action.past(),
+                    state: call.state.as_str(),
+                });
+            }
+            if let Some(target) = action.target() {
+                self.check_target(target)?;
+            }
+            call.pending = Some(PendingCommand {
+                command: action,
+                operator: operator.to_owned(),
+            });
+            self.publish(call);
+            call.clone()
+        };
+        let target_number = action.target().and_then(|target| self.directory.dial_number(target));
+        let command = Command {
+            action,
+            operator,
+            target_number: target_number.as_deref(),
+        };
+        let confirmed =
+            tokio::time::timeout(self.confirm_within, self.adapter.carry_out(&call, command))
+                .await;
+        let failure = match confirmed {
+            Ok(Ok(())) => return self.apply(id, action, &Source::Operator(operator.into())).await,
+            Ok(Err(err)) => CallError::Adapter(err),
+            Err(_) => CallError::Unconfirmed(self.confirm_within.as_secs(), action.past()),
+        };
+        tracing::warn!(call = id, action = action.verb(), operator, %failure, "command not carried out");
+        let mut open = self.open.lock().await;
+        if let Some(call) = open.get_mut(&id) {
+            call.pending = None;
+            self.publish(call);
+        }
+        Err(failure)
+    }
+
+    /// Moves call `id` by `action` as the telephone system has done it: stored with its
+    /// event, then sent to every operator.
+    async fn apply(&self, id: CallId, action: CallAction, source: &Source) -> Result<Call, CallError> {
         let mut open = self.open.lock().await;
         let call = open.get(&id).cloned().ok_or(CallError::UnknownCall(id))?;
         let next = action.next(call.state).ok_or(CallError::IllegalMove {
             action: action.past(),
             state: call.state.as_str(),
         })?;
-        if let CallAction::Transfer { target } = action {
+        if let Some(target) = action.target() {
             self.check_target(target)?;
         }
-        let displaced = match (action, &source) {
-            (CallAction::Answer, _) => open
+        let displaced = match action {
+            CallAction::Answer => open
                 .values()
                 .find(|other| other.id != id && other.state == CallState::Active)
                 .cloned(),
             _ => None,
         };
-        if matches!(source, Source::Operator(_)) {
-            if let Some(other) = &displaced {
-                self.adapter.carry_out(other, CallAction::Hold).await?;
-            }
-            self.adapter.carry_out(&call, action).await?;
-        }
-
         let before: Vec<CallState> = displaced
             .iter()
             .map(|other| other.state)
             .chain([call.state])
             .collect();
-        let held = displaced.map(|other| apply(other, CallAction::Hold, CallState::Held));
-        let moved = apply(call, action, next);
+        let held = displaced.map(|other| moved(other, CallAction::Hold, CallState::Held));
+        let moved = moved(call, action, next);
         let changes: Vec<(&Call, &str)> = held
             .iter()
             .map(|call| (call, "hold"))
@@ -275,7 +426,7 @@ impl Calls {
                     state: now.map_or("ended", |call| call.state.as_str()),
                 });
             }
-            record(&mut tx, call, verb, &source).await?;
+            record(&mut tx, call, verb, source).await?;
         }
         tx.commit().await?;
         for (call, _) in changes {
@@ -340,17 +491,28 @@ impl Calls {
     }
 }
 
-/// The call after a legal move to `next`.
-fn apply(mut call: Call, action: CallAction, next: CallState) -> Call {
+/// The call after a legal move to `next`; no command is pending on it any more.
+fn moved(mut call: Call, action: CallAction, next: CallState) -> Call {
     if next == CallState::Active && call.answered_at_ms.is_none() {
         call.answered_at_ms = Some(now_ms());
     }
-    call.transfer_target = match action {
-        CallAction::Transfer { target } => Some(target),
-        _ => None,
-    };
+    call.transfer_target = action.target();
     call.state = next;
+    call.pending = None;
     call
+}
+
+/// A pending command in the words of "alice is already … this call".
+fn doing(command: CallAction, state: CallState) -> &'static str {
+    match (command, state) {
+        (CallAction::Answer, CallState::Queued) => "answering",
+        (CallAction::Answer, CallState::Held) => "retrieving",
+        (CallAction::Answer, _) => "taking back",
+        (CallAction::Hold, _) => "holding",
+        (CallAction::Transfer { .. } | CallAction::BlindTransfer { .. }, _) => "transferring",
+        (CallAction::Clear, CallState::Transferring) => "transferring",
+        (CallAction::Clear, _) => "releasing",
+    }
 }
 
 async fn record(

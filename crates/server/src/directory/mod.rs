@@ -22,7 +22,28 @@ const PAGE_BYTES: usize = 16 * 1024;
 /// One version of the directory: its entries and its snapshot frames.
 struct Loaded {
     entries: HashMap<EntryId, DirectoryEntry>,
+    /// Entries by the digits of each of their numbers (the first entry wins a shared one).
+    by_number: HashMap<String, EntryId>,
     snapshot: Arc<[Utf8Bytes]>,
+}
+
+/// Longest number that counts as an internal extension (dialled as it is, with a line
+/// state): digits only, at most this many.
+const EXTENSION_DIGITS: usize = 6;
+
+/// A number as telephone systems compare them: its digits ("+1 555-0100" is "15550100").
+pub fn digits(number: &str) -> String {
+    number.chars().filter(char::is_ascii_digit).collect()
+}
+
+/// The entry's internal extension: its first number made of at most [`EXTENSION_DIGITS`]
+/// digits and nothing else.
+pub fn extension(entry: &DirectoryEntry) -> Option<&str> {
+    entry.numbers.iter().map(String::as_str).find(|number| {
+        !number.is_empty()
+            && number.len() <= EXTENSION_DIGITS
+            && number.bytes().all(|byte| byte.is_ascii_digit())
+    })
 }
 
 /// The directory and its snapshot frames, encoded once and shared by every connection
@@ -74,8 +95,21 @@ impl Directory {
         let snapshot = pages(entries.clone())
             .map(|frame| frame.encode().into())
             .collect();
+        let mut by_number = HashMap::new();
+        for entry in &entries {
+            for number in &entry.numbers {
+                let digits = digits(number);
+                if !digits.is_empty() {
+                    by_number.entry(digits).or_insert(entry.id);
+                }
+            }
+        }
         let entries = entries.into_iter().map(|entry| (entry.id, entry)).collect();
-        Ok(Loaded { entries, snapshot })
+        Ok(Loaded {
+            entries,
+            by_number,
+            snapshot,
+        })
     }
 
     fn current(&self) -> Arc<Loaded> {
@@ -131,6 +165,35 @@ impl Directory {
     /// Whether an entry exists (a transfer target must).
     pub fn contains(&self, id: EntryId) -> bool {
         self.current().entries.contains_key(&id)
+    }
+
+    /// The entry one of whose numbers has the digits of `number` (a caller's number).
+    pub fn by_number(&self, number: &str) -> Option<DirectoryEntry> {
+        let loaded = self.current();
+        let id = loaded.by_number.get(&digits(number))?;
+        loaded.entries.get(id).cloned()
+    }
+
+    /// The number a telephone system dials to reach entry `id`: its extension, else its
+    /// first number as digits (with the leading `+` of an international one).
+    pub fn dial_number(&self, id: EntryId) -> Option<String> {
+        let loaded = self.current();
+        let entry = loaded.entries.get(&id)?;
+        if let Some(extension) = extension(entry) {
+            return Some(extension.to_owned());
+        }
+        let first = entry.numbers.first()?;
+        let plus = if first.trim_start().starts_with('+') { "+" } else { "" };
+        Some(format!("{plus}{}", digits(first))).filter(|number| number.len() > plus.len())
+    }
+
+    /// Every entry with an extension: the lines whose state the busy lamp field shows.
+    pub fn extensions(&self) -> Vec<(EntryId, String)> {
+        self.current()
+            .entries
+            .values()
+            .filter_map(|entry| Some((entry.id, extension(entry)?.to_owned())))
+            .collect()
     }
 }
 

@@ -400,9 +400,17 @@ impl Connection {
             ClientFrame::SetPresence { state } => self.set_presence(state).await,
             ClientFrame::AnswerCall { call } => self.call_action(call, CallAction::Answer).await,
             ClientFrame::HoldCall { call } => self.call_action(call, CallAction::Hold).await,
-            ClientFrame::TransferCall { call, target } => {
-                self.call_action(call, CallAction::Transfer { target })
-                    .await
+            ClientFrame::TransferCall {
+                call,
+                target,
+                blind,
+            } => {
+                let action = if blind {
+                    CallAction::BlindTransfer { target }
+                } else {
+                    CallAction::Transfer { target }
+                };
+                self.call_action(call, action).await
             }
             ClientFrame::ClearCall { call } => self.call_action(call, CallAction::Clear).await,
             ClientFrame::ChatSend {
@@ -495,6 +503,8 @@ impl Connection {
     async fn operator_snapshots(&mut self) -> Result<(), Stop> {
         let calls = self.state.calls.snapshot().await;
         self.send_frame(&calls).await?;
+        self.send_frame(&self.state.calls.telephony_frame()).await?;
+        self.send_frame(&self.state.calls.lamps.snapshot()).await?;
         match crate::directory::notes::all(&self.state.db).await {
             Ok(notes) => {
                 self.send_frame(&ServerFrame::Notes {

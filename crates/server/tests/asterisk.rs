@@ -1,0 +1,281 @@
+//! Calls through a real Asterisk (the build of scripts/asterisk.sh, started by the test with
+//! the dialplan of tests/asterisk/): callers are Local channels, the operator's telephone is
+//! a Local channel the dialplan answers.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{Client, TestServer};
+use switchboard_loadgen::asterisk::{self, Asterisk};
+use switchboard_protocol::{
+    Call, CallState, ClientFrame, DirectoryEntry, EntryId, ErrorCode, LineState, ServerFrame,
+};
+use switchboard_server::{calls::asterisk::AsteriskConfig, config::Config};
+
+/// The server's configuration for `pbx`, with the operator's telephone: `Local/200@operators`
+/// answers, `Local/209@operators` rings and never answers.
+fn configure(pbx: &Asterisk, phone: Option<&str>) -> impl FnOnce(&mut Config) + use<> {
+    let url = pbx.url();
+    let operators = phone
+        .map(|phone| BTreeMap::from([("operator".to_owned(), phone.to_owned())]))
+        .unwrap_or_default();
+    move |config: &mut Config| {
+        config.asterisk = Some(AsteriskConfig {
+            url,
+            user: asterisk::USER.into(),
+            password_file: "unused".into(),
+            password: asterisk::PASSWORD.into(),
+            app: "switchboard".into(),
+            context: "internal".into(),
+            device: "Local/{extension}@internal".into(),
+            confirm_secs: Some(3),
+            operators,
+        });
+    }
+}
+
+/// The operator's console, once it says the telephone system is available.
+async fn operator(server: &TestServer) -> (Client, Vec<DirectoryEntry>) {
+    let (mut client, frames) = server.connect("operator").await;
+    let available = frames
+        .iter()
+        .any(|frame| matches!(frame, ServerFrame::Telephony { available: true }));
+    if !available {
+        client
+            .recv_until(|frame| {
+                matches!(frame, ServerFrame::Telephony { available: true }).then_some(())
+            })
+            .await;
+    }
+    let directory = frames
+        .into_iter()
+        .find_map(|frame| match frame {
+            ServerFrame::DirectorySnapshot { entries, .. } => Some(entries),
+            _ => None,
+        })
+        .unwrap();
+    (client, directory)
+}
+
+fn entry(directory: &[DirectoryEntry], name: &str) -> EntryId {
+    directory.iter().find(|entry| entry.name == name).unwrap().id
+}
+
+/// The next version of a call in the given state (pending versions skipped).
+async fn call_in(client: &mut Client, state: CallState) -> Call {
+    client
+        .recv_until(|frame| match frame {
+            ServerFrame::Call(call) if call.state == state && call.pending.is_none() => Some(call),
+            _ => None,
+        })
+        .await
+}
+
+async fn refusal(client: &mut Client) -> (ErrorCode, String) {
+    client
+        .recv_until(|frame| match frame {
+            ServerFrame::Error { code, message } => Some((code, message)),
+            _ => None,
+        })
+        .await
+}
+
+/// The channels of bridge `id` in Asterisk.
+async fn bridged(pbx: &Asterisk, id: &str) -> Vec<String> {
+    pbx.bridges()
+        .await
+        .into_iter()
+        .find(|bridge| bridge["id"] == id)
+        .map(|bridge| serde_json::from_value(bridge["channels"].clone()).unwrap())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn the_operator_answers_holds_retrieves_and_transfers_through_asterisk() {
+    let pbx = Asterisk::start().await;
+    let server = TestServer::start_with(configure(&pbx, Some("Local/200@operators"))).await;
+    let (mut console, directory) = operator(&server).await;
+    let alice = entry(&directory, "Alice Archer");
+    let bob = entry(&directory, "Bob Baker");
+
+    // A caller dials company line 2000: queued with the number dialled and their caller id.
+    pbx.call("2000", "Jane Doe <5550100>").await;
+    let call = call_in(&mut console, CallState::Queued).await;
+    assert_eq!(
+        (call.caller_name.as_str(), call.caller_number.as_str(), call.dialled.as_str()),
+        ("Jane Doe", "5550100", "2000")
+    );
+    assert_eq!(call.caller_entry, None);
+
+    // Answer: shown pending, then active once the operator's telephone is in the call.
+    console.send(&ClientFrame::AnswerCall { call: call.id }).await;
+    let pending = console
+        .recv_until(|frame| match frame {
+            ServerFrame::Call(call) => Some(call),
+            _ => None,
+        })
+        .await;
+    assert_eq!(pending.state, CallState::Queued);
+    assert_eq!(pending.pending.as_ref().unwrap().operator, "operator");
+    call_in(&mut console, CallState::Active).await;
+    let bridge = format!("sb-call-{}", call.id);
+    assert_eq!(bridged(&pbx, &bridge).await.len(), 2, "caller and operator talk");
+
+    // Hold puts the caller back in the holding bridge; retrieve brings them back.
+    console.send(&ClientFrame::HoldCall { call: call.id }).await;
+    call_in(&mut console, CallState::Held).await;
+    assert_eq!(bridged(&pbx, "switchboard-holding").await.len(), 1);
+    console.send(&ClientFrame::AnswerCall { call: call.id }).await;
+    call_in(&mut console, CallState::Active).await;
+
+    // Attended transfer to Alice (extension 2002): her lamp lights, then completing joins
+    // the caller to her and the call leaves Switchboard.
+    console
+        .send(&ClientFrame::TransferCall {
+            call: call.id,
+            target: alice,
+            blind: false,
+        })
+        .await;
+    call_in(&mut console, CallState::Transferring).await;
+    console
+        .recv_until(|frame| match frame {
+            ServerFrame::Lamps { lamps, .. } => lamps
+                .iter()
+                .any(|lamp| lamp.entry == alice && lamp.state == LineState::InUse)
+                .then_some(()),
+            _ => None,
+        })
+        .await;
+    // Wait until Alice has answered and sits in the call's bridge with the operator.
+    for _ in 0..50 {
+        if bridged(&pbx, &bridge).await.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    console.send(&ClientFrame::ClearCall { call: call.id }).await;
+    call_in(&mut console, CallState::Cleared).await;
+    let joined = bridged(&pbx, &bridge).await;
+    assert_eq!(joined.len(), 2, "caller and Alice: {joined:?}");
+    assert!(joined.iter().any(|id| id.contains("consult")));
+
+    // A call from Bob's extension shows Bob; a blind transfer sends it to Alice's number.
+    pbx.call("2100", "<2003>").await;
+    let from_bob = call_in(&mut console, CallState::Queued).await;
+    assert_eq!(from_bob.caller_entry, Some(bob));
+    assert_eq!(from_bob.caller_name, "Bob Baker");
+    assert!(from_bob.caller_user.is_some());
+    console.send(&ClientFrame::AnswerCall { call: from_bob.id }).await;
+    call_in(&mut console, CallState::Active).await;
+    console
+        .send(&ClientFrame::TransferCall {
+            call: from_bob.id,
+            target: alice,
+            blind: true,
+        })
+        .await;
+    call_in(&mut console, CallState::Cleared).await;
+    let sent_on = pbx
+        .channels()
+        .await
+        .into_iter()
+        .any(|channel| channel["dialplan"]["context"] == "internal" && channel["dialplan"]["exten"] == "2002" && channel["name"].as_str().unwrap_or_default().starts_with("Local/2100@company"));
+    assert!(sent_on, "the caller went on to 2002 in the dialplan");
+
+    // A caller who hangs up while queued leaves the queue at once.
+    let gone = pbx.call("2000", "Early Leaver <5550199>").await;
+    let queued = call_in(&mut console, CallState::Queued).await;
+    pbx.hang_up(&gone).await;
+    let cleared = call_in(&mut console, CallState::Cleared).await;
+    assert_eq!(cleared.id, queued.id);
+}
+
+#[tokio::test]
+async fn two_operators_answering_one_call_and_a_silent_telephone_change_nothing() {
+    let pbx = Asterisk::start().await;
+    let server = TestServer::start_with(configure(&pbx, Some("Local/200@operators"))).await;
+    let (mut first, _) = operator(&server).await;
+    let (mut second, _) = operator(&server).await;
+    pbx.call("2000", "Jane Doe <5550100>").await;
+    let call = call_in(&mut first, CallState::Queued).await;
+    // Two consoles press Answer at once: one gets the call, the other is told.
+    first.send(&ClientFrame::AnswerCall { call: call.id }).await;
+    second.send(&ClientFrame::AnswerCall { call: call.id }).await;
+    let (code, message) = refusal(&mut second).await;
+    assert_eq!(code, ErrorCode::IllegalMove);
+    assert_eq!(message, "operator is already answering this call.");
+    call_in(&mut first, CallState::Active).await;
+    drop((first, second, server));
+
+    // The operator's telephone rings and nobody picks up: after the confirmation time the
+    // command is refused and the call waits as before.
+    let server = TestServer::start_with(configure(&pbx, Some("Local/209@operators"))).await;
+    let (mut console, _) = operator(&server).await;
+    pbx.call("2000", "John Roe <5550111>").await;
+    let call = call_in(&mut console, CallState::Queued).await;
+    console.send(&ClientFrame::AnswerCall { call: call.id }).await;
+    let (code, message) = refusal(&mut console).await;
+    assert_eq!(code, ErrorCode::Telephony);
+    assert_eq!(
+        message,
+        "The telephone system did not confirm in 3 s: the call was not answered."
+    );
+    let after = call_in(&mut console, CallState::Queued).await;
+    assert_eq!(after.id, call.id);
+    drop((console, server));
+
+    // An operator without a telephone is told what to configure.
+    let server = TestServer::start_with(configure(&pbx, None)).await;
+    let (mut console, _) = operator(&server).await;
+    pbx.call("2000", "Jim Poe <5550122>").await;
+    let call = call_in(&mut console, CallState::Queued).await;
+    console.send(&ClientFrame::AnswerCall { call: call.id }).await;
+    let (code, message) = refusal(&mut console).await;
+    assert_eq!(code, ErrorCode::Telephony);
+    assert!(
+        message.contains("no telephone is set for operator operator"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn a_restart_of_switchboard_loses_no_call_and_asterisk_going_away_is_shown() {
+    let mut pbx = Asterisk::start().await;
+    let server = TestServer::start_with(configure(&pbx, Some("Local/200@operators"))).await;
+    let (mut console, _) = operator(&server).await;
+    pbx.call("2000", "Jane Doe <5550100>").await;
+    let talking = call_in(&mut console, CallState::Queued).await;
+    pbx.call("2000", "John Roe <5550111>").await;
+    let waiting = call_in(&mut console, CallState::Queued).await;
+    console.send(&ClientFrame::AnswerCall { call: talking.id }).await;
+    call_in(&mut console, CallState::Active).await;
+    drop(console);
+
+    // Switchboard restarts: both calls are found again in Asterisk as they were.
+    let server = server.restart_with(configure(&pbx, Some("Local/200@operators"))).await;
+    let (mut console, _) = operator(&server).await;
+    let (calls, _) = match server.state.calls.snapshot().await {
+        ServerFrame::CallsSnapshot { calls, now_ms } => (calls, now_ms),
+        _ => unreachable!(),
+    };
+    let states: Vec<(i64, CallState)> = calls.iter().map(|call| (call.id, call.state)).collect();
+    assert_eq!(states, [(talking.id, CallState::Active), (waiting.id, CallState::Queued)]);
+    console.send(&ClientFrame::HoldCall { call: talking.id }).await;
+    call_in(&mut console, CallState::Held).await;
+
+    // Asterisk goes away: the console is told, and the calls it took with it leave.
+    pbx.kill();
+    console
+        .recv_until(|frame| matches!(frame, ServerFrame::Telephony { available: false }).then_some(()))
+        .await;
+    pbx.run().await;
+    console
+        .recv_until(|frame| matches!(frame, ServerFrame::Telephony { available: true }).then_some(()))
+        .await;
+    assert!(server.state.calls.list().await.is_empty(), "the calls ended with Asterisk");
+    // And it works again.
+    pbx.call("2000", "Jane Doe <5550100>").await;
+    call_in(&mut console, CallState::Queued).await;
+}

@@ -220,7 +220,10 @@ impl Ari {
 
     /// Creates bridge `id` of `kind` (`holding` or `mixing`), or finds it.
     pub async fn bridge(&self, id: &str, kind: &str) -> Result<(), AriError> {
-        self.post(&format!("/bridges/{id}"), &[("type", kind)]).await
+        match self.post(&format!("/bridges/{id}"), &[("type", kind)]).await {
+            Err(AriError::Refused { status: 409, .. }) | Ok(()) => Ok(()),
+            Err(err) => Err(err),
+        }
     }
 
     pub async fn add(&self, bridge: &str, channel: &str) -> Result<(), AriError> {

@@ -294,23 +294,27 @@ impl Asterisk {
         self.ari.add(to, caller).await
     }
 
-    /// Hangs up the operator's and the target's lines of `call` and removes its bridge.
+    /// Hangs up the operator's and (unless `keep_consult`) the target's lines of `call`, and
+    /// then removes its bridge.
     async fn drop_lines(&self, call: CallId, keep_consult: bool) -> Result<(), AriError> {
-        let lines = self.known().calls.get(&call).cloned().unwrap_or_default();
-        let mut drop: Vec<String> = lines.operator.into_iter().collect();
-        if !keep_consult {
-            drop.extend(lines.consult);
-        }
-        for line in drop {
-            self.known().departing.insert(line.clone());
-            self.ari.hang_up(&line).await?;
-        }
-        if let Some(lines) = self.known().calls.get_mut(&call) {
-            lines.operator = None;
+        let drop: Vec<String> = {
+            let mut known = self.known();
+            let Known {
+                calls, departing, ..
+            } = &mut *known;
+            let Some(lines) = calls.get_mut(&call) else {
+                return Ok(());
+            };
+            let mut drop: Vec<String> = lines.operator.take().into_iter().collect();
             if !keep_consult {
-                lines.consult = None;
+                drop.extend(lines.consult.take());
                 lines.consult_up = false;
             }
+            departing.extend(drop.iter().cloned());
+            drop
+        };
+        for line in drop {
+            self.ari.hang_up(&line).await?;
         }
         if keep_consult {
             Ok(())
@@ -341,13 +345,13 @@ impl Asterisk {
         match (command.action, call.state) {
             (CallAction::Answer, CallState::Transferring) => {
                 // Cancel: the target hangs up, the operator has the caller again.
-                if let Some(consult) = &lines.consult {
-                    self.known().departing.insert(consult.clone());
-                    self.ari.hang_up(consult).await.map_err(refused(action))?;
-                }
-                if let Some(lines) = self.known().calls.get_mut(&call.id) {
-                    lines.consult = None;
+                let consult = self.known().calls.get_mut(&call.id).and_then(|lines| {
                     lines.consult_up = false;
+                    lines.consult.take()
+                });
+                if let Some(consult) = consult {
+                    self.known().departing.insert(consult.clone());
+                    self.ari.hang_up(&consult).await.map_err(refused(action))?;
                 }
                 self.move_caller(call.id, caller, &bridge)
                     .await
@@ -388,13 +392,19 @@ impl Asterisk {
             }
             (CallAction::BlindTransfer { .. }, _) => {
                 let number = number()?;
-                self.known().departing.insert(caller.to_owned());
-                self.ari
-                    .continue_to(caller, &self.config.context, number)
-                    .await
-                    .map_err(refused(action))?;
+                self.drop_lines(call.id, false).await.map_err(refused(action))?;
+                // Forgotten first: its leaving the application is then no news.
                 self.forget(call.id);
-                self.drop_lines(call.id, false).await.map_err(refused(action))
+                let sent = self
+                    .ari
+                    .continue_to(caller, &self.config.context, number)
+                    .await;
+                if sent.is_err() {
+                    let mut known = self.known();
+                    known.callers.insert(caller.to_owned(), call.id);
+                    known.calls.insert(call.id, lines.clone());
+                }
+                sent.map_err(refused(action))
             }
             (CallAction::Clear, CallState::Transferring) => {
                 // Complete: the caller joins the target, the operator leaves.
@@ -418,11 +428,10 @@ impl Asterisk {
                 Ok(())
             }
             (CallAction::Clear, _) => {
-                self.known().departing.insert(caller.to_owned());
-                self.ari.hang_up(caller).await.map_err(refused(action))?;
                 self.drop_lines(call.id, false).await.map_err(refused(action))?;
+                self.known().departing.insert(caller.to_owned());
                 self.forget(call.id);
-                Ok(())
+                self.ari.hang_up(caller).await.map_err(refused(action))
             }
         }
     }
@@ -668,8 +677,8 @@ async fn arrived(state: &AppState, pbx: &Asterisk, channel: &Channel, args: &[St
 /// One side of a completed transfer hung up: the other is hung up and the bridge removed.
 async fn end_transferred(pbx: &Asterisk, bridge: &str) {
     let lines = pbx.known().transferred.remove(bridge).unwrap_or_default();
+    pbx.known().departing.extend(lines.iter().cloned());
     for line in lines {
-        pbx.known().departing.insert(line.clone());
         if let Err(err) = pbx.ari.hang_up(&line).await {
             tracing::warn!(channel = line, %err, "cannot hang up after a transfer");
         }
@@ -679,13 +688,19 @@ async fn end_transferred(pbx: &Asterisk, bridge: &str) {
     }
 }
 
-/// A line left the application or is gone.
-async fn ended(state: &AppState, pbx: &Asterisk, line: &str) {
+/// A line left the application, or is gone (`destroyed`: its last event).
+async fn ended(state: &AppState, pbx: &Asterisk, line: &str, destroyed: bool) {
     if pbx.answered(line, Err("hung up before answering".into())) {
         return;
     }
-    if pbx.known().departing.remove(line) {
-        return;
+    {
+        let mut known = pbx.known();
+        if known.departing.contains(line) {
+            if destroyed {
+                known.departing.remove(line);
+            }
+            return;
+        }
     }
     let transferred = pbx
         .known()
@@ -756,14 +771,15 @@ async fn handle(state: &AppState, pbx: &Asterisk, event: Event) {
                 } else if !waited {
                     // Answered after its command gave up: nobody needs it.
                     pbx.known().departing.insert(channel.id.clone());
-                    let _ = pbx.ari.hang_up(&channel.id).await;
+                    if let Err(err) = pbx.ari.hang_up(&channel.id).await {
+                        tracing::warn!(call, %err, "cannot hang up a line nobody waits for");
+                    }
                 }
             }
             None => arrived(state, pbx, &channel, &args).await,
         },
-        Event::StasisEnd { channel } | Event::ChannelDestroyed { channel } => {
-            ended(state, pbx, &channel.id).await;
-        }
+        Event::StasisEnd { channel } => ended(state, pbx, &channel.id, false).await,
+        Event::ChannelDestroyed { channel } => ended(state, pbx, &channel.id, true).await,
         Event::DeviceStateChanged { device_state } => {
             let lamp = line_state(&device_state.state);
             let entries = pbx.devices().get(&device_state.name).cloned();

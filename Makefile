@@ -16,7 +16,7 @@ INGEST_TOKEN ?=
 # Chat mode of `make run`: cloudlink (default) or micollab.
 MODE ?= cloudlink
 
-.PHONY: run test tools console lint rust-test chaos-short chaos chaos-cluster-short chaos-cluster \
+.PHONY: run test tools asterisk console lint rust-test chaos-short chaos chaos-cluster-short chaos-cluster \
 	chaos-xmpp-short chaos-xmpp soak fuzz e2e \
 	bench clean
 
@@ -38,6 +38,11 @@ test: lint rust-test chaos-short chaos-cluster-short chaos-xmpp-short console e2
 tools:
 	@scripts/bootstrap.sh $(if $(filter test rust-test e2e bench chaos-xmpp chaos-xmpp-short chaos-cluster chaos-cluster-short,$(MAKECMDGOALS)),--browser)
 
+## asterisk: build Asterisk (the PBX of the call-control tests) once into ~/.cache/switchboard
+asterisk:
+	@echo "==> Asterisk for the tests (built once, then reused: scripts/asterisk.sh)"
+	@scripts/asterisk.sh >/dev/null
+
 console: tools
 	@echo "==> building the console (release wasm) and the Administration page (dist/admin/)"
 	trunk build --release
@@ -55,7 +60,7 @@ lint: tools
 
 ## rust-test: every Rust test on SQLite, then the server's integration tests again on a
 ## throwaway PostgreSQL cluster (the load generator's with_cluster starts and stops it)
-rust-test: tools
+rust-test: tools asterisk
 	@echo "==> Rust tests"
 	cargo test --workspace
 	@echo "==> the server's integration tests on PostgreSQL"
@@ -152,7 +157,7 @@ bench: tools console
 		--console-results $(CONSOLE_RESULTS) $(BENCH_ARGS)
 
 ## e2e: Playwright against the real (debug) server and the release console in dist/
-e2e: tools
+e2e: tools asterisk
 	@echo "==> end-to-end tests (Playwright, Chromium)"
 	cargo build -p switchboard-server -p switchboard-loadgen
 	SWITCHBOARD_SERVER_BIN=$(SERVER_DEBUG) $(CARGO_TARGET_DIR)/debug/with_cluster npx playwright test

@@ -72,6 +72,21 @@ pub fn state_label(state: CallState) -> &'static str {
     }
 }
 
+/// What the call is waiting for while an operator's command is on its way to the telephone
+/// system ("Answering…"); `None` when nothing is pending.
+pub fn pending_label(call: &Call) -> Option<&'static str> {
+    let command = call.pending.as_ref()?.command;
+    Some(match (command, call.state) {
+        (CallAction::Answer, CallState::Queued) => "Answering…",
+        (CallAction::Answer, CallState::Transferring) => "Cancelling transfer…",
+        (CallAction::Answer, _) => "Retrieving…",
+        (CallAction::Hold, _) => "Holding…",
+        (CallAction::Transfer { .. } | CallAction::BlindTransfer { .. }, _) => "Transferring…",
+        (CallAction::Clear, CallState::Transferring) => "Completing transfer…",
+        (CallAction::Clear, _) => "Releasing…",
+    })
+}
+
 /// A waiting time or call duration as a clock reads: "0:07", "12:45", "1:02:03". A negative
 /// span (clocks a little apart) reads "0:00" rather than a nonsense value.
 pub fn format_duration(ms: i64) -> String {
@@ -99,6 +114,8 @@ mod tests {
             queued_at_ms,
             answered_at_ms,
             transfer_target: None,
+            caller_entry: None,
+            pending: None,
         }
     }
 
@@ -154,6 +171,22 @@ mod tests {
         assert_eq!(caller_label(&anonymous), "Caller 1");
         anonymous.caller_name = "  ".into();
         assert_eq!(caller_label(&anonymous), "Unknown caller");
+    }
+
+    #[test]
+    fn a_pending_command_reads_as_what_the_call_waits_for() {
+        let mut queued = call(1, CallState::Queued, 0, None);
+        assert_eq!(pending_label(&queued), None);
+        queued.pending = Some(switchboard_protocol::PendingCommand {
+            command: CallAction::Answer,
+            operator: "operator".into(),
+        });
+        assert_eq!(pending_label(&queued), Some("Answering…"));
+        queued.state = CallState::Held;
+        assert_eq!(pending_label(&queued), Some("Retrieving…"));
+        queued.state = CallState::Transferring;
+        queued.pending.as_mut().unwrap().command = CallAction::Clear;
+        assert_eq!(pending_label(&queued), Some("Completing transfer…"));
     }
 
     #[test]

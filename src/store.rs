@@ -8,7 +8,8 @@ use leptos::logging::{error, warn};
 use leptos::prelude::*;
 use switchboard_protocol::{
     Call, CallId, CallState, ClientConfig, ClientFrame, DirectoryEntry, EntryId, EntryNote,
-    ErrorCode, Mode, PresenceState, PresenceUpdate, Role, ServerFrame, User, UserId,
+    ErrorCode, LineLamp, LineState, Mode, PresenceState, PresenceUpdate, Role, ServerFrame, User,
+    UserId,
 };
 
 use crate::calls::{answered_order, caller_label, queue_order};
@@ -232,6 +233,10 @@ pub struct Store {
     connection: RwSignal<ConnectionState>,
     /// Why the server's link to the company's XMPP server is down (`None`: up, or none).
     federation_down: RwSignal<Option<String>>,
+    /// Whether the telephone system answers the server (operators only).
+    telephony_up: RwSignal<bool>,
+    /// Line states of directory entries' extensions (the busy lamp field; operators only).
+    lamps: RwSignal<HashMap<EntryId, LineState>>,
     directory: RwSignal<Directory>,
     /// One signal per user, created on first use, so a presence delta updates exactly the
     /// fields that show that user and never the list around them. Reference-counted rather than
@@ -288,6 +293,8 @@ impl Store {
             config: RwSignal::new(None),
             connection: RwSignal::new(ConnectionState::Offline),
             federation_down: RwSignal::new(None),
+            telephony_up: RwSignal::new(true),
+            lamps: RwSignal::new(HashMap::new()),
             directory: RwSignal::new(Directory::default()),
             presence: StoredValue::new(HashMap::new()),
             calls,
@@ -352,6 +359,16 @@ impl Store {
     /// Why federated contacts show offline: the server's XMPP link is down.
     pub fn federation_down(&self) -> ReadSignal<Option<String>> {
         self.federation_down.read_only()
+    }
+
+    /// Whether the telephone system answers (`true` while nothing says otherwise).
+    pub fn telephony_up(&self) -> ReadSignal<bool> {
+        self.telephony_up.read_only()
+    }
+
+    /// The line state of entry `id`'s extension, tracking it; `None` when none is known.
+    pub fn lamp(&self, id: EntryId) -> Option<LineState> {
+        self.lamps.with(|lamps| lamps.get(&id).copied())
     }
 
     /// The company directory, sorted by name.
@@ -466,9 +483,14 @@ impl Store {
         self.send_call_action(ClientFrame::HoldCall { call });
     }
 
-    /// Starts transferring an answered call to a directory entry.
-    pub fn transfer_call(&self, call: CallId, target: EntryId) {
-        self.send_call_action(ClientFrame::TransferCall { call, target });
+    /// Transfers an answered call to a directory entry: talking to them first, or at once
+    /// when `blind`.
+    pub fn transfer_call(&self, call: CallId, target: EntryId, blind: bool) {
+        self.send_call_action(ClientFrame::TransferCall {
+            call,
+            target,
+            blind,
+        });
     }
 
     /// Releases a call, or completes its transfer.
@@ -511,7 +533,18 @@ impl Store {
             ServerFrame::Call(call) => self.update_call(call),
             ServerFrame::Error { code, message } => self.refused(code, message),
             ServerFrame::Federation { down } => self.federation_down.set(down),
+            ServerFrame::Telephony { available } => set_if_changed(&self.telephony_up, available),
+            ServerFrame::Lamps { lamps, snapshot } => self.update_lamps(lamps, snapshot),
         }
+    }
+
+    fn update_lamps(&self, lamps: Vec<LineLamp>, snapshot: bool) {
+        self.lamps.update(|held| {
+            if snapshot {
+                held.clear();
+            }
+            held.extend(lamps.into_iter().map(|lamp| (lamp.entry, lamp.state)));
+        });
     }
 
     /// A new socket is open: intents go to it, and the console stays not-connected until its
@@ -704,7 +737,10 @@ impl Store {
         error!("server refused a frame ({code:?}): {message}");
         if matches!(
             code,
-            ErrorCode::NotFound | ErrorCode::IllegalMove | ErrorCode::Forbidden
+            ErrorCode::NotFound
+                | ErrorCode::IllegalMove
+                | ErrorCode::Forbidden
+                | ErrorCode::Telephony
         ) {
             self.notify(message);
         }

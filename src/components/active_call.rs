@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use switchboard_protocol::{Call, CallAction, CallId, CallState};
 
 use super::{CallButton, CallParty, Elapsed};
-use crate::calls::{ANY_TRANSFER, can, state_label};
+use crate::calls::{ANY_TRANSFER, can, pending_label, state_label};
 use crate::store::Store;
 
 /// The call the operator is dealing with: source party, state, duration, Hold or Retrieve,
@@ -58,11 +58,18 @@ fn CurrentCall(
     let store = expect_context::<Store>();
     let id = call.with_untracked(|call| call.id);
     let state = Memo::new(move |_| call.with(|call| call.state));
+    let pending = Memo::new(move |_| call.with(pending_label));
+    // While a command waits for the telephone system, no other is offered.
+    let can = move |action| pending.get().is_none() && can(action, state.get());
     let dialled = call.with_untracked(|call| format!("Dialled: {}", call.dialled));
     let hold_or_retrieve = move || {
         if state.get() == CallState::Held {
             view! {
-                <CallButton class="primary" on_press=move |_| store.answer_call(id)>
+                <CallButton
+                    class="primary"
+                    legal=Signal::derive(move || can(CallAction::Answer))
+                    on_press=move |_| store.answer_call(id)
+                >
                     "Retrieve"
                 </CallButton>
             }
@@ -70,7 +77,7 @@ fn CurrentCall(
         } else {
             view! {
                 <CallButton
-                    legal=Signal::derive(move || can(CallAction::Hold, state.get()))
+                    legal=Signal::derive(move || can(CallAction::Hold))
                     on_press=move |_| store.hold_call(id)
                 >
                     "Hold"
@@ -85,21 +92,23 @@ fn CurrentCall(
                 <CallParty call />
             </div>
             <div class="current-details">
-                <span class="call-state">{move || state_label(state.get())}</span>
+                <span class="call-state" role="status">
+                    {move || pending.get().unwrap_or_else(|| state_label(state.get()))}
+                </span>
                 <Elapsed since=answered_since(call) label="Duration" />
                 <span class="dialled">{dialled}</span>
             </div>
             <div class="call-controls">
                 {hold_or_retrieve}
                 <CallButton
-                    legal=Signal::derive(move || can(ANY_TRANSFER, state.get()))
+                    legal=Signal::derive(move || can(ANY_TRANSFER))
                     on_press=move |_| on_transfer.run(())
                 >
                     "Transfer"
                 </CallButton>
                 <CallButton
                     class="danger"
-                    legal=Signal::derive(move || can(CallAction::Clear, state.get()))
+                    legal=Signal::derive(move || can(CallAction::Clear))
                     on_press=move |_| store.clear_call(id)
                 >
                     "Release"
@@ -118,13 +127,18 @@ fn OtherCall(
     let store = expect_context::<Store>();
     let call = store.call(id)?;
     let state = Memo::new(move |_| call.with(|call| call.state));
+    let pending = Memo::new(move |_| call.with(pending_label));
     Some(view! {
         <li class="call-row other-call">
             <CallParty call />
-            <span class="call-state">{move || state_label(state.get())}</span>
+            <span class="call-state">
+                {move || pending.get().unwrap_or_else(|| state_label(state.get()))}
+            </span>
             <Elapsed since=answered_since(call) label="Duration" />
             <CallButton
-                legal=Signal::derive(move || can(CallAction::Answer, state.get()))
+                legal=Signal::derive(move || {
+                    pending.get().is_none() && can(CallAction::Answer, state.get())
+                })
                 on_press=move |_| store.answer_call(id)
             >
                 "Retrieve"

@@ -7,13 +7,16 @@ use wasm_bindgen::JsCast;
 use web_sys::Element;
 
 use super::{CallButton, CallParty, Elapsed, entry_menu_key, on_entry_contextmenu};
+use crate::calls::pending_label;
 use crate::store::Store;
 
 /// The calls waiting for the operator. Rows are keyed by call id: a new call adds a row, an
 /// answered or abandoned one removes its row, and nothing else is redrawn.
 #[component]
 pub fn QueuedCalls() -> impl IntoView {
-    let queue = expect_context::<Store>().queued_calls();
+    let store = expect_context::<Store>();
+    let queue = store.queued_calls();
+    let telephony_up = store.telephony_up();
     let count = move || queue.with(Vec::len);
     let any_waiting = move || queue.with(|queue| !queue.is_empty());
     view! {
@@ -24,6 +27,11 @@ pub fn QueuedCalls() -> impl IntoView {
                     {move || format!("{} waiting", count())}
                 </span>
             </header>
+            <Show when=move || !telephony_up.get()>
+                <p class="call-notice" role="alert">
+                    "Telephone system unavailable: calls cannot be handled until it is back (chat works)."
+                </p>
+            </Show>
             <Show
                 when=any_waiting
                 fallback=|| view! { <p class="pane-empty">"No calls waiting"</p> }
@@ -49,6 +57,7 @@ fn QueuedCallRow(
     let store = expect_context::<Store>();
     let call = store.call(id)?;
     let dialled = call.with_untracked(|call| format!("Dialled: {}", call.dialled));
+    let pending = Memo::new(move |_| call.with(pending_label));
     let since = Signal::derive(move || call.with(|call| call.queued_at_ms));
     // A colleague's call offers the same IM menu as their directory entry; others keep none.
     let chat = store.chat();
@@ -99,7 +108,12 @@ fn QueuedCallRow(
             <CallParty call />
             <span class="dialled">{dialled}</span>
             <Elapsed since label="Waiting" />
-            <CallButton class="answer" on_press=on_button>
+            {move || pending.get().map(|label| view! { <span class="call-pending" role="status">{label}</span> })}
+            <CallButton
+                class="answer"
+                legal=Signal::derive(move || pending.get().is_none())
+                on_press=on_button
+            >
                 "Answer"
             </CallButton>
         </li>

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use switchboard_protocol::{CallId, CallState, DirectoryEntry, EntryId};
 
 use super::focus::{focus_index, navigation_target};
-use super::{CallButton, PresenceField, entry_menu_key, on_entry_contextmenu};
+use super::{CallButton, LineLamp, PresenceField, entry_menu_key, on_entry_contextmenu};
 use crate::calls::{ANY_TRANSFER, caller_label, can};
 use crate::store::Store;
 
@@ -110,9 +110,15 @@ pub fn TransferAssistant(
 
     let choose = Callback::new(move |target: EntryId| {
         if let Stage::Choosing(call) = stage.get_untracked() {
-            store.transfer_call(call, target);
+            store.transfer_call(call, target, false);
             query.set(String::new());
             focus_target.set_value(true);
+        }
+    });
+    let blind = Callback::new(move |target: EntryId| {
+        if let Stage::Choosing(call) = stage.get_untracked() {
+            store.transfer_call(call, target, true);
+            query.set(String::new());
         }
     });
     // Enter, like ArrowDown, only moves to the first match: a transfer starts on a match the
@@ -154,7 +160,7 @@ pub fn TransferAssistant(
                             // Read once: the key changes whenever this entry could have.
                             let entry = directory.with_untracked(|directory| directory.entry(row.position).cloned());
                             entry.map(|entry| view! {
-                                <TransferMatch entry index=row.index on_choose=choose on_keydown=match_keydown />
+                                <TransferMatch entry index=row.index on_choose=choose on_blind=blind on_keydown=match_keydown />
                             })
                         }
                     />
@@ -199,8 +205,10 @@ fn TransferMatch(
     entry: DirectoryEntry,
     /// Place among the matches, for arrow-key navigation; fixed for the row's life (keyed).
     index: usize,
-    /// Transfers the current call to this entry.
+    /// Transfers the current call to this entry, talking to them first.
     on_choose: Callback<EntryId>,
+    /// Transfers the current call to this entry at once.
+    on_blind: Callback<EntryId>,
     /// Arrow keys and Escape on the button, with this row's index.
     on_keydown: impl Fn(KeyboardEvent, usize) + 'static,
 ) -> impl IntoView {
@@ -211,17 +219,29 @@ fn TransferMatch(
         .filter(|detail| !detail.is_empty())
         .collect::<Vec<_>>()
         .join(" · ");
+    let blind_label = format!("Blind transfer to {}", entry.name);
     view! {
         <li class="transfer-match">
-            <PresenceField name=entry.name.clone() user=entry.user />
+            <span class="status-cell">
+                <PresenceField name=entry.name.clone() user=entry.user />
+                <LineLamp entry=id name=entry.name.clone() />
+            </span>
             <CallButton
                 class="match-button"
                 on_press=move |_| on_choose.run(id)
                 attr:data-index=index
                 on:keydown=move |event| on_keydown(event, index)
             >
-                <span class="match-name">{entry.name}</span>
+                <span class="match-name">{entry.name.clone()}</span>
                 <span class="match-details">{details}</span>
+            </CallButton>
+            <CallButton
+                class="blind-button"
+                on_press=move |_| on_blind.run(id)
+                attr:aria-label=blind_label
+                attr:title="Transfer at once, without talking to them first"
+            >
+                "Blind"
             </CallButton>
         </li>
     }
@@ -311,7 +331,10 @@ fn TargetCard(
         .join(" · ");
     view! {
         <div class="target-card" on:contextmenu=on_contextmenu on:keydown=on_keydown>
-            <PresenceField name=entry.name.clone() user=entry.user />
+            <span class="status-cell">
+                <PresenceField name=entry.name.clone() user=entry.user />
+                <LineLamp entry=id name=entry.name.clone() />
+            </span>
             <div class="target-main">
                 <span class="target-name">{entry.name}</span>
                 <span class="target-number">{main_number}</span>

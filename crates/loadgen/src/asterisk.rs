@@ -62,7 +62,8 @@ impl Asterisk {
         let templates = root().join("tests/asterisk");
         for file in std::fs::read_dir(&templates).expect("tests/asterisk") {
             let path = file.unwrap().path();
-            let text = std::fs::read_to_string(&path).unwrap()
+            let text = std::fs::read_to_string(&path)
+                .unwrap()
                 .replace("@PREFIX@", &prefix.to_string_lossy())
                 .replace("@CONF@", &dir.path().to_string_lossy())
                 .replace("@PORT@", &port.to_string())
@@ -109,7 +110,8 @@ impl Asterisk {
             assert!(
                 Instant::now() < deadline,
                 "Asterisk did not answer ARI within {START_TIMEOUT:?}: {}",
-                std::fs::read_to_string(self.dir.path().join("log/console.log")).unwrap_or_default()
+                std::fs::read_to_string(self.dir.path().join("log/console.log"))
+                    .unwrap_or_default()
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

@@ -225,18 +225,23 @@ pub struct NewCall {
     pub caller_user: Option<UserId>,
 }
 
-/// Body of `POST /api/calls/{id}/transfer`.
+/// Body of `POST /api/calls/{id}/transfer`: the target as a directory entry, or as a number
+/// (a PBX knows numbers, not entries); exactly one of the two.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TransferRequest {
     /// The directory entry to transfer to; must exist.
-    #[serde(deserialize_with = "integral")]
+    #[serde(default, deserialize_with = "optional_integral")]
     #[cfg_attr(
         feature = "openapi",
-        schema(value_type = i64, minimum = 1, maximum = 9_007_199_254_740_991_i64)
+        schema(value_type = Option<i64>, minimum = 1, maximum = 9_007_199_254_740_991_i64)
     )]
-    pub target: EntryId,
+    pub target: Option<EntryId>,
+    /// A number of the directory entry to transfer to (its digits are compared).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 128))]
+    pub number: Option<String>,
 }
 
 /// Largest id accepted in a body: ids are exact in every JSON reader (2^53 - 1).
@@ -318,7 +323,7 @@ mod tests {
     #[test]
     fn ids_written_as_whole_floats_are_integers() {
         let request: TransferRequest = serde_json::from_str(r#"{"target": 7.0}"#).unwrap();
-        assert_eq!(request.target, 7);
+        assert_eq!(request.target, Some(7));
         assert!(serde_json::from_str::<TransferRequest>(r#"{"target": 7.5}"#).is_err());
         assert!(serde_json::from_str::<TransferRequest>(r#"{"target": "7"}"#).is_err());
         for out_of_range in ["0", "-3", "9007199254740992", "1e300"] {

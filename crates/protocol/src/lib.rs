@@ -192,7 +192,10 @@ pub enum ServerFrame {
     Telephony { available: bool },
     /// Operators only: line states of directory entries' extensions (the busy lamp field).
     /// `snapshot` replaces every lamp the console held (after `hello`); otherwise changes.
-    Lamps { lamps: Vec<LineLamp>, snapshot: bool },
+    Lamps {
+        lamps: Vec<LineLamp>,
+        snapshot: bool,
+    },
 }
 
 /// Someone who can sign in and chat.
@@ -468,6 +471,8 @@ mod tests {
             queued_at_ms: 1_700_000_000_000,
             answered_at_ms: None,
             transfer_target: None,
+            caller_entry: None,
+            pending: None,
         }
     }
 

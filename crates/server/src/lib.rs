@@ -112,7 +112,13 @@ pub async fn prepare(
     }
     if let Some(pbx) = state.asterisk.clone() {
         tokio::spawn(calls::asterisk::run(state.clone(), pbx));
-        tokio::spawn(state.calls.lamps.clone().run(state.hub.clone(), state.shutdown.clone()));
+        tokio::spawn(
+            state
+                .calls
+                .lamps
+                .clone()
+                .run(state.hub.clone(), state.shutdown.clone()),
+        );
     }
     if state.config.simulator_calls_per_minute > 0 {
         let rate = state.config.simulator_calls_per_minute;

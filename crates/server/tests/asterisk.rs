@@ -59,7 +59,11 @@ async fn operator(server: &TestServer) -> (Client, Vec<DirectoryEntry>) {
 }
 
 fn entry(directory: &[DirectoryEntry], name: &str) -> EntryId {
-    directory.iter().find(|entry| entry.name == name).unwrap().id
+    directory
+        .iter()
+        .find(|entry| entry.name == name)
+        .unwrap()
+        .id
 }
 
 /// The next version of a call in the given state (pending versions skipped).
@@ -103,13 +107,19 @@ async fn the_operator_answers_holds_retrieves_and_transfers_through_asterisk() {
     pbx.call("2000", "Jane Doe <5550100>").await;
     let call = call_in(&mut console, CallState::Queued).await;
     assert_eq!(
-        (call.caller_name.as_str(), call.caller_number.as_str(), call.dialled.as_str()),
+        (
+            call.caller_name.as_str(),
+            call.caller_number.as_str(),
+            call.dialled.as_str()
+        ),
         ("Jane Doe", "5550100", "2000")
     );
     assert_eq!(call.caller_entry, None);
 
     // Answer: shown pending, then active once the operator's telephone is in the call.
-    console.send(&ClientFrame::AnswerCall { call: call.id }).await;
+    console
+        .send(&ClientFrame::AnswerCall { call: call.id })
+        .await;
     let pending = console
         .recv_until(|frame| match frame {
             ServerFrame::Call(call) => Some(call),
@@ -120,13 +130,19 @@ async fn the_operator_answers_holds_retrieves_and_transfers_through_asterisk() {
     assert_eq!(pending.pending.as_ref().unwrap().operator, "operator");
     call_in(&mut console, CallState::Active).await;
     let bridge = format!("sb-call-{}", call.id);
-    assert_eq!(bridged(&pbx, &bridge).await.len(), 2, "caller and operator talk");
+    assert_eq!(
+        bridged(&pbx, &bridge).await.len(),
+        2,
+        "caller and operator talk"
+    );
 
     // Hold puts the caller back in the holding bridge; retrieve brings them back.
     console.send(&ClientFrame::HoldCall { call: call.id }).await;
     call_in(&mut console, CallState::Held).await;
     assert_eq!(bridged(&pbx, "switchboard-holding").await.len(), 1);
-    console.send(&ClientFrame::AnswerCall { call: call.id }).await;
+    console
+        .send(&ClientFrame::AnswerCall { call: call.id })
+        .await;
     call_in(&mut console, CallState::Active).await;
 
     // Attended transfer to Alice (extension 2002): her lamp lights, then completing joins
@@ -155,7 +171,9 @@ async fn the_operator_answers_holds_retrieves_and_transfers_through_asterisk() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    console.send(&ClientFrame::ClearCall { call: call.id }).await;
+    console
+        .send(&ClientFrame::ClearCall { call: call.id })
+        .await;
     call_in(&mut console, CallState::Cleared).await;
     let joined = bridged(&pbx, &bridge).await;
     assert_eq!(joined.len(), 2, "caller and Alice: {joined:?}");
@@ -167,7 +185,9 @@ async fn the_operator_answers_holds_retrieves_and_transfers_through_asterisk() {
     assert_eq!(from_bob.caller_entry, Some(bob));
     assert_eq!(from_bob.caller_name, "Bob Baker");
     assert!(from_bob.caller_user.is_some());
-    console.send(&ClientFrame::AnswerCall { call: from_bob.id }).await;
+    console
+        .send(&ClientFrame::AnswerCall { call: from_bob.id })
+        .await;
     call_in(&mut console, CallState::Active).await;
     console
         .send(&ClientFrame::TransferCall {
@@ -177,11 +197,14 @@ async fn the_operator_answers_holds_retrieves_and_transfers_through_asterisk() {
         })
         .await;
     call_in(&mut console, CallState::Cleared).await;
-    let sent_on = pbx
-        .channels()
-        .await
-        .into_iter()
-        .any(|channel| channel["dialplan"]["context"] == "internal" && channel["dialplan"]["exten"] == "2002" && channel["name"].as_str().unwrap_or_default().starts_with("Local/2100@company"));
+    let sent_on = pbx.channels().await.into_iter().any(|channel| {
+        channel["dialplan"]["context"] == "internal"
+            && channel["dialplan"]["exten"] == "2002"
+            && channel["name"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("Local/2100@company")
+    });
     assert!(sent_on, "the caller went on to 2002 in the dialplan");
 
     // A caller who hangs up while queued leaves the queue at once.
@@ -202,7 +225,9 @@ async fn two_operators_answering_one_call_and_a_silent_telephone_change_nothing(
     let call = call_in(&mut first, CallState::Queued).await;
     // Two consoles press Answer at once: one gets the call, the other is told.
     first.send(&ClientFrame::AnswerCall { call: call.id }).await;
-    second.send(&ClientFrame::AnswerCall { call: call.id }).await;
+    second
+        .send(&ClientFrame::AnswerCall { call: call.id })
+        .await;
     let (code, message) = refusal(&mut second).await;
     assert_eq!(code, ErrorCode::IllegalMove);
     assert_eq!(message, "operator is already answering this call.");
@@ -215,7 +240,9 @@ async fn two_operators_answering_one_call_and_a_silent_telephone_change_nothing(
     let (mut console, _) = operator(&server).await;
     pbx.call("2000", "John Roe <5550111>").await;
     let call = call_in(&mut console, CallState::Queued).await;
-    console.send(&ClientFrame::AnswerCall { call: call.id }).await;
+    console
+        .send(&ClientFrame::AnswerCall { call: call.id })
+        .await;
     let (code, message) = refusal(&mut console).await;
     assert_eq!(code, ErrorCode::Telephony);
     assert_eq!(
@@ -231,7 +258,9 @@ async fn two_operators_answering_one_call_and_a_silent_telephone_change_nothing(
     let (mut console, _) = operator(&server).await;
     pbx.call("2000", "Jim Poe <5550122>").await;
     let call = call_in(&mut console, CallState::Queued).await;
-    console.send(&ClientFrame::AnswerCall { call: call.id }).await;
+    console
+        .send(&ClientFrame::AnswerCall { call: call.id })
+        .await;
     let (code, message) = refusal(&mut console).await;
     assert_eq!(code, ErrorCode::Telephony);
     assert!(
@@ -249,32 +278,51 @@ async fn a_restart_of_switchboard_loses_no_call_and_asterisk_going_away_is_shown
     let talking = call_in(&mut console, CallState::Queued).await;
     pbx.call("2000", "John Roe <5550111>").await;
     let waiting = call_in(&mut console, CallState::Queued).await;
-    console.send(&ClientFrame::AnswerCall { call: talking.id }).await;
+    console
+        .send(&ClientFrame::AnswerCall { call: talking.id })
+        .await;
     call_in(&mut console, CallState::Active).await;
     drop(console);
 
     // Switchboard restarts: both calls are found again in Asterisk as they were.
-    let server = server.restart_with(configure(&pbx, Some("Local/200@operators"))).await;
+    let server = server
+        .restart_with(configure(&pbx, Some("Local/200@operators")))
+        .await;
     let (mut console, _) = operator(&server).await;
     let (calls, _) = match server.state.calls.snapshot().await {
         ServerFrame::CallsSnapshot { calls, now_ms } => (calls, now_ms),
         _ => unreachable!(),
     };
     let states: Vec<(i64, CallState)> = calls.iter().map(|call| (call.id, call.state)).collect();
-    assert_eq!(states, [(talking.id, CallState::Active), (waiting.id, CallState::Queued)]);
-    console.send(&ClientFrame::HoldCall { call: talking.id }).await;
+    assert_eq!(
+        states,
+        [
+            (talking.id, CallState::Active),
+            (waiting.id, CallState::Queued)
+        ]
+    );
+    console
+        .send(&ClientFrame::HoldCall { call: talking.id })
+        .await;
     call_in(&mut console, CallState::Held).await;
 
     // Asterisk goes away: the console is told, and the calls it took with it leave.
     pbx.kill();
     console
-        .recv_until(|frame| matches!(frame, ServerFrame::Telephony { available: false }).then_some(()))
+        .recv_until(|frame| {
+            matches!(frame, ServerFrame::Telephony { available: false }).then_some(())
+        })
         .await;
     pbx.run().await;
     console
-        .recv_until(|frame| matches!(frame, ServerFrame::Telephony { available: true }).then_some(()))
+        .recv_until(|frame| {
+            matches!(frame, ServerFrame::Telephony { available: true }).then_some(())
+        })
         .await;
-    assert!(server.state.calls.list().await.is_empty(), "the calls ended with Asterisk");
+    assert!(
+        server.state.calls.list().await.is_empty(),
+        "the calls ended with Asterisk"
+    );
     // And it works again.
     pbx.call("2000", "Jane Doe <5550100>").await;
     call_in(&mut console, CallState::Queued).await;

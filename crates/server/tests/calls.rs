@@ -25,6 +25,16 @@ async fn open_calls(server: &TestServer) -> Vec<Call> {
     serde_json::from_value(body["calls"].clone()).unwrap()
 }
 
+/// The next call that moved (pending versions skipped).
+async fn moved(console: &mut common::Client) -> Call {
+    console
+        .recv_until(|frame| match frame {
+            ServerFrame::Call(call) if call.pending.is_none() => Some(call),
+            _ => None,
+        })
+        .await
+}
+
 async fn error_of(response: reqwest::Response, status: u16) -> ApiError {
     assert_eq!(response.status(), status);
     response.json().await.unwrap()
@@ -198,27 +208,27 @@ async fn operators_act_through_the_websocket_and_every_console_follows() {
         assert_eq!(console.recv().await, ServerFrame::Call(second.clone()));
     }
 
+    // A command shows pending on every console, then the call moves once confirmed.
     operator
         .send(&ClientFrame::AnswerCall { call: first.id })
         .await;
-    let ServerFrame::Call(active) = second_tab.recv().await else {
+    let ServerFrame::Call(pending) = second_tab.recv().await else {
         panic!()
     };
+    assert_eq!((pending.id, pending.state), (first.id, CallState::Queued));
+    assert_eq!(pending.pending.unwrap().operator, "operator");
+    let active = moved(&mut second_tab).await;
     assert_eq!((active.id, active.state), (first.id, CallState::Active));
-    operator.recv().await;
+    moved(&mut operator).await;
 
     // Answering the other call holds the first one, as a desk phone does.
     second_tab
         .send(&ClientFrame::AnswerCall { call: second.id })
         .await;
     for console in [&mut operator, &mut second_tab] {
-        let ServerFrame::Call(held) = console.recv().await else {
-            panic!()
-        };
+        let held = moved(console).await;
         assert_eq!((held.id, held.state), (first.id, CallState::Held));
-        let ServerFrame::Call(taken) = console.recv().await else {
-            panic!()
-        };
+        let taken = moved(console).await;
         assert_eq!((taken.id, taken.state), (second.id, CallState::Active));
     }
 
@@ -377,4 +387,61 @@ async fn the_openapi_document_describes_the_whole_http_api() {
         let name = reference.split('"').next().unwrap();
         assert!(schemas.contains_key(name), "dangling reference to {name}");
     }
+}
+
+#[tokio::test]
+async fn a_pbx_integration_speaks_numbers_not_switchboard_ids() {
+    let server = TestServer::start().await;
+    // A call from Alice's extension shows Alice, though the PBX only knows the number.
+    let call = queue(
+        &server,
+        json!({"caller_name": "", "caller_number": "2002", "dialled": "2000"}),
+    )
+    .await;
+    assert_eq!(call.caller_name, "Alice Archer");
+    assert!(call.caller_entry.is_some());
+    assert!(call.caller_user.is_some());
+    // Transfers name the target by number, and the feed says which number to dial.
+    let path = format!("/api/calls/{}", call.id);
+    let answered = server
+        .ingest(Method::POST, &format!("{path}/answer"), None)
+        .await;
+    assert_eq!(answered.status(), 200);
+    let unknown = server
+        .ingest(
+            Method::POST,
+            &format!("{path}/transfer"),
+            Some(json!({"number": "9999"})),
+        )
+        .await;
+    assert_eq!(error_of(unknown, 404).await.error, "not_found");
+    let both = server
+        .ingest(
+            Method::POST,
+            &format!("{path}/transfer"),
+            Some(json!({"number": "2003", "target": 1})),
+        )
+        .await;
+    assert_eq!(both.status(), 400);
+    let moved = server
+        .ingest(
+            Method::POST,
+            &format!("{path}/transfer"),
+            Some(json!({"number": "+1 555 2003"})),
+        )
+        .await;
+    assert_eq!(moved.status(), 200);
+    let events: Value = server
+        .ingest(Method::GET, "/api/calls/events?after=0", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let transfer = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|event| event["action"] == "transfer")
+        .unwrap();
+    assert_eq!(transfer["target_number"], "2003");
 }

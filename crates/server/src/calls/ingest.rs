@@ -15,7 +15,7 @@ use sqlx::Row;
 use switchboard_protocol::{Call, CallAction, CallId, NewCall, TransferRequest};
 use utoipa::{IntoParams, ToSchema};
 
-use super::Source;
+use super::{CallError, Source};
 use crate::{error::AppError, state::AppState};
 
 /// Proof that a request carries the ingest token. Rejects with 401.
@@ -59,10 +59,12 @@ pub struct CallEvent {
     pub seq: i64,
     #[schema(value_type = i64)]
     pub call: CallId,
-    /// `queue`, `answer`, `hold`, `transfer` or `clear`.
+    /// `queue`, `answer`, `hold`, `transfer`, `blind_transfer` or `clear`.
     pub action: String,
-    /// The transfer target, for `transfer`.
+    /// The transfer target (a directory entry), for `transfer` and `blind_transfer`.
     pub target: Option<i64>,
+    /// The number a PBX dials to reach the target: its extension, else its first number.
+    pub target_number: Option<String>,
     /// State of the call after the event.
     pub state: String,
     /// `telephony`, or `operator:<username>` for what an operator did.
@@ -177,14 +179,25 @@ pub async fn transfer(
     WithRejection(Path(id), _): CallPath,
     WithRejection(Json(body), _): WithRejection<Json<TransferRequest>, AppError>,
 ) -> Result<Json<Call>, AppError> {
-    act(
-        &state,
-        id,
-        CallAction::Transfer {
-            target: body.target,
-        },
-    )
-    .await
+    let target = match (body.target, body.number.as_deref()) {
+        (Some(target), None) => target,
+        (None, Some(number)) => {
+            let entry = state.directory.by_number(number).ok_or_else(|| {
+                AppError::Call(CallError::UnknownReference {
+                    field: "number",
+                    message: format!("no directory entry has the number {number:?}"),
+                })
+            })?;
+            entry.id
+        }
+        _ => {
+            return Err(AppError::Call(CallError::Invalid {
+                field: "target",
+                message: "give the target entry or its number, one of the two".into(),
+            }));
+        }
+    };
+    act(&state, id, CallAction::Transfer { target }).await
 }
 
 /// The call ended: abandoned, released, or transferred.
@@ -239,6 +252,9 @@ pub async fn events(
             call: row.get("call_id"),
             action: row.get("action"),
             target: row.get("target"),
+            target_number: row
+                .get::<Option<i64>, _>("target")
+                .and_then(|target| state.directory.dial_number(target)),
             state: row.get("state"),
             source: row.get("source"),
             at_ms: row.get("at_ms"),

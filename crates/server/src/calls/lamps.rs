@@ -28,7 +28,9 @@ pub struct Lamps {
 
 impl Lamps {
     fn field(&self) -> std::sync::MutexGuard<'_, Field> {
-        self.field.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.field
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The `lamps` snapshot frame for a console that just joined.

@@ -250,7 +250,9 @@ impl Calls {
             }
         }
         let known = self.directory.by_number(&caller_number);
-        let caller_user = new.caller_user.or(known.as_ref().and_then(|entry| entry.user));
+        let caller_user = new
+            .caller_user
+            .or(known.as_ref().and_then(|entry| entry.user));
         let caller_entry = known.as_ref().map(|entry| entry.id);
         let caller_name = match (caller_name.is_empty(), known) {
             (true, Some(entry)) => entry.name,
@@ -349,17 +351,22 @@ impl Calls {
             self.publish(call);
             call.clone()
         };
-        let target_number = action.target().and_then(|target| self.directory.dial_number(target));
+        let target_number = action
+            .target()
+            .and_then(|target| self.directory.dial_number(target));
         let command = Command {
             action,
             operator,
             target_number: target_number.as_deref(),
         };
         let confirmed =
-            tokio::time::timeout(self.confirm_within, self.adapter.carry_out(&call, command))
-                .await;
+            tokio::time::timeout(self.confirm_within, self.adapter.carry_out(&call, command)).await;
         let failure = match confirmed {
-            Ok(Ok(())) => return self.apply(id, action, &Source::Operator(operator.into())).await,
+            Ok(Ok(())) => {
+                return self
+                    .apply(id, action, &Source::Operator(operator.into()))
+                    .await;
+            }
             Ok(Err(err)) => CallError::Adapter(err),
             Err(_) => CallError::Unconfirmed(self.confirm_within.as_secs(), action.past()),
         };
@@ -374,7 +381,12 @@ impl Calls {
 
     /// Moves call `id` by `action` as the telephone system has done it: stored with its
     /// event, then sent to every operator.
-    async fn apply(&self, id: CallId, action: CallAction, source: &Source) -> Result<Call, CallError> {
+    async fn apply(
+        &self,
+        id: CallId,
+        action: CallAction,
+        source: &Source,
+    ) -> Result<Call, CallError> {
         let mut open = self.open.lock().await;
         let call = open.get(&id).cloned().ok_or(CallError::UnknownCall(id))?;
         let next = action.next(call.state).ok_or(CallError::IllegalMove {

@@ -183,7 +183,11 @@ impl Directory {
             return Some(extension.to_owned());
         }
         let first = entry.numbers.first()?;
-        let plus = if first.trim_start().starts_with('+') { "+" } else { "" };
+        let plus = if first.trim_start().starts_with('+') {
+            "+"
+        } else {
+            ""
+        };
         Some(format!("{plus}{}", digits(first))).filter(|number| number.len() > plus.len())
     }
 

@@ -31,9 +31,7 @@ impl Connection {
                 CallError::UnknownCall(_) | CallError::UnknownReference { .. } => {
                     ErrorCode::NotFound
                 }
-                CallError::IllegalMove { .. } | CallError::Pending { .. } => {
-                    ErrorCode::IllegalMove
-                }
+                CallError::IllegalMove { .. } | CallError::Pending { .. } => ErrorCode::IllegalMove,
                 CallError::Invalid { .. } => ErrorCode::InvalidRequest,
                 CallError::Adapter(_) | CallError::Unconfirmed(..) => ErrorCode::Telephony,
                 CallError::Database(_) => ErrorCode::Internal,

@@ -79,10 +79,16 @@ pub enum Event {
         args: Vec<String>,
     },
     /// A channel left the application (hung up, or continued in the dialplan).
-    StasisEnd { channel: Channel },
+    StasisEnd {
+        channel: Channel,
+    },
     /// A channel is gone (also one that never entered the application: an unanswered leg).
-    ChannelDestroyed { channel: Channel },
-    DeviceStateChanged { device_state: DeviceState },
+    ChannelDestroyed {
+        channel: Channel,
+    },
+    DeviceStateChanged {
+        device_state: DeviceState,
+    },
     #[serde(other)]
     Other,
 }
@@ -146,7 +152,9 @@ impl Ari {
     }
 
     async fn post(&self, path: &str, query: &[(&str, &str)]) -> Result<(), AriError> {
-        self.call(reqwest::Method::POST, path, query).await.map(drop)
+        self.call(reqwest::Method::POST, path, query)
+            .await
+            .map(drop)
     }
 
     async fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, AriError> {
@@ -176,7 +184,11 @@ impl Ari {
     /// Hangs a channel up; one already gone counts as done.
     pub async fn hang_up(&self, channel: &str) -> Result<(), AriError> {
         match self
-            .call(reqwest::Method::DELETE, &format!("/channels/{channel}"), &[])
+            .call(
+                reqwest::Method::DELETE,
+                &format!("/channels/{channel}"),
+                &[],
+            )
             .await
         {
             Err(AriError::Refused { status: 404, .. }) | Ok(_) => Ok(()),
@@ -220,7 +232,10 @@ impl Ari {
 
     /// Creates bridge `id` of `kind` (`holding` or `mixing`), or finds it.
     pub async fn bridge(&self, id: &str, kind: &str) -> Result<(), AriError> {
-        match self.post(&format!("/bridges/{id}"), &[("type", kind)]).await {
+        match self
+            .post(&format!("/bridges/{id}"), &[("type", kind)])
+            .await
+        {
             Err(AriError::Refused { status: 409, .. }) | Ok(()) => Ok(()),
             Err(err) => Err(err),
         }

@@ -92,7 +92,9 @@ impl AsteriskConfig {
             return Err("pbx.asterisk.app must be a plain name like \"switchboard\"".into());
         }
         if !self.device.contains("{extension}") {
-            return Err("pbx.asterisk.device must contain {extension}, e.g. \"PJSIP/{extension}\"".into());
+            return Err(
+                "pbx.asterisk.device must contain {extension}, e.g. \"PJSIP/{extension}\"".into(),
+            );
         }
         if let Some(secs) = self.confirm_secs
             && !(1..=60).contains(&secs)
@@ -196,7 +198,9 @@ impl Asterisk {
     }
 
     fn known(&self) -> std::sync::MutexGuard<'_, Known> {
-        self.known.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.known
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn waiting(
@@ -264,7 +268,9 @@ impl Asterisk {
             .dial(call, "op", endpoint)
             .await
             .map_err(refused(action))?;
-        let answered = answered.await.unwrap_or(Err("the link to Asterisk was lost".into()));
+        let answered = answered
+            .await
+            .unwrap_or(Err("the link to Asterisk was lost".into()));
         answered.map_err(|reason| AdapterError {
             action,
             reason: format!("your telephone did not answer ({reason})"),
@@ -358,7 +364,8 @@ impl Asterisk {
                     .map_err(refused(action))
             }
             (CallAction::Answer, _) => {
-                self.operator_line(call.id, command.operator, action).await?;
+                self.operator_line(call.id, command.operator, action)
+                    .await?;
                 self.move_caller(call.id, caller, &bridge)
                     .await
                     .map_err(refused(action))
@@ -367,7 +374,9 @@ impl Asterisk {
                 self.move_caller(call.id, caller, &self.holding())
                     .await
                     .map_err(refused(action))?;
-                self.drop_lines(call.id, false).await.map_err(refused(action))
+                self.drop_lines(call.id, false)
+                    .await
+                    .map_err(refused(action))
             }
             (CallAction::Transfer { .. }, state) => {
                 let number = number()?;
@@ -376,7 +385,8 @@ impl Asterisk {
                         .await
                         .map_err(refused(action))?;
                 } else {
-                    self.operator_line(call.id, command.operator, action).await?;
+                    self.operator_line(call.id, command.operator, action)
+                        .await?;
                 }
                 let endpoint = format!("Local/{number}@{}", self.config.context);
                 let (line, answered) = self
@@ -392,7 +402,9 @@ impl Asterisk {
             }
             (CallAction::BlindTransfer { .. }, _) => {
                 let number = number()?;
-                self.drop_lines(call.id, false).await.map_err(refused(action))?;
+                self.drop_lines(call.id, false)
+                    .await
+                    .map_err(refused(action))?;
                 // Forgotten first: its leaving the application is then no news.
                 self.forget(call.id);
                 let sent = self
@@ -418,7 +430,9 @@ impl Asterisk {
                 self.move_caller(call.id, caller, &bridge)
                     .await
                     .map_err(refused(action))?;
-                self.drop_lines(call.id, true).await.map_err(refused(action))?;
+                self.drop_lines(call.id, true)
+                    .await
+                    .map_err(refused(action))?;
                 let mut known = self.known();
                 known
                     .transferred
@@ -428,7 +442,9 @@ impl Asterisk {
                 Ok(())
             }
             (CallAction::Clear, _) => {
-                self.drop_lines(call.id, false).await.map_err(refused(action))?;
+                self.drop_lines(call.id, false)
+                    .await
+                    .map_err(refused(action))?;
                 self.known().departing.insert(caller.to_owned());
                 self.forget(call.id);
                 self.ari.hang_up(caller).await.map_err(refused(action))
@@ -505,7 +521,11 @@ async fn session(state: &AppState, pbx: &Asterisk) -> Result<String, AriError> {
     let mut events = Box::pin(pbx.ari.events().await?);
     rebuild(state, pbx).await?;
     state.calls.set_available(true);
-    tracing::info!(url = pbx.config.url, app = pbx.config.app, "connected to Asterisk");
+    tracing::info!(
+        url = pbx.config.url,
+        app = pbx.config.app,
+        "connected to Asterisk"
+    );
     loop {
         let event = tokio::select! {
             event = events.next() => event,
@@ -563,10 +583,10 @@ async fn rebuild(state: &AppState, pbx: &Asterisk) -> Result<(), AriError> {
             known.callers.insert(caller.clone(), call.id);
             known.calls.insert(call.id, lines);
         }
-        if lost_operator || matches!(call.state, CallState::Queued | CallState::Held) {
-            if let Err(err) = pbx.move_caller(call.id, &caller, &holding).await {
-                tracing::warn!(call = call.id, %err, "cannot put the caller on hold again");
-            }
+        if (lost_operator || matches!(call.state, CallState::Queued | CallState::Held))
+            && let Err(err) = pbx.move_caller(call.id, &caller, &holding).await
+        {
+            tracing::warn!(call = call.id, %err, "cannot put the caller on hold again");
         }
         if lost_operator {
             report(state, call.id, CallAction::Hold).await;
@@ -575,7 +595,10 @@ async fn rebuild(state: &AppState, pbx: &Asterisk) -> Result<(), AriError> {
     for channel in channels.values() {
         let in_app = channel.dialplan.app_name == "Stasis"
             && channel.dialplan.app_data.split(',').next() == Some(pbx.config.app.as_str());
-        if in_app && !channel.id.starts_with("sb-") && !pbx.known().callers.contains_key(&channel.id) {
+        if in_app
+            && !channel.id.starts_with("sb-")
+            && !pbx.known().callers.contains_key(&channel.id)
+        {
             arrived(state, pbx, channel, &[]).await;
         }
     }
@@ -586,7 +609,9 @@ async fn rebuild(state: &AppState, pbx: &Asterisk) -> Result<(), AriError> {
             .and_then(|call| call.parse().ok())
             .is_some_and(|call: CallId| pbx.known().calls.contains_key(&call));
         if bridge.id.starts_with("sb-call-") && !open {
-            pbx.known().transferred.insert(bridge.id.clone(), bridge.channels.clone());
+            pbx.known()
+                .transferred
+                .insert(bridge.id.clone(), bridge.channels.clone());
             if bridge.channels.len() < 2 {
                 end_transferred(pbx, &bridge.id).await;
             }
@@ -617,16 +642,19 @@ async fn read_lamps(state: &AppState, pbx: &Asterisk) -> Result<(), AriError> {
         .collect();
     let ari = &pbx.ari;
     let states: Vec<(EntryId, LineState)> = futures_util::stream::iter(lookups)
-            .map(|(entry, device)| async move {
-                let state = ari.device_state(&device).await;
-                state.map(|state| (entry, line_state(&state.state)))
-            })
-            .buffer_unordered(16)
-            .collect::<Vec<_>>()
-            .await
-            .into_iter()
-            .collect::<Result<_, _>>()?;
-    state.calls.lamps.replace(&state.hub, states.into_iter().collect());
+        .map(|(entry, device)| async move {
+            let state = ari.device_state(&device).await;
+            state.map(|state| (entry, line_state(&state.state)))
+        })
+        .buffer_unordered(16)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<_, _>>()?;
+    state
+        .calls
+        .lamps
+        .replace(&state.hub, states.into_iter().collect());
     Ok(())
 }
 
@@ -651,7 +679,12 @@ async fn arrived(state: &AppState, pbx: &Asterisk, channel: &Channel, args: &[St
     let number = channel.caller.number.trim();
     let new = NewCall {
         caller_name: channel.caller.name.clone(),
-        caller_number: if number.is_empty() { "anonymous" } else { number }.to_owned(),
+        caller_number: if number.is_empty() {
+            "anonymous"
+        } else {
+            number
+        }
+        .to_owned(),
         dialled: args
             .first()
             .cloned()
@@ -735,7 +768,13 @@ async fn ended(state: &AppState, pbx: &Asterisk, line: &str, destroyed: bool) {
                 if let Err(err) = pbx.move_caller(call, &caller, &pbx.holding()).await {
                     tracing::warn!(call, %err, "cannot put the caller on hold");
                 }
-                if state.calls.list().await.iter().any(|c| c.id == call && c.state == CallState::Active) {
+                if state
+                    .calls
+                    .list()
+                    .await
+                    .iter()
+                    .any(|c| c.id == call && c.state == CallState::Active)
+                {
                     report(state, call, CallAction::Hold).await;
                 }
             }

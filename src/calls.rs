@@ -74,17 +74,12 @@ pub fn state_label(state: CallState) -> &'static str {
 
 /// What the call is waiting for while an operator's command is on its way to the telephone
 /// system ("Answering…"); `None` when nothing is pending.
-pub fn pending_label(call: &Call) -> Option<&'static str> {
-    let command = call.pending.as_ref()?.command;
-    Some(match (command, call.state) {
-        (CallAction::Answer, CallState::Queued) => "Answering…",
-        (CallAction::Answer, CallState::Transferring) => "Cancelling transfer…",
-        (CallAction::Answer, _) => "Retrieving…",
-        (CallAction::Hold, _) => "Holding…",
-        (CallAction::Transfer { .. } | CallAction::BlindTransfer { .. }, _) => "Transferring…",
-        (CallAction::Clear, CallState::Transferring) => "Completing transfer…",
-        (CallAction::Clear, _) => "Releasing…",
-    })
+pub fn pending_label(call: &Call) -> Option<String> {
+    let doing = call.pending.as_ref()?.command.doing(call.state);
+    let mut label: String = doing[..1].to_uppercase();
+    label.push_str(&doing[1..]);
+    label.push('…');
+    Some(label)
 }
 
 /// A waiting time or call duration as a clock reads: "0:07", "12:45", "1:02:03". A negative
@@ -181,12 +176,12 @@ mod tests {
             command: CallAction::Answer,
             operator: "operator".into(),
         });
-        assert_eq!(pending_label(&queued), Some("Answering…"));
+        assert_eq!(pending_label(&queued).as_deref(), Some("Answering…"));
         queued.state = CallState::Held;
-        assert_eq!(pending_label(&queued), Some("Retrieving…"));
+        assert_eq!(pending_label(&queued).as_deref(), Some("Retrieving…"));
         queued.state = CallState::Transferring;
         queued.pending.as_mut().unwrap().command = CallAction::Clear;
-        assert_eq!(pending_label(&queued), Some("Completing transfer…"));
+        assert_eq!(pending_label(&queued).as_deref(), Some("Transferring…"));
     }
 
     #[test]

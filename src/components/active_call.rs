@@ -93,7 +93,7 @@ fn CurrentCall(
             </div>
             <div class="current-details">
                 <span class="call-state" role="status">
-                    {move || pending.get().unwrap_or_else(|| state_label(state.get()))}
+                    {move || pending.get().unwrap_or_else(|| state_label(state.get()).to_owned())}
                 </span>
                 <Elapsed since=answered_since(call) label="Duration" />
                 <span class="dialled">{dialled}</span>
@@ -132,7 +132,7 @@ fn OtherCall(
         <li class="call-row other-call">
             <CallParty call />
             <span class="call-state">
-                {move || pending.get().unwrap_or_else(|| state_label(state.get()))}
+                {move || pending.get().unwrap_or_else(|| state_label(state.get()).to_owned())}
             </span>
             <Elapsed since=answered_since(call) label="Duration" />
             <CallButton

@@ -102,6 +102,20 @@ impl CallAction {
         }
     }
 
+    /// The command being carried out on a call in `state`, as a gerund ("answering"): what
+    /// consoles show while it is pending and what a second operator is told.
+    pub fn doing(self, state: CallState) -> &'static str {
+        match (self, state) {
+            (CallAction::Answer, CallState::Queued) => "answering",
+            (CallAction::Answer, CallState::Transferring) => "taking back",
+            (CallAction::Answer, _) => "retrieving",
+            (CallAction::Hold, _) => "holding",
+            (CallAction::Transfer { .. } | CallAction::BlindTransfer { .. }, _)
+            | (CallAction::Clear, CallState::Transferring) => "transferring",
+            (CallAction::Clear, _) => "releasing",
+        }
+    }
+
     /// The transfer target, for both kinds of transfer.
     pub fn target(self) -> Option<EntryId> {
         match self {

@@ -332,7 +332,7 @@ impl Calls {
             if let Some(pending) = &call.pending {
                 return Err(CallError::Pending {
                     operator: pending.operator.clone(),
-                    doing: doing(pending.command, call.state),
+                    doing: pending.command.doing(call.state),
                 });
             }
             if action.next(call.state).is_none() {
@@ -512,19 +512,6 @@ fn moved(mut call: Call, action: CallAction, next: CallState) -> Call {
     call.state = next;
     call.pending = None;
     call
-}
-
-/// A pending command in the words of "alice is already … this call".
-fn doing(command: CallAction, state: CallState) -> &'static str {
-    match (command, state) {
-        (CallAction::Answer, CallState::Queued) => "answering",
-        (CallAction::Answer, CallState::Held) => "retrieving",
-        (CallAction::Answer, _) => "taking back",
-        (CallAction::Hold, _) => "holding",
-        (CallAction::Transfer { .. } | CallAction::BlindTransfer { .. }, _) => "transferring",
-        (CallAction::Clear, CallState::Transferring) => "transferring",
-        (CallAction::Clear, _) => "releasing",
-    }
 }
 
 async fn record(

@@ -137,16 +137,17 @@ fuzz: tools
 	scripts/fuzz-api.sh $(SERVER_DEBUG) $(FUZZ_SECONDS)
 
 ## bench: console benchmarks (release console in Chromium: 50,000-entry directory, presence
-## storm, 10,000-message conversation, memory, wasm size; tests/bench), then server benchmarks
-## (connections held, presence fan-out, 1:1 chat, directory import, others' chat latency during a
-## presence flood), each against the release server and a
+## storm, busy lamp field with 200 calls waiting in Asterisk, 10,000-message conversation,
+## memory, wasm size; tests/bench), then server benchmarks (connections held, presence fan-out,
+## 1:1 chat, directory import, others' chat latency during a presence flood, XMPP, several
+## nodes, calls through Asterisk), each against the release server and a
 ## bare WebSocket relay; medians of 3 runs into BENCHMARKS.md (~8 min).
 ## Not part of `make test`: the figures depend on the machine and never fail a build.
 ## BENCH_ARGS passes flags to the server bench (see `bench --help`), e.g. BENCH_ARGS="--runs 5".
 BENCH_ARGS ?=
 BENCH_BIN := $(CARGO_TARGET_DIR)/release/bench
 CONSOLE_RESULTS := $(CARGO_TARGET_DIR)/console-bench.json
-bench: tools console
+bench: tools asterisk console
 	cargo build --release -p switchboard-server -p switchboard-loadgen
 	@echo "==> console benchmarks (Playwright, Chromium; about 4 minutes)"
 	SWITCHBOARD_SERVER_BIN=$(SERVER_RELEASE) SWITCHBOARD_BENCH_BIN=$(BENCH_BIN) \

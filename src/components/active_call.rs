@@ -92,7 +92,7 @@ fn CurrentCall(
                 <CallParty call />
             </div>
             <div class="current-details">
-                <span class="call-state" role="status">
+                <span class="call-state">
                     {move || pending.get().unwrap_or_else(|| state_label(state.get()).to_owned())}
                 </span>
                 <Elapsed since=answered_since(call) label="Duration" />

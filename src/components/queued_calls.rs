@@ -108,7 +108,7 @@ fn QueuedCallRow(
             <CallParty call />
             <span class="dialled">{dialled}</span>
             <Elapsed since label="Waiting" />
-            {move || pending.get().map(|label| view! { <span class="call-pending" role="status">{label}</span> })}
+            {move || pending.get().map(|label| view! { <span class="call-pending">{label}</span> })}
             <CallButton
                 class="answer"
                 legal=Signal::derive(move || pending.get().is_none())

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
+import { Asterisk } from '../e2e/asterisk';
 import { TestServer, signIn } from '../e2e/server';
 import { Probe, probe } from './probe';
 
@@ -24,6 +25,10 @@ const STORM_SECONDS = 10;
 const SEARCHES = ['Bench User 4242', 'load test', '1049'];
 /** Entries an import changes per run: the path of an LDAP sync's changes to the console. */
 const CHANGED = 100;
+/** The busy lamp field under load: calls waiting, extensions changing once a second. */
+const QUEUED_CALLS = 200;
+const EXTENSIONS = 2_000;
+const LAMP_SECONDS = 10;
 
 type Figures = Record<string, number>;
 declare global {
@@ -190,6 +195,29 @@ async function importDirectory(server: TestServer, title: string) {
   expect(response.status, await response.clone().text()).toBe(200);
 }
 
+/** One run of the operator's console with QUEUED_CALLS calls waiting in Asterisk while every
+ * one of EXTENSIONS extensions changes its lamp once a second. */
+async function measureLamps(browser: Browser, server: TestServer, pbx: Asterisk): Promise<Figures> {
+  const page = await newConsole(browser, server, 'operator', 'operator');
+  await expect(page.getByRole('region', { name: 'Queued calls' })).toContainText(`${QUEUED_CALLS} waiting`, { timeout: 60_000 });
+  await page.evaluate(() => window.probe.watch('longTasks'));
+  const storm = await run(LOAD!, [
+    'lamp-storm', '--ari', `127.0.0.1:${pbx.port}`,
+    '--extensions', String(EXTENSIONS), '--seconds', String(LAMP_SECONDS),
+  ]);
+  await page.waitForTimeout(500);
+  const longTasks = await page.evaluate(() => {
+    window.probe.stop();
+    return window.probe.longTasks.splice(0);
+  });
+  await page.context().close();
+  return {
+    lampChanges: Number(storm.stdout.split(' ')[0]) / LAMP_SECONDS,
+    lampLongTasks: longTasks.filter((ms) => ms > 50).length,
+    lampLongestTask: Math.max(0, ...longTasks),
+  };
+}
+
 /** Navigation to usable on the demo company's directory (about 250 entries). */
 async function measureDemo(browser: Browser, server: TestServer): Promise<number> {
   const page = await newConsole(browser, server, 'operator', 'operator');
@@ -214,6 +242,11 @@ test('console benchmarks', async ({ browser }) => {
     '--bench-users', String(ENTRIES), '--demo-bots', 'false', '--simulator-calls-per-minute', '0', '--config', config,
   ]);
   const demo = await TestServer.launch(['--demo-bots', 'false']);
+  const pbx = await Asterisk.launch();
+  const withPbx = await TestServer.launch([
+    '--bench-users', String(EXTENSIONS), '--demo-bots', 'false', '--simulator-calls-per-minute', '0',
+    '--config', pbx.config('Stasis:{extension}'),
+  ]);
   const runs: Figures[] = [];
   try {
     // The directory becomes the bench users alone, as an import writes them (the demo's
@@ -223,8 +256,9 @@ test('console benchmarks', async ({ browser }) => {
       'conversation', '--addr', `127.0.0.1:${large.port}`,
       '--from', 'bench2', '--to', 'bench1', '--messages', String(MESSAGES),
     ]);
+    for (let n = 0; n < QUEUED_CALLS; n++) await pbx.call('2000', `Waiting Caller <556${String(n).padStart(4, '0')}>`);
     for (let n = 1; n <= RUNS; n++) {
-      const figures = await measure(browser, large, n);
+      const figures = { ...(await measure(browser, large, n)), ...(await measureLamps(browser, withPbx, pbx)) };
       figures.usableDemo = await measureDemo(browser, demo);
       console.log(`run ${n}/${RUNS}: ${JSON.stringify(figures)}`);
       runs.push(figures);
@@ -232,6 +266,8 @@ test('console benchmarks', async ({ browser }) => {
   } finally {
     await large.dispose();
     await demo.dispose();
+    await withPbx.dispose();
+    await pbx.dispose();
   }
   const all = (key: string) => runs.map((figures) => figures[key]);
   const size = wasmSize();
@@ -278,6 +314,19 @@ test('console benchmarks', async ({ browser }) => {
           figure('presence frames received by the console', 'per s', 'stormReceivedPerSecond', { at_least: STORM_RATE * 0.99 }),
           figure('long tasks over 50 ms', 'count', 'stormLongTasks', { below: 1 }),
           figure('longest task', 'ms', 'stormLongestTask'),
+        ],
+      },
+      {
+        title: 'Console: busy lamp field under load',
+        about:
+          `The operator's console with ${QUEUED_CALLS} calls waiting in a real Asterisk (scripts/asterisk.sh, tests/asterisk/) and a directory of ` +
+          `${EXTENSIONS.toLocaleString('en')} extensions (bench users) besides the demo's, each of whose lamps changes once a second for ${LAMP_SECONDS} s ` +
+          '(crates/loadgen `bench lamp-storm`: Stasis device states set through ARI); the server gathers lamp changes and sends them 5 times a second. ' +
+          'Long tasks are the browser\'s Long Tasks API entries over the storm.',
+        figures: [
+          figure('lamp changes in Asterisk', 'per s', 'lampChanges'),
+          figure('long tasks over 50 ms', 'count', 'lampLongTasks', { below: 1 }),
+          figure('longest task', 'ms', 'lampLongestTask'),
         ],
       },
       {

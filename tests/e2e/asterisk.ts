@@ -40,8 +40,9 @@ export class Asterisk {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  /** `[pbx.asterisk]` for the server: the operator's telephone answers at once. */
-  config(): string {
+  /** `[pbx.asterisk]` for the server: the operator's telephone answers at once; `device` is
+   * the device behind each extension's lamp. */
+  config(device = 'Local/{extension}@internal'): string {
     const path = join(this.dir, 'switchboard.toml');
     writeFileSync(
       path,
@@ -51,7 +52,7 @@ export class Asterisk {
         `user = "${USER}"`,
         `password_file = "${join(this.dir, 'password')}"`,
         'context = "internal"',
-        'device = "Local/{extension}@internal"',
+        `device = "${device}"`,
         '[pbx.asterisk.operators]',
         'operator = "Local/200@operators"',
       ].join('\n'),

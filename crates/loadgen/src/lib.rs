@@ -11,6 +11,7 @@
 //! * [`flood`]: the presence flood benchmark (chat latency while one user floods presence)
 //! * [`federation`]: the XMPP bridge benchmark (chat both ways, presence fan-out)
 //! * [`nodes`]: the several-nodes benchmark (SQLite, PostgreSQL, two nodes with NATS)
+//! * [`pbx`]: the Asterisk benchmark (click → confirmed, the busy lamp field under load)
 //! * [`xmpp`]: Prosody and scripted XMPP users (the federation tests and chaos test)
 //! * [`console`]: the load of the console benchmark (tests/bench) and its results
 //! * [`report`]: BENCHMARKS.md from the runs' figures
@@ -25,6 +26,7 @@ pub mod flood;
 pub mod harness;
 pub mod import;
 pub mod nodes;
+pub mod pbx;
 pub mod relay;
 pub mod report;
 pub mod server;

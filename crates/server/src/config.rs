@@ -244,6 +244,8 @@ pub struct FileConfig {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FilePbx {
+    /// Seconds an operator's command may wait for the telephone system's confirmation.
+    pub confirm_secs: Option<u64>,
     /// `[pbx.asterisk]`: drive an Asterisk PBX through ARI.
     pub asterisk: Option<AsteriskConfig>,
 }
@@ -337,6 +339,8 @@ pub const SESSION_IDLE_MINUTES: Bounds<u32> = bounds(1, 30 * 24 * 60, 720);
 pub const BENCH_USERS: Bounds<u32> = bounds(0, 100_000, 0);
 /// `--simulator-calls-per-minute`: one a second at most keeps the demo's queue readable.
 pub const SIMULATOR_CALLS_PER_MINUTE: Bounds<u32> = bounds(0, 60, 3);
+/// `pbx.confirm_secs`: how long an operator's command may wait for the telephone system.
+pub const PBX_CONFIRM_SECS: Bounds<u64> = bounds(1, 60, 10);
 /// Shortest ingest token: 128 bits as hex, e.g. `openssl rand -hex 16`.
 const MIN_INGEST_TOKEN_CHARS: usize = 16;
 /// The environment variable that may hold the ingest token itself.
@@ -392,6 +396,8 @@ pub struct Config {
     pub xmpp: Option<XmppConfig>,
     /// The Asterisk PBX this console drives, if any.
     pub asterisk: Option<AsteriskConfig>,
+    /// How long an operator's command may wait for the telephone system's confirmation.
+    pub confirm_within: std::time::Duration,
     pub client: ClientConfig,
 }
 
@@ -546,6 +552,11 @@ impl Config {
             ldap: file.directory.ldap,
             xmpp: file.xmpp,
             asterisk: file.pbx.asterisk,
+            confirm_within: std::time::Duration::from_secs(
+                PBX_CONFIRM_SECS
+                    .check("pbx.confirm_secs", file.pbx.confirm_secs)
+                    .map_err(ConfigError::Invalid)?,
+            ),
             database_url,
             mode: cli.mode.into(),
             static_dir: cli.static_dir.clone(),

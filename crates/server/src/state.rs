@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     auth::throttle::Throttle,
     calls::{
-        CONFIRM_WITHIN, Calls,
+        Calls,
         adapter::{CallControl, PbxIngest, SimulatedExchange},
         asterisk::Asterisk,
     },
@@ -63,21 +63,20 @@ impl AppState {
         let directory = Arc::new(Directory::load(&db).await?);
         // Asterisk when configured; else the demo runs its own exchange, or a PBX drives calls
         // through the ingest API.
-        let (adapter, asterisk, confirm_within): (Arc<dyn CallControl>, _, _) =
-            match &config.asterisk {
-                Some(asterisk) => {
-                    let pbx = Arc::new(Asterisk::new(asterisk.clone()));
-                    (pbx.clone(), Some(pbx), asterisk.confirm_within())
-                }
-                None if config.demo => (Arc::new(SimulatedExchange), None, CONFIRM_WITHIN),
-                None => (Arc::new(PbxIngest), None, CONFIRM_WITHIN),
-            };
+        let (adapter, asterisk): (Arc<dyn CallControl>, _) = match &config.asterisk {
+            Some(asterisk) => {
+                let pbx = Arc::new(Asterisk::new(asterisk.clone()));
+                (pbx.clone(), Some(pbx))
+            }
+            None if config.demo => (Arc::new(SimulatedExchange), None),
+            None => (Arc::new(PbxIngest::new(db.clone())), None),
+        };
         let calls = Calls::load(
             db.clone(),
             hub.clone(),
             directory.clone(),
             adapter,
-            confirm_within,
+            config.confirm_within,
         )
         .await?;
         if asterisk.is_some() {

@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, time::Duration};
 
 use common::{Client, TestServer};
 use switchboard_loadgen::asterisk::{self, Asterisk};
@@ -21,6 +21,7 @@ fn configure(pbx: &Asterisk, phone: Option<&str>) -> impl FnOnce(&mut Config) + 
         .map(|phone| BTreeMap::from([("operator".to_owned(), phone.to_owned())]))
         .unwrap_or_default();
     move |config: &mut Config| {
+        config.confirm_within = Duration::from_secs(3);
         config.asterisk = Some(AsteriskConfig {
             url,
             user: asterisk::USER.into(),
@@ -29,7 +30,6 @@ fn configure(pbx: &Asterisk, phone: Option<&str>) -> impl FnOnce(&mut Config) + 
             app: "switchboard".into(),
             context: "internal".into(),
             device: "Local/{extension}@internal".into(),
-            confirm_secs: Some(3),
             operators,
         });
     }
@@ -76,6 +76,30 @@ async fn call_in(client: &mut Client, state: CallState) -> Call {
         .await
 }
 
+/// A caller dials company line `dialled`; their line, and the call once queued.
+async fn ring(
+    pbx: &Asterisk,
+    console: &mut Client,
+    dialled: &str,
+    name: &str,
+    number: &str,
+) -> (String, Call) {
+    let line = pbx.call(dialled, &format!("{name} <{number}>")).await;
+    let call = console
+        .recv_until(|frame| match frame {
+            ServerFrame::Call(call)
+                if call.state == CallState::Queued
+                    && call.caller_number == number
+                    && call.pending.is_none() =>
+            {
+                Some(call)
+            }
+            _ => None,
+        })
+        .await;
+    (line, call)
+}
+
 async fn refusal(client: &mut Client) -> (ErrorCode, String) {
     client
         .recv_until(|frame| match frame {
@@ -104,8 +128,7 @@ async fn the_operator_answers_holds_retrieves_and_transfers_through_asterisk() {
     let bob = entry(&directory, "Bob Baker");
 
     // A caller dials company line 2000: queued with the number dialled and their caller id.
-    pbx.call("2000", "Jane Doe <5550100>").await;
-    let call = call_in(&mut console, CallState::Queued).await;
+    let (_, call) = ring(&pbx, &mut console, "2000", "Jane Doe", "5550100").await;
     assert_eq!(
         (
             call.caller_name.as_str(),
@@ -180,8 +203,7 @@ async fn the_operator_answers_holds_retrieves_and_transfers_through_asterisk() {
     assert!(joined.iter().any(|id| id.contains("consult")));
 
     // A call from Bob's extension shows Bob; a blind transfer sends it to Alice's number.
-    pbx.call("2100", "<2003>").await;
-    let from_bob = call_in(&mut console, CallState::Queued).await;
+    let (_, from_bob) = ring(&pbx, &mut console, "2100", "", "2003").await;
     assert_eq!(from_bob.caller_entry, Some(bob));
     assert_eq!(from_bob.caller_name, "Bob Baker");
     assert!(from_bob.caller_user.is_some());
@@ -208,8 +230,7 @@ async fn the_operator_answers_holds_retrieves_and_transfers_through_asterisk() {
     assert!(sent_on, "the caller went on to 2002 in the dialplan");
 
     // A caller who hangs up while queued leaves the queue at once.
-    let gone = pbx.call("2000", "Early Leaver <5550199>").await;
-    let queued = call_in(&mut console, CallState::Queued).await;
+    let (gone, queued) = ring(&pbx, &mut console, "2000", "Early Leaver", "5550199").await;
     pbx.hang_up(&gone).await;
     let cleared = call_in(&mut console, CallState::Cleared).await;
     assert_eq!(cleared.id, queued.id);
@@ -221,8 +242,7 @@ async fn two_operators_answering_one_call_and_a_silent_telephone_change_nothing(
     let server = TestServer::start_with(configure(&pbx, Some("Local/200@operators"))).await;
     let (mut first, _) = operator(&server).await;
     let (mut second, _) = operator(&server).await;
-    pbx.call("2000", "Jane Doe <5550100>").await;
-    let call = call_in(&mut first, CallState::Queued).await;
+    let (_, call) = ring(&pbx, &mut first, "2000", "Jane Doe", "5550100").await;
     // Two consoles press Answer at once: one gets the call, the other is told.
     first.send(&ClientFrame::AnswerCall { call: call.id }).await;
     second
@@ -238,8 +258,7 @@ async fn two_operators_answering_one_call_and_a_silent_telephone_change_nothing(
     // command is refused and the call waits as before.
     let server = TestServer::start_with(configure(&pbx, Some("Local/209@operators"))).await;
     let (mut console, _) = operator(&server).await;
-    pbx.call("2000", "John Roe <5550111>").await;
-    let call = call_in(&mut console, CallState::Queued).await;
+    let (_, call) = ring(&pbx, &mut console, "2000", "John Roe", "5550111").await;
     console
         .send(&ClientFrame::AnswerCall { call: call.id })
         .await;
@@ -249,15 +268,16 @@ async fn two_operators_answering_one_call_and_a_silent_telephone_change_nothing(
         message,
         "The telephone system did not confirm in 3 s: the call was not answered."
     );
-    let after = call_in(&mut console, CallState::Queued).await;
-    assert_eq!(after.id, call.id);
+    // Cleared of its pending command before the refusal was sent.
+    let calls = server.state.calls.list().await;
+    let after = calls.iter().find(|c| c.id == call.id).unwrap();
+    assert_eq!((after.state, &after.pending), (CallState::Queued, &None));
     drop((console, server));
 
     // An operator without a telephone is told what to configure.
     let server = TestServer::start_with(configure(&pbx, None)).await;
     let (mut console, _) = operator(&server).await;
-    pbx.call("2000", "Jim Poe <5550122>").await;
-    let call = call_in(&mut console, CallState::Queued).await;
+    let (_, call) = ring(&pbx, &mut console, "2000", "Jim Poe", "5550122").await;
     console
         .send(&ClientFrame::AnswerCall { call: call.id })
         .await;
@@ -274,10 +294,8 @@ async fn a_restart_of_switchboard_loses_no_call_and_asterisk_going_away_is_shown
     let mut pbx = Asterisk::start().await;
     let server = TestServer::start_with(configure(&pbx, Some("Local/200@operators"))).await;
     let (mut console, _) = operator(&server).await;
-    pbx.call("2000", "Jane Doe <5550100>").await;
-    let talking = call_in(&mut console, CallState::Queued).await;
-    pbx.call("2000", "John Roe <5550111>").await;
-    let waiting = call_in(&mut console, CallState::Queued).await;
+    let (_, talking) = ring(&pbx, &mut console, "2000", "Jane Doe", "5550100").await;
+    let (_, waiting) = ring(&pbx, &mut console, "2000", "John Roe", "5550111").await;
     console
         .send(&ClientFrame::AnswerCall { call: talking.id })
         .await;
@@ -324,6 +342,5 @@ async fn a_restart_of_switchboard_loses_no_call_and_asterisk_going_away_is_shown
         "the calls ended with Asterisk"
     );
     // And it works again.
-    pbx.call("2000", "Jane Doe <5550100>").await;
-    call_in(&mut console, CallState::Queued).await;
+    ring(&pbx, &mut console, "2000", "Jane Doe", "5550100").await;
 }

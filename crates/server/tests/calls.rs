@@ -445,3 +445,90 @@ async fn a_pbx_integration_speaks_numbers_not_switchboard_ids() {
         .unwrap();
     assert_eq!(transfer["target_number"], "2003");
 }
+
+#[tokio::test]
+async fn with_a_pbx_integration_a_command_waits_for_the_reported_move() {
+    // The demo's accounts, then no simulated exchange: operators' commands go to the PBX
+    // integration through the event feed, and the call moves when it reports the move.
+    let server = TestServer::start()
+        .await
+        .restart_with(|config| {
+            config.demo = false;
+            config.confirm_within = std::time::Duration::from_secs(2);
+        })
+        .await;
+    let call = queue(&server, jane()).await;
+    let (mut operator, _) = server.connect("operator").await;
+    operator
+        .send(&ClientFrame::AnswerCall { call: call.id })
+        .await;
+    let ServerFrame::Call(pending) = operator.recv().await else {
+        panic!()
+    };
+    assert_eq!(pending.state, CallState::Queued);
+    assert!(pending.pending.is_some());
+    // The integration follows the feed, where the command arrives right after the pending
+    // call went to the consoles.
+    let mut command = Value::Null;
+    for _ in 0..50 {
+        let feed: Value = server
+            .ingest(Method::GET, "/api/calls/events?after=0", None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        command = feed["events"].as_array().unwrap().last().unwrap().clone();
+        if command["command"] == json!(true) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        (
+            &command["action"],
+            &command["state"],
+            &command["source"],
+            &command["command"]
+        ),
+        (
+            &json!("answer"),
+            &json!("queued"),
+            &json!("operator:operator"),
+            &json!(true)
+        )
+    );
+    let reported = server
+        .ingest(
+            Method::POST,
+            &format!("/api/calls/{}/answer", call.id),
+            None,
+        )
+        .await;
+    assert_eq!(reported.status(), 200);
+    let active = moved(&mut operator).await;
+    assert_eq!((active.id, active.state), (call.id, CallState::Active));
+
+    // A command the integration never reports is refused after the confirmation time, and
+    // the call stays as it was.
+    operator
+        .send(&ClientFrame::HoldCall { call: call.id })
+        .await;
+    // The refusal (to the asker) and the call no longer pending (to every operator) come
+    // in either order.
+    let (mut refusal, mut unchanged) = (None, None);
+    while refusal.is_none() || unchanged.is_none() {
+        match operator.recv().await {
+            ServerFrame::Error { code, message } => refusal = Some((code, message)),
+            ServerFrame::Call(call) if call.pending.is_none() => unchanged = Some(call.state),
+            _ => {}
+        }
+    }
+    assert_eq!(unchanged, Some(CallState::Active));
+    assert_eq!(
+        refusal,
+        Some((
+            ErrorCode::Telephony,
+            "The telephone system did not confirm in 2 s: the call was not held.".into()
+        ))
+    );
+}

@@ -19,6 +19,7 @@ use switchboard_loadgen::{
     harness::{self, ChatPlan, ChatRun, HoldPlan, HoldRun, Peer},
     import::{self, ImportRun},
     nodes::{self, NodesPlan, Topology, TopologyRun},
+    pbx::{self, PbxPlan, PbxRun},
     relay::{self, RelayProcess},
     report::{self, Figure, Goal, Section},
     server::ServerProcess,
@@ -99,6 +100,18 @@ struct Args {
     /// Connections watching one user's presence, spread over two nodes.
     #[arg(long, default_value_t = 10_000)]
     nodes_watchers: usize,
+    /// The Asterisk section: calls answered, held and transferred one after another.
+    #[arg(long, default_value_t = 100)]
+    pbx_calls: usize,
+    /// The Asterisk section: calls waiting during the lamp storm.
+    #[arg(long, default_value_t = 200)]
+    pbx_queued: usize,
+    /// The Asterisk section: extensions whose lamp changes once a second.
+    #[arg(long, default_value_t = 2_000)]
+    pbx_extensions: u32,
+    /// The Asterisk section: seconds of the lamp storm.
+    #[arg(long, default_value_t = 20)]
+    pbx_seconds: u64,
     /// Run only this section and print its table instead of writing the report.
     #[arg(long, value_enum)]
     only: Option<Only>,
@@ -115,6 +128,8 @@ enum Only {
     Xmpp,
     /// One node on SQLite, one on PostgreSQL, two on PostgreSQL + NATS.
     Nodes,
+    /// Calls through a real Asterisk, and the busy lamp field under load.
+    Pbx,
 }
 
 #[derive(Debug, Subcommand)]
@@ -150,6 +165,17 @@ enum Command {
         #[arg(long, default_value_t = 10_000)]
         messages: u32,
     },
+    /// For the console benchmark: the lamps of extensions 100001… (bench users' entries)
+    /// change once a second through Asterisk's ARI (the test configuration's user).
+    LampStorm {
+        /// Where ARI listens (127.0.0.1).
+        #[arg(long)]
+        ari: SocketAddr,
+        #[arg(long, default_value_t = 2_000)]
+        extensions: u32,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
 }
 
 /// Runs a console benchmark's load; refuses anything but 127.0.0.1.
@@ -157,7 +183,8 @@ async fn console_load(command: Command) -> anyhow::Result<()> {
     let addr = match &command {
         Command::Relay { listen: addr }
         | Command::PresenceStorm { addr, .. }
-        | Command::Conversation { addr, .. } => *addr,
+        | Command::Conversation { addr, .. }
+        | Command::LampStorm { ari: addr, .. } => *addr,
     };
     anyhow::ensure!(
         addr.ip().is_loopback(),
@@ -179,6 +206,15 @@ async fn console_load(command: Command) -> anyhow::Result<()> {
                 .collect();
             let sent = console::presence_storm(addr, &names, rate, seconds).await?;
             println!("{sent} presence changes sent");
+            Ok(())
+        }
+        Command::LampStorm {
+            ari,
+            extensions,
+            seconds,
+        } => {
+            let changes = pbx::lamp_storm(&format!("http://{ari}"), extensions, seconds).await?;
+            println!("{changes} lamp changes sent");
             Ok(())
         }
         Command::Conversation {
@@ -715,6 +751,51 @@ fn xmpp_section(plan: &XmppPlan, runs: &[XmppRun]) -> Section {
     }
 }
 
+/// The Asterisk figures (Switchboard only: the relay has no telephone system).
+fn pbx_section(plan: &PbxPlan, runs: &[PbxRun]) -> Section {
+    let figure = |name: &str, unit: &str, take: fn(&PbxRun) -> f64| {
+        let mut figure = Figure::new(name, unit, None);
+        figure.switchboard = runs.iter().map(take).collect();
+        figure
+    };
+    Section {
+        title: "Calls through Asterisk".into(),
+        about: format!(
+            "A real Asterisk 22 (scripts/asterisk.sh) on 127.0.0.1 with the test dialplan \
+             (tests/asterisk/); the operator's telephone is a Local channel the dialplan answers. \
+             {} calls one after another: click (the frame sent) → the call confirmed in its new \
+             state on the operator's console, for Answer (Asterisk dials the operator's \
+             telephone and bridges it), Hold and Transfer (the target is dialled). Then {} calls \
+             wait in the queue while each of {} extensions (Stasis device states set through \
+             ARI by the load generator, 32 requests at a time) changes its lamp once a second \
+             for {} s: server CPU over that time, and the lamps frames the operator's console \
+             received (changes are gathered and sent 5 times a second).",
+            plan.calls, plan.queued, plan.extensions, plan.seconds
+        ),
+        figures: vec![
+            figure("Answer click → confirmed p50", "ms", |r| ms(r.answer.p50)),
+            figure("Answer click → confirmed p99", "ms", |r| ms(r.answer.p99)),
+            figure("Hold click → confirmed p50", "ms", |r| ms(r.hold.p50)),
+            figure("Hold click → confirmed p99", "ms", |r| ms(r.hold.p99)),
+            figure("Transfer click → confirmed p50", "ms", |r| {
+                ms(r.transfer.p50)
+            }),
+            figure("Transfer click → confirmed p99", "ms", |r| {
+                ms(r.transfer.p99)
+            }),
+            figure("lamp changes during the storm", "changes/s", |r| {
+                r.lamp_changes_per_s
+            }),
+            figure("server CPU during the storm", "% of a core", |r| {
+                r.storm_cpu_percent
+            }),
+            figure("lamps frames to the operator", "frames/s", |r| {
+                r.lamp_frames_per_s
+            }),
+        ],
+    }
+}
+
 fn nodes_summary(run: &TopologyRun) -> String {
     let fan_out = run.fan_out.as_ref().map_or(String::new(), |hold| {
         format!(
@@ -954,6 +1035,23 @@ async fn main() -> anyhow::Result<()> {
             runs[Topology::ALL.len()].push(figures);
         }
         all.push(nodes_section(&plan, &runs));
+    }
+    if wants(Only::Pbx) {
+        let plan = PbxPlan {
+            calls: args.pbx_calls,
+            queued: args.pbx_queued,
+            extensions: args.pbx_extensions,
+            seconds: args.pbx_seconds,
+        };
+        let mut runs = Vec::new();
+        for run in 1..=args.runs {
+            let figures = pbx::run(&server, &plan)
+                .await
+                .with_context(|| format!("Asterisk run {run}"))?;
+            println!("Asterisk run {run}/{}: {figures:?}", args.runs);
+            runs.push(figures);
+        }
+        all.push(pbx_section(&plan, &runs));
     }
     if args.only.is_some() {
         println!("{}", report::render(&machine, &command, &notes, &all));

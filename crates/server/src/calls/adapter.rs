@@ -1,6 +1,7 @@
 //! The call-control adapter: the boundary between the switchboard and a telephone system.
 
 use futures_util::future::BoxFuture;
+use sqlx::AnyPool;
 use switchboard_protocol::{Call, CallAction};
 
 /// A telephone system refused or failed an operator's action.
@@ -9,6 +10,16 @@ use switchboard_protocol::{Call, CallAction};
 pub struct AdapterError {
     pub action: &'static str,
     pub reason: String,
+}
+
+/// How the telephone system confirmed a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirmed {
+    /// It is done: the call moves now.
+    Done,
+    /// It was handed on; the telephone system reports the move itself when it has made it
+    /// (the ingest API), and the call moves then.
+    ByReport,
 }
 
 /// An operator's command as the adapter carries it out.
@@ -30,12 +41,13 @@ pub trait CallControl: Send + Sync {
     fn name(&self) -> &'static str;
 
     /// Carries out an operator's command on `call` and resolves once the telephone system
-    /// confirms it; the call changes only if this succeeds (within the confirmation time).
+    /// confirms it (or has taken it, to report the move later); the call changes only if the
+    /// confirmation comes within the confirmation time.
     fn carry_out<'a>(
         &'a self,
         call: &'a Call,
         command: Command<'a>,
-    ) -> BoxFuture<'a, Result<(), AdapterError>>;
+    ) -> BoxFuture<'a, Result<Confirmed, AdapterError>>;
 }
 
 /// The built-in simulated exchange of `--demo`: it connects, holds and transfers at once.
@@ -51,15 +63,24 @@ impl CallControl for SimulatedExchange {
         &'a self,
         _call: &'a Call,
         _command: Command<'a>,
-    ) -> BoxFuture<'a, Result<(), AdapterError>> {
-        Box::pin(async { Ok(()) })
+    ) -> BoxFuture<'a, Result<Confirmed, AdapterError>> {
+        Box::pin(async { Ok(Confirmed::Done) })
     }
 }
 
-/// A PBX integration that drives the switchboard through the HTTP ingest API. Operator
-/// actions are accepted and published in the call event feed (`GET /api/calls/events`), which
-/// the integration follows to carry them out on the PBX.
-pub struct PbxIngest;
+/// A PBX integration that drives the switchboard through the HTTP ingest API. An operator's
+/// command goes into the call event feed (`GET /api/calls/events`, `command: true`), which
+/// the integration follows; the call moves when the integration reports that the PBX did it
+/// (`POST /api/calls/{id}/answer`, ...).
+pub struct PbxIngest {
+    db: AnyPool,
+}
+
+impl PbxIngest {
+    pub fn new(db: AnyPool) -> Self {
+        PbxIngest { db }
+    }
+}
 
 impl CallControl for PbxIngest {
     fn name(&self) -> &'static str {
@@ -70,12 +91,25 @@ impl CallControl for PbxIngest {
         &'a self,
         call: &'a Call,
         command: Command<'a>,
-    ) -> BoxFuture<'a, Result<(), AdapterError>> {
-        tracing::info!(
-            call = call.id,
-            action = command.action.verb(),
-            "operator action for the PBX"
-        );
-        Box::pin(async { Ok(()) })
+    ) -> BoxFuture<'a, Result<Confirmed, AdapterError>> {
+        Box::pin(async move {
+            sqlx::query(
+                "INSERT INTO call_events (call_id, action, target, state, source, at_ms, command) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 1)",
+            )
+            .bind(call.id)
+            .bind(command.action.verb())
+            .bind(command.action.target())
+            .bind(call.state.as_str())
+            .bind(format!("operator:{}", command.operator))
+            .bind(crate::clock::now_ms())
+            .execute(&self.db)
+            .await
+            .map_err(|err| AdapterError {
+                action: command.action.verb(),
+                reason: format!("the command could not be stored ({err})"),
+            })?;
+            Ok(Confirmed::ByReport)
+        })
     }
 }

@@ -69,6 +69,9 @@ pub struct CallEvent {
     pub state: String,
     /// `telephony`, or `operator:<username>` for what an operator did.
     pub source: String,
+    /// An operator's command for the integration to carry out on the PBX (`state` is the
+    /// call's state now); report the move with the matching `POST`, and the call moves.
+    pub command: bool,
     pub at_ms: i64,
 }
 
@@ -238,7 +241,7 @@ pub async fn events(
         ));
     }
     let rows = sqlx::query(
-        "SELECT seq, call_id, action, target, state, source, at_ms FROM call_events \
+        "SELECT seq, call_id, action, target, state, source, at_ms, command FROM call_events \
          WHERE seq > $1 ORDER BY seq LIMIT $2",
     )
     .bind(query.after)
@@ -257,6 +260,7 @@ pub async fn events(
                 .and_then(|target| state.directory.dial_number(target)),
             state: row.get("state"),
             source: row.get("source"),
+            command: row.get::<i64, _>("command") != 0,
             at_ms: row.get("at_ms"),
         })
         .collect();

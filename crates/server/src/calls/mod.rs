@@ -24,14 +24,10 @@ use sqlx::{AnyPool, Row, any::AnyRow};
 use switchboard_protocol::{
     Call, CallAction, CallId, CallState, EntryId, NewCall, PendingCommand, ServerFrame,
 };
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, Notify};
 
-use self::adapter::{AdapterError, CallControl, Command};
+use self::adapter::{AdapterError, CallControl, Command, Confirmed};
 use crate::{clock::now_ms, directory::Directory, presence::Hub};
-
-/// How long an operator's command may wait for the telephone system's confirmation, unless
-/// the configuration says otherwise.
-pub const CONFIRM_WITHIN: Duration = Duration::from_secs(10);
 
 /// Longest caller name, number or dialled number accepted, in characters.
 const MAX_FIELD_CHARS: usize = 128;
@@ -109,6 +105,9 @@ pub struct Calls {
     /// Open calls by id. Held across the database write (never across a wait for the
     /// telephone system), so changes are applied, stored and sent in one order.
     open: Mutex<BTreeMap<CallId, Call>>,
+    /// Woken whenever a call moved: commands the telephone system confirms by reporting the
+    /// move wait on it.
+    moved: Notify,
 }
 
 fn from_row(row: &AnyRow) -> Call {
@@ -177,6 +176,7 @@ impl Calls {
             available: AtomicBool::new(true),
             lamps: Arc::default(),
             open: Mutex::new(open),
+            moved: Notify::new(),
         })
     }
 
@@ -359,14 +359,20 @@ impl Calls {
             operator,
             target_number: target_number.as_deref(),
         };
-        let confirmed =
-            tokio::time::timeout(self.confirm_within, self.adapter.carry_out(&call, command)).await;
+        let confirmed = tokio::time::timeout(self.confirm_within, async {
+            match self.adapter.carry_out(&call, command).await? {
+                Confirmed::Done => Ok(None),
+                Confirmed::ByReport => Ok(Some(self.reported(&call).await)),
+            }
+        })
+        .await;
         let failure = match confirmed {
-            Ok(Ok(())) => {
+            Ok(Ok(None)) => {
                 return self
                     .apply(id, action, &Source::Operator(operator.into()))
                     .await;
             }
+            Ok(Ok(Some(reported))) => return Ok(reported),
             Ok(Err(err)) => CallError::Adapter(err),
             Err(_) => CallError::Unconfirmed(self.confirm_within.as_secs(), action.past()),
         };
@@ -377,6 +383,28 @@ impl Calls {
             self.publish(call);
         }
         Err(failure)
+    }
+
+    /// Waits until the telephone system reported a move of `call` (through the ingest API);
+    /// returns the call as it moved (`cleared` once it left).
+    async fn reported(&self, call: &Call) -> Call {
+        loop {
+            let moved = self.moved.notified();
+            tokio::pin!(moved);
+            moved.as_mut().enable();
+            match self.open.lock().await.get(&call.id) {
+                None => {
+                    return Call {
+                        state: CallState::Cleared,
+                        pending: None,
+                        ..call.clone()
+                    };
+                }
+                Some(now) if now.state != call.state => return now.clone(),
+                Some(_) => {}
+            }
+            moved.await;
+        }
     }
 
     /// Moves call `id` by `action` as the telephone system has done it: stored with its
@@ -449,6 +477,7 @@ impl Calls {
             }
             self.publish(call);
         }
+        self.moved.notify_waiters();
         Ok(moved)
     }
 

@@ -31,7 +31,7 @@ use tokio::sync::oneshot;
 use self::ari::{Ari, AriError, Channel, Event};
 use super::{
     Source,
-    adapter::{AdapterError, CallControl, Command},
+    adapter::{AdapterError, CallControl, Command, Confirmed},
 };
 use crate::state::AppState;
 
@@ -60,8 +60,6 @@ pub struct AsteriskConfig {
     /// The device whose state is an extension's lamp; `{extension}` is replaced.
     #[serde(default = "default_device")]
     pub device: String,
-    /// Seconds an operator's command may wait for Asterisk (1 to 60, default 10).
-    pub confirm_secs: Option<u64>,
     /// Each operator's telephone, as an Asterisk endpoint to dial (`PJSIP/200`).
     #[serde(default)]
     pub operators: BTreeMap<String, String>,
@@ -96,11 +94,6 @@ impl AsteriskConfig {
                 "pbx.asterisk.device must contain {extension}, e.g. \"PJSIP/{extension}\"".into(),
             );
         }
-        if let Some(secs) = self.confirm_secs
-            && !(1..=60).contains(&secs)
-        {
-            return Err("pbx.asterisk.confirm_secs must be 1 to 60".into());
-        }
         self.password = std::fs::read_to_string(&self.password_file)
             .map(|password| password.trim_end_matches(['\r', '\n']).to_owned())
             .map_err(|err| {
@@ -110,12 +103,6 @@ impl AsteriskConfig {
                 )
             })?;
         Ok(())
-    }
-
-    /// How long a command may wait for Asterisk.
-    pub fn confirm_within(&self) -> Duration {
-        self.confirm_secs
-            .map_or(super::CONFIRM_WITHIN, Duration::from_secs)
     }
 }
 
@@ -460,15 +447,12 @@ impl Asterisk {
         }
     }
 
-    /// Tells whoever waits for `line` whether it answered.
+    /// Tells whoever waits for `line` whether it answered; `false` when nobody waits any
+    /// more (its command gave up).
     fn answered(&self, line: &str, outcome: Result<(), String>) -> bool {
-        match self.waiting().remove(line) {
-            Some(waiter) => {
-                let _ = waiter.send(outcome);
-                true
-            }
-            None => false,
-        }
+        self.waiting()
+            .remove(line)
+            .is_some_and(|waiter| waiter.send(outcome).is_ok())
     }
 }
 
@@ -481,13 +465,13 @@ impl CallControl for Asterisk {
         &'a self,
         call: &'a Call,
         command: Command<'a>,
-    ) -> BoxFuture<'a, Result<(), AdapterError>> {
+    ) -> BoxFuture<'a, Result<Confirmed, AdapterError>> {
         Box::pin(async move {
             let done = self.carry(call, command).await;
             if let Err(err) = &done {
                 tracing::warn!(call = call.id, %err, "Asterisk did not carry out the command");
             }
-            done
+            done.map(|()| Confirmed::Done)
         })
     }
 }
@@ -641,16 +625,16 @@ async fn read_lamps(state: &AppState, pbx: &Asterisk) -> Result<(), AriError> {
         .map(|((entry, _), device)| (*entry, device))
         .collect();
     let ari = &pbx.ari;
+    // A device Asterisk does not know (yet) reads as unavailable; it lights when it changes.
     let states: Vec<(EntryId, LineState)> = futures_util::stream::iter(lookups)
         .map(|(entry, device)| async move {
             let state = ari.device_state(&device).await;
-            state.map(|state| (entry, line_state(&state.state)))
+            let lamp = state.map_or(LineState::Unavailable, |state| line_state(&state.state));
+            (entry, lamp)
         })
         .buffer_unordered(16)
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .collect::<Result<_, _>>()?;
+        .collect()
+        .await;
     state
         .calls
         .lamps

@@ -65,7 +65,7 @@ impl AppState {
         // through the ingest API.
         let (adapter, asterisk): (Arc<dyn CallControl>, _) = match &config.asterisk {
             Some(asterisk) => {
-                let pbx = Arc::new(Asterisk::new(asterisk.clone()));
+                let pbx = Asterisk::new(asterisk.clone());
                 (pbx.clone(), Some(pbx))
             }
             None if config.demo => (Arc::new(SimulatedExchange), None),

@@ -293,7 +293,36 @@ async fn two_operators_answering_one_call_and_a_silent_telephone_change_nothing(
 async fn a_restart_of_switchboard_loses_no_call_and_asterisk_going_away_is_shown() {
     let mut pbx = Asterisk::start().await;
     let server = TestServer::start_with(configure(&pbx, Some("Local/200@operators"))).await;
-    let (mut console, _) = operator(&server).await;
+    let (mut console, directory) = operator(&server).await;
+    // A call transferred to Alice: it left Switchboard, caller and Alice still talk.
+    let (_, transferred) = ring(&pbx, &mut console, "2000", "Ann Other", "5550133").await;
+    console
+        .send(&ClientFrame::AnswerCall {
+            call: transferred.id,
+        })
+        .await;
+    call_in(&mut console, CallState::Active).await;
+    console
+        .send(&ClientFrame::TransferCall {
+            call: transferred.id,
+            target: entry(&directory, "Alice Archer"),
+            blind: false,
+        })
+        .await;
+    call_in(&mut console, CallState::Transferring).await;
+    let their_bridge = format!("sb-call-{}", transferred.id);
+    for _ in 0..50 {
+        if bridged(&pbx, &their_bridge).await.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    console
+        .send(&ClientFrame::ClearCall {
+            call: transferred.id,
+        })
+        .await;
+    call_in(&mut console, CallState::Cleared).await;
     let (_, talking) = ring(&pbx, &mut console, "2000", "Jane Doe", "5550100").await;
     let (_, waiting) = ring(&pbx, &mut console, "2000", "John Roe", "5550111").await;
     console
@@ -302,11 +331,13 @@ async fn a_restart_of_switchboard_loses_no_call_and_asterisk_going_away_is_shown
     call_in(&mut console, CallState::Active).await;
     drop(console);
 
-    // Switchboard restarts: both calls are found again in Asterisk as they were.
+    // Switchboard restarts: both calls are found again in Asterisk as they were, and the
+    // transferred caller is left talking to Alice.
     let server = server
         .restart_with(configure(&pbx, Some("Local/200@operators")))
         .await;
     let (mut console, _) = operator(&server).await;
+    assert_eq!(bridged(&pbx, &their_bridge).await.len(), 2);
     let (calls, _) = match server.state.calls.snapshot().await {
         ServerFrame::CallsSnapshot { calls, now_ms } => (calls, now_ms),
         _ => unreachable!(),

@@ -25,6 +25,17 @@ async fn open_calls(server: &TestServer) -> Vec<Call> {
     serde_json::from_value(body["calls"].clone()).unwrap()
 }
 
+/// The whole call event feed.
+async fn feed(server: &TestServer) -> Vec<Value> {
+    let feed: Value = server
+        .ingest(Method::GET, "/api/calls/events?after=0", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    feed["events"].as_array().unwrap().clone()
+}
+
 /// The next call that moved (pending versions skipped).
 async fn moved(console: &mut common::Client) -> Call {
     console
@@ -260,13 +271,7 @@ async fn operators_act_through_the_websocket_and_every_console_follows() {
     assert_eq!(code, ErrorCode::NotFound);
 
     // What operators did is in the event feed, for the PBX integration.
-    let feed: Value = server
-        .ingest(Method::GET, "/api/calls/events?after=0", None)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let events = feed["events"].as_array().unwrap();
+    let events = feed(&server).await;
     let moves: Vec<(&str, &str)> = events
         .iter()
         .map(|e| (e["action"].as_str().unwrap(), e["source"].as_str().unwrap()))
@@ -407,40 +412,20 @@ async fn a_pbx_integration_speaks_numbers_not_switchboard_ids() {
         .ingest(Method::POST, &format!("{path}/answer"), None)
         .await;
     assert_eq!(answered.status(), 200);
-    let unknown = server
-        .ingest(
-            Method::POST,
-            &format!("{path}/transfer"),
-            Some(json!({"number": "9999"})),
-        )
-        .await;
+    let server = &server;
+    let transfer = |body: Value| {
+        let url = format!("{path}/transfer");
+        async move { server.ingest(Method::POST, &url, Some(body)).await }
+    };
+    let unknown = transfer(json!({"number": "9999"})).await;
     assert_eq!(error_of(unknown, 404).await.error, "not_found");
-    let both = server
-        .ingest(
-            Method::POST,
-            &format!("{path}/transfer"),
-            Some(json!({"number": "2003", "target": 1})),
-        )
-        .await;
+    let both = transfer(json!({"number": "2003", "target": 1})).await;
     assert_eq!(both.status(), 400);
-    let moved = server
-        .ingest(
-            Method::POST,
-            &format!("{path}/transfer"),
-            Some(json!({"number": "+1 555 2003"})),
-        )
-        .await;
+    let moved = transfer(json!({"number": "+1 555 2003"})).await;
     assert_eq!(moved.status(), 200);
-    let events: Value = server
-        .ingest(Method::GET, "/api/calls/events?after=0", None)
+    let transfer = feed(server)
         .await
-        .json()
-        .await
-        .unwrap();
-    let transfer = events["events"]
-        .as_array()
-        .unwrap()
-        .iter()
+        .into_iter()
         .find(|event| event["action"] == "transfer")
         .unwrap();
     assert_eq!(transfer["target_number"], "2003");
@@ -471,13 +456,7 @@ async fn with_a_pbx_integration_a_command_waits_for_the_reported_move() {
     // call went to the consoles.
     let mut command = Value::Null;
     for _ in 0..50 {
-        let feed: Value = server
-            .ingest(Method::GET, "/api/calls/events?after=0", None)
-            .await
-            .json()
-            .await
-            .unwrap();
-        command = feed["events"].as_array().unwrap().last().unwrap().clone();
+        command = feed(&server).await.pop().unwrap();
         if command["command"] == json!(true) {
             break;
         }

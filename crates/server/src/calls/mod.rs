@@ -1,9 +1,11 @@
 //! Calls: the queue, the active call and transfers, stored, checked and fanned out.
 //!
-//! [`Calls`] is the one place a call changes. Every change, whoever asks for it (an operator
-//! through the WebSocket, the telephone system through the ingest API or the simulator),
-//! passes the state machine of [`CallAction::next`], is stored with its event in one
-//! transaction, and only then is sent to every console.
+//! [`Calls`] is the one place a call changes. Every move, whoever asks for it (an operator
+//! through the WebSocket, the telephone system through the ingest API, the simulator or the
+//! Asterisk adapter), passes the state machine of [`CallAction::next`], is stored with its
+//! event in one transaction, and only then is sent to every console. An operator's command
+//! is first shown pending (in memory only: a restart forgets it) until the telephone system
+//! confirms it.
 
 pub mod adapter;
 pub mod asterisk;
@@ -307,14 +309,41 @@ impl Calls {
             return self.apply(id, action, &source).await;
         };
         if action == CallAction::Answer {
-            let active = self.open.lock().await.values().find_map(|other| {
-                (other.id != id && other.state == CallState::Active).then_some(other.id)
-            });
+            // The call must be answerable before the other one is put on hold for it.
+            let active = {
+                let open = self.open.lock().await;
+                let call = open.get(&id).ok_or(CallError::UnknownCall(id))?;
+                self.check_command(call, action)?;
+                open.values().find_map(|other| {
+                    (other.id != id && other.state == CallState::Active).then_some(other.id)
+                })
+            };
             if let Some(other) = active {
                 self.command(other, CallAction::Hold, operator).await?;
             }
         }
         self.command(id, action, operator).await
+    }
+
+    /// Whether `action` may be asked of `call` now: no other command pending on it, a legal
+    /// move, an existing transfer target.
+    fn check_command(&self, call: &Call, action: CallAction) -> Result<(), CallError> {
+        if let Some(pending) = &call.pending {
+            return Err(CallError::Pending {
+                operator: pending.operator.clone(),
+                doing: pending.command.doing(call.state),
+            });
+        }
+        if action.next(call.state).is_none() {
+            return Err(CallError::IllegalMove {
+                action: action.past(),
+                state: call.state.as_str(),
+            });
+        }
+        if let Some(target) = action.target() {
+            self.check_target(target)?;
+        }
+        Ok(())
     }
 
     /// An operator's command: the call shows it pending to every operator, the adapter
@@ -329,21 +358,7 @@ impl Calls {
         let call = {
             let mut open = self.open.lock().await;
             let call = open.get_mut(&id).ok_or(CallError::UnknownCall(id))?;
-            if let Some(pending) = &call.pending {
-                return Err(CallError::Pending {
-                    operator: pending.operator.clone(),
-                    doing: pending.command.doing(call.state),
-                });
-            }
-            if action.next(call.state).is_none() {
-                return Err(CallError::IllegalMove {
-                    action: action.past(),
-                    state: call.state.as_str(),
-                });
-            }
-            if let Some(target) = action.target() {
-                self.check_target(target)?;
-            }
+            self.check_command(call, action)?;
             call.pending = Some(PendingCommand {
                 command: action,
                 operator: operator.to_owned(),
@@ -367,18 +382,26 @@ impl Calls {
         })
         .await;
         let failure = match confirmed {
-            Ok(Ok(None)) => {
-                return self
-                    .apply(id, action, &Source::Operator(operator.into()))
-                    .await;
-            }
+            Ok(Ok(None)) => match self
+                .apply(id, action, &Source::Operator(operator.into()))
+                .await
+            {
+                Ok(moved) => return Ok(moved),
+                Err(err) => err,
+            },
             Ok(Ok(Some(reported))) => return Ok(reported),
             Ok(Err(err)) => CallError::Adapter(err),
             Err(_) => CallError::Unconfirmed(self.confirm_within.as_secs(), action.past()),
         };
         tracing::warn!(call = id, action = action.verb(), operator, %failure, "command not carried out");
         let mut open = self.open.lock().await;
-        if let Some(call) = open.get_mut(&id) {
+        // Still this command's mark (a report may have moved the call meanwhile).
+        if let Some(call) = open.get_mut(&id)
+            && call
+                .pending
+                .as_ref()
+                .is_some_and(|pending| pending.command == action && pending.operator == operator)
+        {
             call.pending = None;
             self.publish(call);
         }
@@ -424,8 +447,10 @@ impl Calls {
         if let Some(target) = action.target() {
             self.check_target(target)?;
         }
-        let displaced = match action {
-            CallAction::Answer => open
+        // A telephone system reporting an answer has held the other call itself; an
+        // operator's answer held it by its own command first (see [`Calls::act`]).
+        let displaced = match (action, source) {
+            (CallAction::Answer, Source::Telephony) => open
                 .values()
                 .find(|other| other.id != id && other.state == CallState::Active)
                 .cloned(),
@@ -492,6 +517,8 @@ impl Calls {
         }
         self.hub
             .broadcast_operators_here(ServerFrame::Call(call).encode().into());
+        drop(open);
+        self.moved.notify_waiters();
     }
 
     /// Reads call `id` as stored (another node moved it) into `open`; `None` once cleared.

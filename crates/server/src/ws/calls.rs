@@ -11,7 +11,8 @@ impl Connection {
     /// An operator's call command. It may wait seconds for the telephone system, so it runs
     /// beside the connection (which goes on answering pings and chat); every console,
     /// this one included, sees the call pending and then moved, and this one gets the
-    /// refusal if there is one. The call frames' allowance bounds how many run at once.
+    /// refusal if there is one. The call frames' allowance bounds how many are started per
+    /// second, and each ends within the confirmation time.
     pub(super) async fn call_action(
         &mut self,
         call: CallId,

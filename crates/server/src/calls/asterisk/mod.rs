@@ -17,7 +17,7 @@ use std::{
     collections::{BTreeMap, HashMap, HashSet},
     path::PathBuf,
     sync::{
-        Mutex,
+        Arc, Mutex, Weak,
         atomic::{AtomicU64, Ordering},
     },
     time::Duration,
@@ -26,7 +26,7 @@ use std::{
 use futures_util::{StreamExt, future::BoxFuture};
 use serde::Deserialize;
 use switchboard_protocol::{Call, CallAction, CallId, CallState, EntryId, LineState, NewCall};
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 use self::ari::{Ari, AriError, Channel, Event};
 use super::{
@@ -139,6 +139,12 @@ pub struct Asterisk {
     dialled: AtomicU64,
     /// The entries whose lamp each watched device is.
     devices: Mutex<HashMap<String, Vec<EntryId>>>,
+    /// This adapter, for the tasks that carry out commands.
+    me: Weak<Asterisk>,
+    /// Commands Asterisk carried out after their operator stopped waiting (they timed out):
+    /// what the exchange did still counts, [`run`] applies them as reports.
+    late: mpsc::UnboundedSender<(CallId, CallAction)>,
+    late_reports: Mutex<Option<mpsc::UnboundedReceiver<(CallId, CallAction)>>>,
 }
 
 fn refused(action: &'static str) -> impl Fn(AriError) -> AdapterError {
@@ -172,16 +178,20 @@ pub fn line_state(device_state: &str) -> LineState {
 
 impl Asterisk {
     /// The adapter of a checked configuration; the connection is made by [`run`].
-    pub fn new(config: AsteriskConfig) -> Self {
+    pub fn new(config: AsteriskConfig) -> Arc<Self> {
         let ari = Ari::new(&config.url, &config.user, &config.password, &config.app);
-        Asterisk {
+        let (late, late_reports) = mpsc::unbounded_channel();
+        Arc::new_cyclic(|me| Asterisk {
             config,
             ari,
             known: Mutex::default(),
             waiting: Mutex::default(),
             dialled: AtomicU64::new(crate::clock::now_ms().unsigned_abs()),
             devices: Mutex::default(),
-        }
+            me: me.clone(),
+            late,
+            late_reports: Mutex::new(Some(late_reports)),
+        })
     }
 
     fn known(&self) -> std::sync::MutexGuard<'_, Known> {
@@ -255,21 +265,29 @@ impl Asterisk {
             .dial(call, "op", endpoint)
             .await
             .map_err(refused(action))?;
-        let answered = answered
-            .await
-            .unwrap_or(Err("the link to Asterisk was lost".into()));
-        answered.map_err(|reason| AdapterError {
-            action,
-            reason: format!("your telephone did not answer ({reason})"),
-        })?;
-        self.ari
-            .bridge(&call_bridge(call), "mixing")
-            .await
-            .map_err(refused(action))?;
-        self.ari
-            .add(&call_bridge(call), &line)
-            .await
-            .map_err(refused(action))?;
+        let joined = async {
+            let answered = answered
+                .await
+                .unwrap_or(Err("the link to Asterisk was lost".into()));
+            answered.map_err(|reason| AdapterError {
+                action,
+                reason: format!("your telephone did not answer ({reason})"),
+            })?;
+            self.ari
+                .bridge(&call_bridge(call), "mixing")
+                .await
+                .map_err(refused(action))?;
+            self.ari
+                .add(&call_bridge(call), &line)
+                .await
+                .map_err(refused(action))
+        };
+        if let Err(err) = joined.await {
+            // No telephone left ringing or off the hook in silence.
+            self.known().departing.insert(line.clone());
+            let _ = self.ari.hang_up(&line).await;
+            return Err(err);
+        }
         if let Some(lines) = self.known().calls.get_mut(&call) {
             lines.operator = Some(line.clone());
         }
@@ -376,34 +394,43 @@ impl Asterisk {
                         .await?;
                 }
                 let endpoint = format!("Local/{number}@{}", self.config.context);
-                let (line, answered) = self
-                    .dial(call.id, "consult", &endpoint)
-                    .await
-                    .map_err(refused(action))?;
+                let (line, answered) = match self.dial(call.id, "consult", &endpoint).await {
+                    Ok(dialled) => dialled,
+                    Err(err) => {
+                        // The operator has the caller again.
+                        if let Err(err) = self.move_caller(call.id, caller, &bridge).await {
+                            tracing::warn!(call = call.id, %err, "cannot take the caller back");
+                        }
+                        return Err(refused(action)(err));
+                    }
+                };
                 if let Some(lines) = self.known().calls.get_mut(&call.id) {
                     lines.consult = Some(line.clone());
                 }
-                // Confirmed once the target rings; the adapter joins it when it answers.
+                // Confirmed once Asterisk dials the target; the adapter joins the target to
+                // the operator when it answers.
                 drop(answered);
                 Ok(())
             }
             (CallAction::BlindTransfer { .. }, _) => {
                 let number = number()?;
-                self.drop_lines(call.id, false)
-                    .await
-                    .map_err(refused(action))?;
                 // Forgotten first: its leaving the application is then no news.
                 self.forget(call.id);
                 let sent = self
                     .ari
                     .continue_to(caller, &self.config.context, number)
                     .await;
-                if sent.is_err() {
+                if let Err(err) = sent {
                     let mut known = self.known();
                     known.callers.insert(caller.to_owned(), call.id);
                     known.calls.insert(call.id, lines.clone());
+                    return Err(refused(action)(err));
                 }
-                sent.map_err(refused(action))
+                // The caller is on its way: the operator's line and the bridge go.
+                self.known().calls.insert(call.id, lines.clone());
+                let dropped = self.drop_lines(call.id, false).await;
+                self.known().calls.remove(&call.id);
+                dropped.map_err(refused(action))
             }
             (CallAction::Clear, CallState::Transferring) => {
                 // Complete: the caller joins the target, the operator leaves.
@@ -466,11 +493,35 @@ impl CallControl for Asterisk {
         call: &'a Call,
         command: Command<'a>,
     ) -> BoxFuture<'a, Result<Confirmed, AdapterError>> {
+        // The work runs as its own task: a command that times out must not stop half-way
+        // through (a caller moved, the operator's line not yet hung up).
+        let (me, call) = (self.me.upgrade(), call.clone());
+        let (action, operator) = (command.action, command.operator.to_owned());
+        let number = command.target_number.map(str::to_owned);
+        let lost = move |reason: &str| AdapterError {
+            action: action.verb(),
+            reason: reason.into(),
+        };
         Box::pin(async move {
-            let done = self.carry(call, command).await;
-            if let Err(err) = &done {
-                tracing::warn!(call = call.id, %err, "Asterisk did not carry out the command");
-            }
+            let me = me.ok_or_else(|| lost("the server is shutting down"))?;
+            let (done_tx, done) = oneshot::channel();
+            tokio::spawn(async move {
+                let command = Command {
+                    action,
+                    operator: &operator,
+                    target_number: number.as_deref(),
+                };
+                let done = me.carry(&call, command).await;
+                if let Err(err) = &done {
+                    tracing::warn!(call = call.id, %err, "Asterisk did not carry out the command");
+                }
+                if let Err(Ok(())) = done_tx.send(done) {
+                    let _ = me.late.send((call.id, action));
+                }
+            });
+            let done = done
+                .await
+                .unwrap_or_else(|_| Err(lost("the command was lost")));
             done.map(|()| Confirmed::Done)
         })
     }
@@ -478,7 +529,25 @@ impl CallControl for Asterisk {
 
 /// Connects to ARI and follows its events until shutdown, reconnecting with backoff; each
 /// connection starts by rebuilding the adapter's state from Asterisk.
-pub async fn run(state: AppState, pbx: std::sync::Arc<Asterisk>) {
+pub async fn run(state: AppState, pbx: Arc<Asterisk>) {
+    let late = pbx
+        .late_reports
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .take();
+    if let Some(mut late) = late {
+        let state = state.clone();
+        tokio::spawn(async move {
+            while let Some((call, action)) = late.recv().await {
+                tracing::info!(
+                    call,
+                    action = action.verb(),
+                    "Asterisk carried out a command late"
+                );
+                report(&state, call, action).await;
+            }
+        });
+    }
     let mut backoff = Duration::from_secs(1);
     loop {
         match session(&state, &pbx).await {
@@ -538,10 +607,10 @@ async fn rebuild(state: &AppState, pbx: &Asterisk) -> Result<(), AriError> {
         .into_iter()
         .map(|channel| (channel.id.clone(), channel))
         .collect();
-    let stored = state.calls.with_pbx_refs().await.unwrap_or_else(|err| {
-        tracing::error!(%err, "cannot read the open calls");
-        Vec::new()
-    });
+    let stored = state.calls.with_pbx_refs().await.map_err(|err| {
+        AriError::Unreachable(format!("cannot read the open calls to match them: {err}"))
+    })?;
+    let bridges = pbx.ari.bridges().await?;
     *pbx.known() = Known::default();
     for (call, caller) in stored {
         if !channels.contains_key(&caller) {
@@ -576,17 +645,9 @@ async fn rebuild(state: &AppState, pbx: &Asterisk) -> Result<(), AriError> {
             report(state, call.id, CallAction::Hold).await;
         }
     }
-    for channel in channels.values() {
-        let in_app = channel.dialplan.app_name == "Stasis"
-            && channel.dialplan.app_data.split(',').next() == Some(pbx.config.app.as_str());
-        if in_app
-            && !channel.id.starts_with("sb-")
-            && !pbx.known().callers.contains_key(&channel.id)
-        {
-            arrived(state, pbx, channel, &[]).await;
-        }
-    }
-    for bridge in pbx.ari.bridges().await? {
+    // Completed transfers first: their callers are still in the application but no
+    // longer Switchboard's.
+    for bridge in bridges {
         let open = bridge
             .id
             .strip_prefix("sb-call-")
@@ -599,6 +660,18 @@ async fn rebuild(state: &AppState, pbx: &Asterisk) -> Result<(), AriError> {
             if bridge.channels.len() < 2 {
                 end_transferred(pbx, &bridge.id).await;
             }
+        }
+    }
+    for channel in channels.values() {
+        let in_app = channel.dialplan.app_name == "Stasis"
+            && channel.dialplan.app_data.split(',').next() == Some(pbx.config.app.as_str());
+        let transferred = pbx
+            .known()
+            .transferred
+            .values()
+            .any(|lines| lines.contains(&channel.id));
+        if in_app && !channel.id.starts_with("sb-") && !transferred {
+            arrived(state, pbx, channel, &[]).await;
         }
     }
     read_lamps(state, pbx).await
@@ -652,6 +725,10 @@ async fn report(state: &AppState, call: CallId, action: CallAction) {
 /// A caller entered the application: answered, put in the holding bridge, queued.
 async fn arrived(state: &AppState, pbx: &Asterisk, channel: &Channel, args: &[String]) {
     let line = channel.id.as_str();
+    // Seen already (its StasisStart came while the adapter rebuilt its state).
+    if pbx.known().callers.contains_key(line) {
+        return;
+    }
     let placed = async {
         pbx.ari.answer(line).await?;
         pbx.ari.add(&pbx.holding(), line).await
@@ -731,7 +808,17 @@ async fn ended(state: &AppState, pbx: &Asterisk, line: &str, destroyed: bool) {
     }
     let caller_of = pbx.known().callers.get(line).copied();
     if let Some(call) = caller_of {
-        // The caller hung up: the call leaves every list.
+        // The caller hung up: the call leaves every list, and a telephone still ringing
+        // for it stops (its command fails and hangs it up).
+        let ringing: Vec<String> = pbx
+            .waiting()
+            .keys()
+            .filter(|line| leg_of(line).is_some_and(|(of, _)| of == call))
+            .cloned()
+            .collect();
+        for line in ringing {
+            pbx.answered(&line, Err("the caller hung up".into()));
+        }
         report(state, call, CallAction::Clear).await;
         if let Err(err) = pbx.drop_lines(call, false).await {
             tracing::warn!(call, %err, "cannot hang up the call's other lines");

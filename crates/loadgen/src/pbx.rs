@@ -75,12 +75,17 @@ async fn moved(console: &mut Connection) -> anyhow::Result<Call> {
     }
 }
 
-/// Sends `command` and returns the µs until the call is confirmed in `state`.
+/// Time between two commands: an operator's allowance of call actions is 5 per second.
+const PACE: Duration = Duration::from_millis(210);
+
+/// Sends `command` (at most one per [`PACE`]) and returns the µs until the call is confirmed
+/// in `state`.
 async fn timed(
     console: &mut Connection,
     command: ClientFrame,
     state: CallState,
 ) -> anyhow::Result<u64> {
+    tokio::time::sleep(PACE).await;
     let start = Instant::now();
     console.send(&command).await?;
     let call = moved(console).await?;

@@ -109,14 +109,21 @@ async fn refusal(client: &mut Client) -> (ErrorCode, String) {
         .await
 }
 
-/// The channels of bridge `id` in Asterisk.
-async fn bridged(pbx: &Asterisk, id: &str) -> Vec<String> {
+/// The channels of the bridges whose id starts with `prefix`, in Asterisk (a call's bridges
+/// are `sb-call-<call>-<n>`).
+async fn bridged(pbx: &Asterisk, prefix: &str) -> Vec<String> {
     pbx.bridges()
         .await
         .into_iter()
-        .find(|bridge| bridge["id"] == id)
-        .map(|bridge| serde_json::from_value(bridge["channels"].clone()).unwrap())
-        .unwrap_or_default()
+        .filter(|bridge| {
+            bridge["id"]
+                .as_str()
+                .is_some_and(|id| id.starts_with(prefix))
+        })
+        .flat_map(|bridge| {
+            serde_json::from_value::<Vec<String>>(bridge["channels"].clone()).unwrap()
+        })
+        .collect()
 }
 
 #[tokio::test]
@@ -152,7 +159,7 @@ async fn the_operator_answers_holds_retrieves_and_transfers_through_asterisk() {
     assert_eq!(pending.state, CallState::Queued);
     assert_eq!(pending.pending.as_ref().unwrap().operator, "operator");
     call_in(&mut console, CallState::Active).await;
-    let bridge = format!("sb-call-{}", call.id);
+    let bridge = format!("sb-call-{}-", call.id);
     assert_eq!(
         bridged(&pbx, &bridge).await.len(),
         2,
@@ -177,16 +184,21 @@ async fn the_operator_answers_holds_retrieves_and_transfers_through_asterisk() {
             blind: false,
         })
         .await;
-    call_in(&mut console, CallState::Transferring).await;
-    console
-        .recv_until(|frame| match frame {
-            ServerFrame::Lamps { lamps, .. } => lamps
-                .iter()
-                .any(|lamp| lamp.entry == alice && lamp.state == LineState::InUse)
-                .then_some(()),
-            _ => None,
-        })
-        .await;
+    // The confirmation and Alice's lamp come in either order.
+    let (mut transferring, mut lit) = (false, false);
+    while !(transferring && lit) {
+        match console.recv().await {
+            ServerFrame::Call(moved) if moved.pending.is_none() => {
+                transferring |= moved.state == CallState::Transferring;
+            }
+            ServerFrame::Lamps { lamps, .. } => {
+                lit |= lamps
+                    .iter()
+                    .any(|lamp| lamp.entry == alice && lamp.state == LineState::InUse);
+            }
+            _ => {}
+        }
+    }
     // Wait until Alice has answered and sits in the call's bridge with the operator.
     for _ in 0..50 {
         if bridged(&pbx, &bridge).await.len() == 2 {
@@ -310,7 +322,7 @@ async fn a_restart_of_switchboard_loses_no_call_and_asterisk_going_away_is_shown
         })
         .await;
     call_in(&mut console, CallState::Transferring).await;
-    let their_bridge = format!("sb-call-{}", transferred.id);
+    let their_bridge = format!("sb-call-{}-", transferred.id);
     for _ in 0..50 {
         if bridged(&pbx, &their_bridge).await.len() == 2 {
             break;

@@ -125,6 +125,7 @@ impl Ari {
         query: &[(&str, &str)],
     ) -> Result<reqwest::Response, AriError> {
         let what = format!("{method} {path}");
+        tracing::debug!(%what, ?query, "ARI");
         let response = self
             .http
             .request(method, format!("{}{path}", self.base))

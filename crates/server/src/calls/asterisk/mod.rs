@@ -3,8 +3,8 @@
 //!
 //! Calls the dialplan sends to the Stasis application wait in one holding bridge with music
 //! on hold. Answering dials the operator's telephone (`operators`) and joins it and the
-//! caller in a mixing bridge of the call; holding puts the caller back in the holding
-//! bridge. An attended transfer dials the target through `context` while the caller holds,
+//! caller in a new mixing bridge of the call (`sb-call-<call>-<n>`); holding puts the
+//! caller back in the holding bridge. An attended transfer dials the target through `context` while the caller holds,
 //! and completing it joins the caller to the target; a blind transfer sends the caller on
 //! to the target's number in `context`. Lines the adapter dials carry ids that name their
 //! call (`sb-<call>-op-…`, `sb-<call>-consult-…`), so on every (re)connect the adapter
@@ -110,6 +110,9 @@ impl AsteriskConfig {
 #[derive(Debug, Clone, Default)]
 struct Lines {
     caller: String,
+    /// The mixing bridge where the operator talks (to the caller, or to a transfer target).
+    /// Each answer makes a new one: Asterisk frees a destroyed bridge's id a moment later.
+    bridge: Option<String>,
     operator: Option<String>,
     consult: Option<String>,
     /// The transfer target answered and is in the call's bridge.
@@ -154,8 +157,14 @@ fn refused(action: &'static str) -> impl Fn(AriError) -> AdapterError {
     }
 }
 
-fn call_bridge(call: CallId) -> String {
-    format!("sb-call-{call}")
+/// The call a bridge the adapter made belongs to (`sb-call-<call>-<n>`).
+fn bridge_of(bridge: &str) -> Option<CallId> {
+    bridge
+        .strip_prefix("sb-call-")?
+        .split('-')
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// The call and role (`op`, `consult`) a line the adapter dialled belongs to.
@@ -265,6 +274,10 @@ impl Asterisk {
             .dial(call, "op", endpoint)
             .await
             .map_err(refused(action))?;
+        let bridge = format!(
+            "sb-call-{call}-{}",
+            self.dialled.fetch_add(1, Ordering::Relaxed)
+        );
         let joined = async {
             let answered = answered
                 .await
@@ -274,41 +287,48 @@ impl Asterisk {
                 reason: format!("your telephone did not answer ({reason})"),
             })?;
             self.ari
-                .bridge(&call_bridge(call), "mixing")
+                .bridge(&bridge, "mixing")
                 .await
                 .map_err(refused(action))?;
-            self.ari
-                .add(&call_bridge(call), &line)
-                .await
-                .map_err(refused(action))
+            self.ari.add(&bridge, &line).await.map_err(refused(action))
         };
         if let Err(err) = joined.await {
             // No telephone left ringing or off the hook in silence.
             self.known().departing.insert(line.clone());
             let _ = self.ari.hang_up(&line).await;
+            let _ = self.ari.destroy(&bridge).await;
             return Err(err);
         }
         if let Some(lines) = self.known().calls.get_mut(&call) {
             lines.operator = Some(line.clone());
+            lines.bridge = Some(bridge.clone());
         }
-        Ok(line)
+        Ok(bridge)
     }
 
-    /// Moves the caller of `call` from wherever it is to `bridge`.
+    /// The bridge where the operator talks on `call`, if there is one.
+    fn bridge(&self, call: CallId) -> Option<String> {
+        self.known().calls.get(&call)?.bridge.clone()
+    }
+
+    /// Moves the caller of `call` from wherever it is (the holding bridge or the call's) to
+    /// `to`.
     async fn move_caller(&self, call: CallId, caller: &str, to: &str) -> Result<(), AriError> {
         let from = if to == self.holding() {
-            call_bridge(call)
+            self.bridge(call)
         } else {
-            self.holding()
+            Some(self.holding())
         };
-        self.ari.remove(&from, caller).await?;
+        if let Some(from) = from {
+            self.ari.remove(&from, caller).await?;
+        }
         self.ari.add(to, caller).await
     }
 
     /// Hangs up the operator's and (unless `keep_consult`) the target's lines of `call`, and
     /// then removes its bridge.
     async fn drop_lines(&self, call: CallId, keep_consult: bool) -> Result<(), AriError> {
-        let drop: Vec<String> = {
+        let drop = {
             let mut known = self.known();
             let Known {
                 calls, departing, ..
@@ -317,20 +337,22 @@ impl Asterisk {
                 return Ok(());
             };
             let mut drop: Vec<String> = lines.operator.take().into_iter().collect();
+            let mut bridge = None;
             if !keep_consult {
                 drop.extend(lines.consult.take());
                 lines.consult_up = false;
+                bridge = lines.bridge.take();
             }
             departing.extend(drop.iter().cloned());
-            drop
+            (drop, bridge)
         };
+        let (drop, bridge) = drop;
         for line in drop {
             self.ari.hang_up(&line).await?;
         }
-        if keep_consult {
-            Ok(())
-        } else {
-            self.ari.destroy(&call_bridge(call)).await
+        match bridge {
+            Some(bridge) => self.ari.destroy(&bridge).await,
+            None => Ok(()),
         }
     }
 
@@ -352,7 +374,12 @@ impl Asterisk {
                 reason: "the target has no number to dial".into(),
             })
         };
-        let bridge = call_bridge(call.id);
+        let talking = || {
+            lines.bridge.clone().ok_or_else(|| AdapterError {
+                action,
+                reason: "the operator's telephone is not in the call".into(),
+            })
+        };
         match (command.action, call.state) {
             (CallAction::Answer, CallState::Transferring) => {
                 // Cancel: the target hangs up, the operator has the caller again.
@@ -364,12 +391,13 @@ impl Asterisk {
                     self.known().departing.insert(consult.clone());
                     self.ari.hang_up(&consult).await.map_err(refused(action))?;
                 }
-                self.move_caller(call.id, caller, &bridge)
+                self.move_caller(call.id, caller, &talking()?)
                     .await
                     .map_err(refused(action))
             }
             (CallAction::Answer, _) => {
-                self.operator_line(call.id, command.operator, action)
+                let bridge = self
+                    .operator_line(call.id, command.operator, action)
                     .await?;
                 self.move_caller(call.id, caller, &bridge)
                     .await
@@ -398,7 +426,9 @@ impl Asterisk {
                     Ok(dialled) => dialled,
                     Err(err) => {
                         // The operator has the caller again.
-                        if let Err(err) = self.move_caller(call.id, caller, &bridge).await {
+                        if let Some(bridge) = self.bridge(call.id)
+                            && let Err(err) = self.move_caller(call.id, caller, &bridge).await
+                        {
                             tracing::warn!(call = call.id, %err, "cannot take the caller back");
                         }
                         return Err(refused(action)(err));
@@ -414,22 +444,19 @@ impl Asterisk {
             }
             (CallAction::BlindTransfer { .. }, _) => {
                 let number = number()?;
-                // Forgotten first: its leaving the application is then no news.
-                self.forget(call.id);
+                // Not the call's caller any more: its leaving the application is no news.
+                self.known().callers.remove(caller);
                 let sent = self
                     .ari
                     .continue_to(caller, &self.config.context, number)
                     .await;
                 if let Err(err) = sent {
-                    let mut known = self.known();
-                    known.callers.insert(caller.to_owned(), call.id);
-                    known.calls.insert(call.id, lines.clone());
+                    self.known().callers.insert(caller.to_owned(), call.id);
                     return Err(refused(action)(err));
                 }
                 // The caller is on its way: the operator's line and the bridge go.
-                self.known().calls.insert(call.id, lines.clone());
                 let dropped = self.drop_lines(call.id, false).await;
-                self.known().calls.remove(&call.id);
+                self.forget(call.id);
                 dropped.map_err(refused(action))
             }
             (CallAction::Clear, CallState::Transferring) => {
@@ -441,6 +468,7 @@ impl Asterisk {
                             .into(),
                     });
                 };
+                let bridge = talking()?;
                 self.move_caller(call.id, caller, &bridge)
                     .await
                     .map_err(refused(action))?;
@@ -624,9 +652,20 @@ async fn rebuild(state: &AppState, pbx: &Asterisk) -> Result<(), AriError> {
                 .find(|id| leg_of(id) == Some((call.id, role)))
                 .cloned()
         };
+        let operator = line("op");
+        let bridge = bridges
+            .iter()
+            .filter(|bridge| bridge_of(&bridge.id) == Some(call.id))
+            .max_by_key(|bridge| {
+                operator
+                    .as_ref()
+                    .is_some_and(|op| bridge.channels.contains(op))
+            })
+            .map(|bridge| bridge.id.clone());
         let lines = Lines {
             caller: caller.clone(),
-            operator: line("op"),
+            bridge,
+            operator,
             consult_up: line("consult").is_some(),
             consult: line("consult"),
         };
@@ -648,12 +687,11 @@ async fn rebuild(state: &AppState, pbx: &Asterisk) -> Result<(), AriError> {
     // Completed transfers first: their callers are still in the application but no
     // longer Switchboard's.
     for bridge in bridges {
-        let open = bridge
-            .id
-            .strip_prefix("sb-call-")
-            .and_then(|call| call.parse().ok())
-            .is_some_and(|call: CallId| pbx.known().calls.contains_key(&call));
-        if bridge.id.starts_with("sb-call-") && !open {
+        let Some(call) = bridge_of(&bridge.id) else {
+            continue;
+        };
+        let open = pbx.known().calls.contains_key(&call);
+        if !open {
             pbx.known()
                 .transferred
                 .insert(bridge.id.clone(), bridge.channels.clone());
@@ -864,12 +902,20 @@ async fn ended(state: &AppState, pbx: &Asterisk, line: &str, destroyed: bool) {
 }
 
 async fn handle(state: &AppState, pbx: &Asterisk, event: Event) {
+    tracing::debug!(?event, "ARI event");
     match event {
         Event::StasisStart { channel, args } => match leg_of(&channel.id) {
             Some((call, role)) => {
                 let waited = pbx.answered(&channel.id, Ok(()));
                 if role == "consult" {
-                    let joined = pbx.ari.add(&call_bridge(call), &channel.id).await;
+                    let joined = match pbx.bridge(call) {
+                        Some(bridge) => pbx.ari.add(&bridge, &channel.id).await,
+                        None => Err(AriError::Refused {
+                            what: "joining the transfer target".into(),
+                            status: 404,
+                            message: "the call has no bridge".into(),
+                        }),
+                    };
                     match joined {
                         Ok(()) => {
                             if let Some(lines) = pbx.known().calls.get_mut(&call) {

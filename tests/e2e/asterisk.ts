@@ -8,7 +8,9 @@ import { join, resolve } from 'node:path';
 import { freePort } from './server';
 
 const USER = 'switchboard';
-const PASSWORD = 'e2e-ari-secret';
+/** The ARI password of the test configuration, as crates/loadgen/src/asterisk.rs has it (`bench
+ * lamp-storm` signs in with it). */
+const PASSWORD = 'test-ari-secret';
 
 export class Asterisk {
   readonly dir = mkdtempSync(join(tmpdir(), 'switchboard-asterisk-'));

@@ -334,16 +334,19 @@ impl Calls {
                 doing: pending.command.doing(call.state),
             });
         }
-        if action.next(call.state).is_none() {
-            return Err(CallError::IllegalMove {
-                action: action.past(),
-                state: call.state.as_str(),
-            });
-        }
+        self.check_move(call, action).map(drop)
+    }
+
+    /// The state `action` moves `call` to, if it is a legal move to an existing target.
+    fn check_move(&self, call: &Call, action: CallAction) -> Result<CallState, CallError> {
+        let next = action.next(call.state).ok_or(CallError::IllegalMove {
+            action: action.past(),
+            state: call.state.as_str(),
+        })?;
         if let Some(target) = action.target() {
             self.check_target(target)?;
         }
-        Ok(())
+        Ok(next)
     }
 
     /// An operator's command: the call shows it pending to every operator, the adapter
@@ -440,13 +443,7 @@ impl Calls {
     ) -> Result<Call, CallError> {
         let mut open = self.open.lock().await;
         let call = open.get(&id).cloned().ok_or(CallError::UnknownCall(id))?;
-        let next = action.next(call.state).ok_or(CallError::IllegalMove {
-            action: action.past(),
-            state: call.state.as_str(),
-        })?;
-        if let Some(target) = action.target() {
-            self.check_target(target)?;
-        }
+        let next = self.check_move(&call, action)?;
         // A telephone system reporting an answer has held the other call itself; an
         // operator's answer held it by its own command first (see [`Calls::act`]).
         let displaced = match (action, source) {

@@ -120,7 +120,9 @@ pub async fn prepare(
                 .run(state.hub.clone(), state.shutdown.clone()),
         );
     }
-    if state.config.simulator_calls_per_minute > 0 {
+    // The demo's simulated calls only without a real telephone system: Asterisk could not
+    // carry out a command on a call it never had.
+    if state.config.simulator_calls_per_minute > 0 && state.asterisk.is_none() {
         let rate = state.config.simulator_calls_per_minute;
         tokio::spawn(calls::simulator::run(state.clone(), rate));
     }

@@ -387,3 +387,20 @@ async fn a_restart_of_switchboard_loses_no_call_and_asterisk_going_away_is_shown
     // And it works again.
     ring(&pbx, &mut console, "2000", "Jane Doe", "5550100").await;
 }
+
+#[tokio::test]
+async fn the_demos_simulated_calls_stay_out_of_a_real_telephone_system() {
+    let pbx = Asterisk::start().await;
+    let configure = configure(&pbx, Some("Local/200@operators"));
+    let server = TestServer::start_with(|config| {
+        configure(config);
+        // A call every 0.5 to 1.5 s, were the simulator running.
+        config.simulator_calls_per_minute = 60;
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        server.state.calls.list().await.is_empty(),
+        "only Asterisk queues calls"
+    );
+}

@@ -86,7 +86,7 @@ impl Outbox {
     }
 
     /// The server refused a message: a passing refusal ([`ChatRefusal::Internal`],
-    /// [`ChatRefusal::RateLimited`]) is resent automatically while [`AUTO_RETRIES`] last, after a
+    /// [`ChatRefusal::RateLimited`], [`ChatRefusal::Busy`]) is resent automatically while [`AUTO_RETRIES`] last, after a
     /// growing delay (`jitter` in 0..1 spreads it); any other refusal, or one past the last
     /// resend, marks the message failed.
     pub fn refuse(&mut self, client_msg_id: &str, failure: Failure, jitter: f64) -> Refused {
@@ -95,7 +95,7 @@ impl Outbox {
         };
         let passing = matches!(
             failure.reason,
-            ChatRefusal::Internal | ChatRefusal::RateLimited
+            ChatRefusal::Internal | ChatRefusal::RateLimited | ChatRefusal::Busy
         );
         if !passing {
             entry.failed = Some(failure);
@@ -231,7 +231,12 @@ mod tests {
 
     #[test]
     fn passing_refusals_are_resent_five_times_over_about_30_s_then_fail() {
-        for reason in [ChatRefusal::Internal, ChatRefusal::RateLimited] {
+        let reasons = [
+            ChatRefusal::Internal,
+            ChatRefusal::RateLimited,
+            ChatRefusal::Busy,
+        ];
+        for reason in reasons {
             let passing = Failure {
                 reason,
                 message: "The message could not be stored; it will be retried.".into(),

@@ -81,4 +81,7 @@ pub enum ChatRefusal {
     RateLimited,
     /// The server failed to store it; retry.
     Internal,
+    /// The server is taking more messages than it can store: it did not queue this one, so
+    /// that the ones it took are acknowledged quickly. Resend it after a short pause.
+    Busy,
 }

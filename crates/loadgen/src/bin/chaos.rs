@@ -228,7 +228,12 @@ impl Console {
                 reason,
                 ..
             } => {
-                if reason != ChatRefusal::RateLimited && reason != ChatRefusal::Internal {
+                let passing = [
+                    ChatRefusal::RateLimited,
+                    ChatRefusal::Internal,
+                    ChatRefusal::Busy,
+                ];
+                if !passing.contains(&reason) {
                     eprintln!("{}: message refused: {reason:?}", self.username);
                 }
                 self.ledger().nacked.insert(client_msg_id);

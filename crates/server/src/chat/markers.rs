@@ -45,7 +45,7 @@ pub async fn deliver_many(
          CASE WHEN excluded.delivered_seq > markers.delivered_seq \
          THEN excluded.delivered_seq ELSE markers.delivered_seq END \
          RETURNING user_id, conversation_id, read_seq, delivered_seq",
-        crate::storage::values(deliveries.len(), 3, 1)
+        crate::storage::Params::of(tx).values(deliveries.len(), 3, 1)
     );
     let mut query = sqlx::query(&sql);
     for &(user, conversation, seq) in deliveries {

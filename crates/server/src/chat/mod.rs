@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use self::{
     markers::{Mark, MarkError},
-    writer::{Outgoing, Stored, Writer},
+    writer::{NotStored, Outgoing, Stored, Writer},
 };
 use crate::{bucket::Buckets, config::Config, presence::Hub, state::health::Health};
 
@@ -34,6 +34,23 @@ fn refuse(reason: ChatRefusal, message: impl Into<String>) -> Refused {
     Refused {
         reason,
         message: message.into(),
+    }
+}
+
+/// What the sender is told of a message the writer did not store.
+fn not_stored(err: NotStored) -> Refused {
+    match err {
+        NotStored::Busy => refuse(
+            ChatRefusal::Busy,
+            "The server is busy; the message will be sent again in a moment.",
+        ),
+        NotStored::Failed(err) => {
+            tracing::error!(%err, "a message could not be stored");
+            refuse(
+                ChatRefusal::Internal,
+                "The message could not be stored; it will be retried.",
+            )
+        }
     }
 }
 
@@ -105,6 +122,19 @@ impl Chat {
         to: UserId,
         body: String,
     ) -> Result<Stored, Refused> {
+        self.submit(from, client_msg_id, to, body).await?.await
+    }
+
+    /// Checks a message from `from` and queues it for the writer; the future it returns
+    /// resolves once the message is committed. A console's connection queues its sends in
+    /// order and waits for several commits at once (see `ws::chat`).
+    pub async fn submit(
+        &self,
+        from: UserId,
+        client_msg_id: String,
+        to: UserId,
+        body: String,
+    ) -> Result<impl Future<Output = Result<Stored, Refused>> + Send + 'static, Refused> {
         let client_msg_id = message_id(&client_msg_id).ok_or_else(|| {
             refuse(
                 ChatRefusal::BadClientMsgId,
@@ -150,13 +180,8 @@ impl Chat {
             client_msg_id,
             body,
         };
-        self.writer.store(outgoing).await.map_err(|err| {
-            tracing::error!(%err, "a message could not be stored");
-            refuse(
-                ChatRefusal::Internal,
-                "The message could not be stored; it will be retried.",
-            )
-        })
+        let stored = self.writer.submit(outgoing).map_err(not_stored)?;
+        Ok(async move { stored.await.map_err(not_stored) })
     }
 
     /// Whether `from` already has a message stored under `client_msg_id` (false if the

@@ -1,18 +1,26 @@
 //! The one writer of chat messages: group commit (many messages, one transaction, one fsync),
 //! acknowledgements after the commit, fan-out in commit order.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{collections::HashMap, future::Future, sync::Arc, time::Duration};
 
 use sqlx::{AnyConnection, AnyPool, Row};
 use switchboard_protocol::{ChatMessage, ConversationId, MarkerUpdate, ServerFrame, UserId};
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::{
+    sync::{Mutex, mpsc, oneshot},
+    time::Instant,
+};
 use tokio_util::sync::CancellationToken;
 
 use super::markers::{self, MAX_DELIVERIES};
 use crate::{clock::now_ms, presence::Hub, state::health::Health, storage};
 
-/// Messages waiting for the writer before senders wait for room.
+/// Messages waiting for the writer; past it a message is refused as [`NotStored::Busy`].
 const QUEUE: usize = 16_384;
+/// Longest a message waits in the queue to be committed. The writer refuses, as
+/// [`NotStored::Busy`], one that waited longer: past what the database can commit, queueing
+/// would make every acknowledgement seconds late; refusing the excess keeps the messages it
+/// takes quick (their senders resend the others after a pause, with the same id).
+pub const MAX_WAIT: Duration = Duration::from_millis(100);
 /// Most messages committed in one transaction: 7 bound values each in one `INSERT`, within
 /// SQLite's limit of 32,766; and at most one delivery marker each.
 const MAX_BATCH: usize = 512;
@@ -43,9 +51,21 @@ pub struct Stored {
     pub delivered: Option<MarkerUpdate>,
 }
 
+/// Why a message was not stored; either way nothing of it was, and a resend with the same
+/// `client_msg_id` is safe.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotStored {
+    /// More messages came than the database commits (see [`MAX_WAIT`]).
+    #[error("the message writer is behind")]
+    Busy,
+    #[error("{0}")]
+    Failed(String),
+}
+
 struct Job {
     message: Outgoing,
-    reply: oneshot::Sender<Result<Stored, String>>,
+    queued: Instant,
+    reply: oneshot::Sender<Result<Stored, NotStored>>,
 }
 
 /// Handle to the writer task; cheap to clone.
@@ -63,22 +83,35 @@ impl Writer {
         let (jobs, queue) = mpsc::channel(QUEUE);
         let queue = Arc::new(Mutex::new(queue));
         health.supervise(TASK, RESTART_AFTER, stop, move || {
-            run(db.clone(), hub.clone(), queue.clone())
+            run(db.clone(), hub.clone(), queue.clone(), MAX_WAIT)
         });
         Writer { jobs }
     }
 
-    /// Stores a message durably; returns once it is committed (or failed: then nothing is
-    /// stored and the sender may retry with the same `client_msg_id`).
-    pub async fn store(&self, message: Outgoing) -> Result<Stored, String> {
+    /// Queues a message to store durably, now (messages of one sender are stored in the
+    /// order they were queued); the future resolves once it is committed (or refused: then
+    /// nothing is stored and the sender may resend it with the same `client_msg_id`).
+    pub fn submit(
+        &self,
+        message: Outgoing,
+    ) -> Result<impl Future<Output = Result<Stored, NotStored>> + Send + 'static, NotStored> {
+        let stopped = || NotStored::Failed("the message writer has stopped".to_owned());
         let (reply, answer) = oneshot::channel();
-        self.jobs
-            .send(Job { message, reply })
-            .await
-            .map_err(|_| "the message writer has stopped".to_owned())?;
-        answer
-            .await
-            .map_err(|_| "the message writer has stopped".to_owned())?
+        let job = Job {
+            message,
+            queued: Instant::now(),
+            reply,
+        };
+        self.jobs.try_send(job).map_err(|err| match err {
+            mpsc::error::TrySendError::Full(_) => NotStored::Busy,
+            mpsc::error::TrySendError::Closed(_) => stopped(),
+        })?;
+        Ok(async move { answer.await.map_err(|_| stopped())? })
+    }
+
+    /// [`Writer::submit`], then waits for the commit.
+    pub async fn store(&self, message: Outgoing) -> Result<Stored, NotStored> {
+        self.submit(message)?.await
     }
 }
 
@@ -88,11 +121,25 @@ impl Writer {
 /// too: each batch reads (and locks) the conversations it writes to afresh.
 type Seqs = HashMap<(UserId, UserId), (ConversationId, i64)>;
 
-async fn run(db: AnyPool, hub: Arc<Hub>, queue: Arc<Mutex<mpsc::Receiver<Job>>>) {
+/// The writer: takes what is queued (up to [`MAX_BATCH`]), refuses what waited longer than
+/// `max_wait`, commits the rest in one transaction.
+async fn run(
+    db: AnyPool,
+    hub: Arc<Hub>,
+    queue: Arc<Mutex<mpsc::Receiver<Job>>>,
+    max_wait: Duration,
+) {
     let mut queue = queue.lock().await;
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut seqs = Seqs::new();
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let now = Instant::now();
+        for stale in batch.extract_if(.., |job| now.duration_since(job.queued) > max_wait) {
+            let _ = stale.reply.send(Err(NotStored::Busy));
+        }
+        if batch.is_empty() {
+            continue;
+        }
         match commit(&db, &hub, &mut seqs, &batch).await {
             Ok(stored) => {
                 for (job, stored) in batch.drain(..).zip(stored) {
@@ -109,7 +156,7 @@ async fn run(db: AnyPool, hub: Arc<Hub>, queue: Arc<Mutex<mpsc::Receiver<Job>>>)
             Err(err) => {
                 tracing::error!(%err, messages = batch.len(), "storing messages failed");
                 for job in batch.drain(..) {
-                    let _ = job.reply.send(Err(err.to_string()));
+                    let _ = job.reply.send(Err(NotStored::Failed(err.to_string())));
                 }
             }
         }
@@ -246,7 +293,7 @@ async fn insert(
         "INSERT INTO messages \
          (conversation_id, seq, sender, recipient, client_msg_id, body, sent_at_ms) {} \
          RETURNING id, conversation_id, seq",
-        storage::values(new.len(), 7, 1)
+        storage::Params::of(tx).values(new.len(), 7, 1)
     );
     let mut query = sqlx::query(&sql);
     for message in &new {
@@ -280,10 +327,12 @@ async fn update_conversations(
     if moved.is_empty() {
         return Ok(());
     }
+    let params = storage::Params::of(tx);
     let sql = format!(
-        "UPDATE conversations SET last_seq = moved.column2, last_at_ms = $1 \
+        "UPDATE conversations SET last_seq = moved.column2, last_at_ms = {} \
          FROM ({}) AS moved WHERE conversations.id = moved.column1",
-        storage::values(moved.len(), 2, 2)
+        params.one(1),
+        params.values(moved.len(), 2, 2)
     );
     let mut query = sqlx::query(&sql).bind(at_ms);
     for &(conversation, seq) in moved.values() {
@@ -307,7 +356,7 @@ async fn lock_conversations(tx: &mut AnyConnection, batch: &[Job]) -> Result<Seq
         .collect();
     pairs.sort_unstable();
     pairs.dedup();
-    let values = storage::values(pairs.len(), 2, 1);
+    let values = storage::Params::Numbered.values(pairs.len(), 2, 1);
     let bind = |sql| {
         let mut query = sqlx::query(sql);
         for &(a, b) in &pairs {
@@ -367,7 +416,7 @@ async fn already_stored(
     let sql = format!(
         "SELECT id, conversation_id, seq, sender, recipient, client_msg_id, body, sent_at_ms \
          FROM messages WHERE (sender, client_msg_id) IN ({})",
-        storage::values(batch.len(), 2, 1)
+        storage::Params::of(tx).values(batch.len(), 2, 1)
     );
     let mut query = sqlx::query(&sql);
     for job in batch {
@@ -422,19 +471,41 @@ mod tests {
         let (jobs, queue) = mpsc::channel(QUEUE);
         let queue = Arc::new(Mutex::new(queue));
         // A writer that died (here: aborted) while holding the queue.
-        let dead = tokio::spawn(run(db.clone(), hub.clone(), queue.clone()));
+        let dead = tokio::spawn(run(db.clone(), hub.clone(), queue.clone(), MAX_WAIT));
         tokio::task::yield_now().await;
         dead.abort();
         assert!(dead.await.unwrap_err().is_cancelled());
 
         let writer = Writer { jobs };
         let pending = tokio::spawn(async move { writer.store(outgoing(1, 2, "a")).await });
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
         assert!(!pending.is_finished(), "no writer runs: the message waits");
-        tokio::spawn(run(db.clone(), hub, queue));
+        tokio::spawn(run(db.clone(), hub, queue, MAX_WAIT));
         let stored = pending.await.unwrap().unwrap();
         assert!(stored.new);
         assert_eq!(stored.message.seq, 1);
+    }
+
+    #[tokio::test]
+    async fn a_message_that_waited_too_long_is_refused_as_busy_and_not_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, hub) = ann_and_ben(&dir).await;
+        let (jobs, queue) = mpsc::channel(QUEUE);
+        let writer = Writer { jobs };
+        // The writer is behind: "late" waits longer than the writer allows, "fresh" not.
+        let max_wait = Duration::from_millis(300);
+        let late = writer.submit(outgoing(1, 2, "late")).unwrap();
+        tokio::time::sleep(2 * max_wait).await;
+        let fresh = writer.submit(outgoing(1, 2, "fresh")).unwrap();
+        tokio::spawn(run(db.clone(), hub, Arc::new(Mutex::new(queue)), max_wait));
+        assert_eq!(late.await.unwrap_err(), NotStored::Busy);
+        let fresh = fresh.await.unwrap();
+        assert_eq!(fresh.message.seq, 1, "the refused message took no seq");
+        let stored: Vec<String> = sqlx::query_scalar("SELECT client_msg_id FROM messages")
+            .fetch_all(&db)
+            .await
+            .unwrap();
+        assert_eq!(stored, ["fresh"]);
     }
 
     #[tokio::test]

@@ -492,7 +492,7 @@ impl<'a> Bridge<'a> {
                     }
                     ChatRefusal::UnknownRecipient => Refusal::NoSuchUser,
                     ChatRefusal::PartnerOffline => Refusal::Unavailable,
-                    ChatRefusal::RateLimited => Refusal::TooFast,
+                    ChatRefusal::RateLimited | ChatRefusal::Busy => Refusal::TooFast,
                     _ => Refusal::Internal,
                 };
                 tracing::info!(from = %bare, to, reason = ?refused.reason, "XMPP: a message was refused");

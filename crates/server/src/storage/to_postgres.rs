@@ -63,7 +63,7 @@ pub async fn migrate(from: &str, to: &str) -> anyhow::Result<Copied> {
         for chunk in rows.chunks(ROWS_PER_INSERT) {
             let sql = format!(
                 "INSERT INTO {table} ({names}) {}",
-                super::values(chunk.len(), columns.len(), 1)
+                super::Params::Numbered.values(chunk.len(), columns.len(), 1)
             );
             let mut insert = sqlx::query(&sql);
             for row in chunk {

@@ -1,14 +1,33 @@
 //! Chat frames of a connection: send, history, search, read markers, typing.
 
+use axum::extract::ws::Message;
 use switchboard_protocol::{ErrorCode, ServerFrame, UserId};
 use tokio::time::Instant;
 
-use super::{Connection, Stop, TYPING_INTERVAL};
-use crate::chat::markers::{Mark, MarkError};
+use super::{Connection, SEND_TIMEOUT, Stop, TYPING_INTERVAL};
+use crate::chat::{
+    Refused,
+    markers::{Mark, MarkError},
+};
+
+/// Messages of one connection waiting for their commit at once.
+pub(super) const SENDS_IN_FLIGHT: usize = 32;
+
+fn nack(client_msg_id: String, refused: Refused) -> ServerFrame {
+    ServerFrame::ChatNack {
+        client_msg_id,
+        reason: refused.reason,
+        message: refused.message,
+    }
+}
 
 impl Connection {
     /// `chat_send`: acknowledged only once the message is committed; the message itself
-    /// reaches every session of both parties through the hub.
+    /// reaches every session of both parties through the hub. The message is checked and
+    /// queued for the writer here, in the order the console sent it; the wait for its commit
+    /// runs beside the connection, so a console's next messages join the same commit instead
+    /// of waiting for this one (at most [`SENDS_IN_FLIGHT`] at once: past that the connection
+    /// reads no further frame until one is answered).
     pub(super) async fn chat_send(
         &mut self,
         client_msg_id: String,
@@ -18,28 +37,34 @@ impl Connection {
         if self.joined.is_none() {
             return self.refuse(ErrorCode::OutOfOrder, "send hello first").await;
         }
-        let from = self.session.user.id;
-        let frame = match self
-            .state
-            .chat
-            .send(from, client_msg_id.clone(), to, body)
-            .await
-        {
-            // The id as stored: one spelling, whatever letter case the console used.
-            Ok(stored) => ServerFrame::ChatAck {
-                client_msg_id: stored.message.client_msg_id,
-                id: stored.message.id,
-                conversation: stored.message.conversation,
-                seq: stored.message.seq,
-                sent_at_ms: stored.message.sent_at_ms,
-            },
-            Err(refused) => ServerFrame::ChatNack {
-                client_msg_id,
-                reason: refused.reason,
-                message: refused.message,
-            },
+        let Ok(in_flight) = self.sends.clone().acquire_owned().await else {
+            return Err(Stop::Gone);
         };
-        self.send_frame(&frame).await
+        let from = self.session.user.id;
+        let stored = match self.state.chat.submit(from, client_msg_id.clone(), to, body).await {
+            Ok(stored) => stored,
+            Err(refused) => return self.send_frame(&nack(client_msg_id, refused)).await,
+        };
+        let out = self.out.clone();
+        tokio::spawn(async move {
+            let frame = match stored.await {
+                // The id as stored: one spelling, whatever letter case the console used.
+                Ok(stored) => ServerFrame::ChatAck {
+                    client_msg_id: stored.message.client_msg_id,
+                    id: stored.message.id,
+                    conversation: stored.message.conversation,
+                    seq: stored.message.seq,
+                    sent_at_ms: stored.message.sent_at_ms,
+                },
+                Err(refused) => nack(client_msg_id, refused),
+            };
+            // A console that left, or stopped reading (its connection is being dropped),
+            // needs no answer.
+            let answer = out.send(Message::Text(frame.encode().into()));
+            let _ = tokio::time::timeout(SEND_TIMEOUT, answer).await;
+            drop(in_flight);
+        });
+        Ok(())
     }
 
     /// `history`: one page of the conversation with `with`.

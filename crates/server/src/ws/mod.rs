@@ -16,7 +16,7 @@ pub mod allowance;
 mod calls;
 mod chat;
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use axum::{
     extract::{
@@ -31,7 +31,7 @@ use switchboard_protocol::{
     CallAction, ClientFrame, EntryId, ErrorCode, PROTOCOL_VERSION, PresenceState, ServerFrame,
 };
 use tokio::{
-    sync::{broadcast, mpsc},
+    sync::{Semaphore, broadcast, mpsc},
     time::Instant,
 };
 use tokio_util::sync::CancellationToken;
@@ -135,6 +135,8 @@ struct Connection {
     last_touch: Instant,
     /// Allowance of frames answered with an `error` frame; past it the connection is closed.
     bad_frames: TokenBucket,
+    /// Room for messages waiting for their commit ([`chat::SENDS_IN_FLIGHT`]).
+    sends: Arc<Semaphore>,
 }
 
 /// Runs one connection until the console leaves, signs out, stops reading, or the server
@@ -162,6 +164,7 @@ where
         last_typing: None,
         last_touch: Instant::now(),
         bad_frames: TokenBucket::new(per_minute / 60.0, per_minute),
+        sends: Arc::new(Semaphore::new(chat::SENDS_IN_FLIGHT)),
     };
     let mut ping = tokio::time::interval(PING_EVERY);
     let mut last_heard = Instant::now();

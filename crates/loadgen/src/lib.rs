@@ -8,6 +8,7 @@
 //! * [`harness`]: the benchmark scenarios, run alike against the server and the relay
 //! * [`relay`]: the bare WebSocket relay the benchmarks compare against
 //! * [`import`]: the directory import benchmark (the server's `directory import` command)
+//! * [`saturation`]: the chat saturation curve (offered load stepped up, Switchboard and relay)
 //! * [`flood`]: the presence flood benchmark (chat latency while one user floods presence)
 //! * [`federation`]: the XMPP bridge benchmark (chat both ways, presence fan-out)
 //! * [`nodes`]: the several-nodes benchmark (SQLite, PostgreSQL, two nodes with NATS)
@@ -29,6 +30,7 @@ pub mod nodes;
 pub mod pbx;
 pub mod relay;
 pub mod report;
+pub mod saturation;
 pub mod server;
 pub mod stats;
 pub mod system;

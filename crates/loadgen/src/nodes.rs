@@ -124,17 +124,8 @@ pub async fn run(
     plan: &NodesPlan,
 ) -> anyhow::Result<TopologyRun> {
     let dir = tempfile::tempdir()?;
-    let config = dir.path().join("bench.toml");
-    // Limits high enough that what is measured is the server, not its allowances.
-    std::fs::write(
-        &config,
-        format!(
-            "[limits]\nmessages_per_second = {rate}\nmessage_burst = {rate}\n\
-             connections_per_user = {}\n",
-            plan.watchers / plan.watcher_users.max(1) + 2,
-            rate = plan.saturation.max(1),
-        ),
-    )?;
+    let connections = plan.watchers / plan.watcher_users.max(1) + 2;
+    let config = crate::server::bench_config(dir.path(), plan.saturation, connections)?;
     let users = plan.users().to_string();
     let config_arg = config.display().to_string();
     let mut args = vec!["--bench-users", &users, "--config", &config_arg];

@@ -15,6 +15,7 @@ use crate::{
     client::{self, Connection},
     server::ServerProcess,
     stats::Latency,
+    system::cpu_seconds,
 };
 
 /// How the benchmark runs.
@@ -43,23 +44,6 @@ pub struct PbxRun {
     pub lamp_frames_per_s: f64,
     /// Server CPU during the storm, percent of one core.
     pub storm_cpu_percent: f64,
-}
-
-/// Clock ticks per second of /proc/<pid>/stat's times (Linux's USER_HZ).
-const TICKS_PER_S: f64 = 100.0;
-
-/// CPU time the process used so far, in seconds.
-fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    // Fields after the command name (which may hold spaces) start after the last ')'.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .context("unreadable /proc stat")?
-        .1
-        .split_whitespace()
-        .collect();
-    let ticks: f64 = fields[11].parse::<f64>()? + fields[12].parse::<f64>()?;
-    Ok(ticks / TICKS_PER_S)
 }
 
 /// The next call frame that moved (pending versions skipped) within 10 s.

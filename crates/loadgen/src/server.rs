@@ -1,11 +1,31 @@
 //! A real `switchboard-server` process on 127.0.0.1, with its own data directory, that can be
 //! killed and started again on the same port and data.
 
-use std::{net::SocketAddr, path::PathBuf, process::Stdio, time::Duration};
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    process::Stdio,
+    time::Duration,
+};
 
 use anyhow::{Context, bail};
 use switchboard_protocol::UserId;
 use tokio::process::{Child, Command};
+
+/// Writes `bench.toml` into `dir`: limits high enough that what is measured is the server,
+/// not its allowances (`rate` messages a second per user, `connections` consoles per user).
+pub fn bench_config(dir: &Path, rate: u32, connections: usize) -> anyhow::Result<PathBuf> {
+    let config = dir.join("bench.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[limits]\nmessages_per_second = {rate}\nmessage_burst = {rate}\n\
+             connections_per_user = {connections}\n",
+            rate = rate.max(1),
+        ),
+    )?;
+    Ok(config)
+}
 
 /// A server process; killed when dropped.
 pub struct ServerProcess {

@@ -22,7 +22,8 @@ use switchboard_loadgen::{
     pbx::{self, PbxPlan, PbxRun},
     relay::{self, RelayProcess},
     report::{self, Figure, Goal, Section},
-    server::ServerProcess,
+    saturation::{self, SaturationPlan},
+    server::{self, ServerProcess},
     stats::{Latency, nearest_rank},
     system::{self, Machine},
 };
@@ -112,6 +113,12 @@ struct Args {
     /// The Asterisk section: seconds of the lamp storm.
     #[arg(long, default_value_t = 20)]
     pbx_seconds: u64,
+    /// The saturation curve: offered chat loads, messages/s in total, in increasing order.
+    #[arg(long, value_delimiter = ',', default_values_t = [10_000, 20_000, 30_000, 40_000, 60_000])]
+    saturation_steps: Vec<u32>,
+    /// The saturation curve: seconds measured per step.
+    #[arg(long, default_value_t = 3)]
+    saturation_seconds: u64,
     /// Run only this section and print its table instead of writing the report.
     #[arg(long, value_enum)]
     only: Option<Only>,
@@ -122,6 +129,8 @@ struct Args {
 enum Only {
     /// Connections held, presence fan-out, 1:1 chat (against the relay too).
     Server,
+    /// The chat saturation curve (against the relay too).
+    Saturation,
     Import,
     Flood,
     /// Chat across the XMPP bridge and presence fan-out from an XMPP user (Prosody).
@@ -327,15 +336,7 @@ async fn run_switchboard(args: &Args, server: &Path, run: usize) -> anyhow::Resu
         std::env::temp_dir().join(format!("switchboard-bench-{}-{run}", std::process::id()));
     std::fs::create_dir_all(&data_dir)?;
     // Limits high enough that what is measured is the server, not its rate limit.
-    let config = data_dir.join("bench.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[limits]\nmessages_per_second = {rate}\nmessage_burst = {rate}\nconnections_per_user = {}\n",
-            args.per_user() + 1,
-            rate = args.chat_rate.max(1),
-        ),
-    )?;
+    let config = server::bench_config(&data_dir, args.chat_rate, args.per_user() + 1)?;
     let users = args.users().to_string();
     let config_arg = config.display().to_string();
     let mut process = ServerProcess::launch(
@@ -971,6 +972,35 @@ async fn main() -> anyhow::Result<()> {
         "everything runs on 127.0.0.1; a fresh server (new database) and a fresh relay process per run; runs alternate Switchboard, relay".into(),
         format!("{} runs per target; the table gives the median and every run in order", args.runs),
     ];
+    if wants(Only::Saturation) {
+        let plan = SaturationPlan {
+            pairs: args.chat_pairs,
+            steps: args.saturation_steps.clone(),
+            seconds: args.saturation_seconds,
+        };
+        let (mut switchboard, mut relay) = (Vec::new(), Vec::new());
+        for run in 1..=args.runs {
+            let curve = saturation::switchboard(&server, &plan)
+                .await
+                .with_context(|| format!("saturation run {run}"))?;
+            println!(
+                "saturation run {run}/{}: switchboard {}",
+                args.runs,
+                curve.summary()
+            );
+            switchboard.push(curve);
+            let curve = saturation::relay(&plan)
+                .await
+                .with_context(|| format!("relay saturation run {run}"))?;
+            println!(
+                "saturation run {run}/{}: relay {}",
+                args.runs,
+                curve.summary()
+            );
+            relay.push(curve);
+        }
+        all.push(saturation::section(&plan, &switchboard, &relay));
+    }
     if wants(Only::Import) {
         let mut imports = Vec::new();
         for run in 1..=args.runs {

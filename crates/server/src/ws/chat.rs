@@ -41,7 +41,12 @@ impl Connection {
             return Err(Stop::Gone);
         };
         let from = self.session.user.id;
-        let stored = match self.state.chat.submit(from, client_msg_id.clone(), to, body).await {
+        let stored = match self
+            .state
+            .chat
+            .submit(from, client_msg_id.clone(), to, body)
+            .await
+        {
             Ok(stored) => stored,
             Err(refused) => return self.send_frame(&nack(client_msg_id, refused)).await,
         };

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use switchboard_protocol::{ChatRefusal, UserId};
 
-use crate::ws::backoff_ms;
+use switchboard_protocol::backoff::backoff_ms;
 
 /// Automatic resends of a message the server refused for a passing reason (it could not store
 /// it, or the user sent too fast) before it shows as failed with Retry: five, 0.5-1, 1-2, 2-4,

@@ -9,6 +9,7 @@
 //! * [`relay`]: the bare WebSocket relay the benchmarks compare against
 //! * [`import`]: the directory import benchmark (the server's `directory import` command)
 //! * [`saturation`]: the chat saturation curve (offered load stepped up, Switchboard and relay)
+//! * [`storm`]: the reconnect storm (consoles coming back after a server restart)
 //! * [`flood`]: the presence flood benchmark (chat latency while one user floods presence)
 //! * [`federation`]: the XMPP bridge benchmark (chat both ways, presence fan-out)
 //! * [`nodes`]: the several-nodes benchmark (SQLite, PostgreSQL, two nodes with NATS)
@@ -33,6 +34,7 @@ pub mod report;
 pub mod saturation;
 pub mod server;
 pub mod stats;
+pub mod storm;
 pub mod system;
 pub mod xmpp;
 

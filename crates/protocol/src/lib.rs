@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 mod admin;
+pub mod backoff;
 mod calls;
 mod chat;
 #[cfg(feature = "emoji-table")]

@@ -16,8 +16,8 @@
 //! chat messages pass the cluster's delivery task, which keeps each conversation in order.
 
 use std::{
-    collections::HashMap,
-    sync::{Mutex, MutexGuard},
+    collections::{HashMap, VecDeque},
+    sync::{Arc, Mutex, MutexGuard},
 };
 
 use axum::extract::ws::Utf8Bytes;
@@ -37,6 +37,30 @@ pub type ConnId = u64;
 /// Presence updates per snapshot page: about 14 KiB of JSON, like a directory page (a
 /// connection's send buffer keeps the size of its largest frame).
 const SNAPSHOT_PAGE: usize = 400;
+/// Presence changes the hub remembers ([`HubState::recent`]).
+const RECENT: usize = 4 * SNAPSHOT_PAGE;
+/// Changes after which a joining connection gets a new snapshot rather than the shared one
+/// and the changes since.
+const STALE_AFTER: u64 = SNAPSHOT_PAGE as u64;
+
+/// The presence snapshot encoded once and shared by every connection that joins until
+/// [`STALE_AFTER`] changes: encoding everyone's presence for each join (under the hub's lock)
+/// cost the square of the company when thousands of consoles came back at once.
+struct SharedSnapshot {
+    /// The last change it holds.
+    seq: u64,
+    /// Its pages, each with `more: true`: the changes since come in the last page.
+    pages: Vec<Utf8Bytes>,
+}
+
+/// The snapshot's last page: `updates` and `more: false`.
+fn last_page(updates: Vec<PresenceUpdate>) -> Utf8Bytes {
+    let frame = ServerFrame::PresenceSnapshot {
+        presence: updates,
+        more: false,
+    };
+    frame.encode().into()
+}
 
 /// A connection registered before its `hello`: it counts against the user's connection
 /// limit and is closed at sign-out like a joined one, but the user is not online through it.
@@ -85,6 +109,10 @@ struct HubState {
     remote: HashMap<NodeId, HashMap<UserId, PresenceState>>,
     /// What the other nodes learn, with several nodes.
     bus: Option<Bus>,
+    /// Presence changes published so far, and the latest of them (at most [`RECENT`]): a
+    /// joining connection gets the shared snapshot and the changes since it.
+    presence_seq: u64,
+    recent: VecDeque<(u64, PresenceUpdate)>,
 }
 
 /// Names one server process among several nodes.
@@ -143,6 +171,27 @@ impl HubState {
         }
     }
 
+    /// Everyone not offline, here, through other nodes or over XMPP (everyone else is
+    /// offline, which the console assumes).
+    fn online_now(&self) -> Vec<PresenceUpdate> {
+        let remote = self.remote.values().flat_map(HashMap::keys);
+        let everyone: std::collections::HashSet<UserId> = self
+            .online
+            .keys()
+            .chain(self.federated.keys())
+            .chain(remote)
+            .copied()
+            .collect();
+        everyone
+            .into_iter()
+            .map(|user| PresenceUpdate {
+                user,
+                state: self.shown(user),
+            })
+            .filter(|update| update.state != PresenceState::Offline)
+            .collect()
+    }
+
     /// Tells the other nodes what this node's connections give `user` now.
     fn tell_nodes(&self, user: UserId) {
         if let Some(bus) = &self.bus
@@ -179,6 +228,7 @@ pub struct Hub {
     state: Mutex<HubState>,
     events: broadcast::Sender<Utf8Bytes>,
     operator_events: broadcast::Sender<Utf8Bytes>,
+    snapshot: Mutex<Option<Arc<SharedSnapshot>>>,
 }
 
 impl Hub {
@@ -208,6 +258,7 @@ impl Hub {
             }),
             events: broadcast::channel(FAN_OUT_QUEUE).0,
             operator_events: broadcast::channel(FAN_OUT_QUEUE).0,
+            snapshot: Mutex::default(),
         })
     }
 
@@ -220,9 +271,14 @@ impl Hub {
 
     /// Sends a presence change to every connection. Called with the lock held, so that
     /// joins (which subscribe and snapshot under the same lock) never miss or reorder one.
-    fn publish(&self, user: UserId, state: PresenceState) {
-        let frame = ServerFrame::Presence(PresenceUpdate { user, state }).encode();
-        self.broadcast(frame.into());
+    fn publish(&self, hub: &mut HubState, user: UserId, state: PresenceState) {
+        let update = PresenceUpdate { user, state };
+        hub.presence_seq += 1;
+        if hub.recent.len() == RECENT {
+            hub.recent.pop_front();
+        }
+        hub.recent.push_back((hub.presence_seq, update));
+        self.broadcast(ServerFrame::Presence(update).encode().into());
     }
 
     /// Sends a frame that is not about presence (directory changes, settings) to every joined
@@ -282,7 +338,8 @@ impl Hub {
         let conns = state.online.entry(user).or_default();
         conns.push(id);
         if conns.len() == 1 {
-            self.publish(user, state.shown(user));
+            let shown = state.shown(user);
+            self.publish(&mut state, user, shown);
             state.tell_nodes(user);
         }
         // Subscribed after that publish: the snapshot below already holds it.
@@ -290,36 +347,56 @@ impl Hub {
         let operator_events = role
             .handles_calls()
             .then(|| self.operator_events.subscribe());
-        // Only who is online: everyone else is offline, which the console assumes.
-        let remote = state.remote.values().flat_map(HashMap::keys);
-        let everyone: std::collections::HashSet<UserId> = state
-            .online
-            .keys()
-            .chain(state.federated.keys())
-            .chain(remote)
-            .copied()
-            .collect();
-        let online: Vec<PresenceUpdate> = everyone
-            .into_iter()
-            .map(|user| PresenceUpdate {
-                user,
-                state: state.shown(user),
-            })
-            .filter(|update| update.state != PresenceState::Offline)
-            .collect();
-        let pages = online.len().div_ceil(SNAPSHOT_PAGE).max(1);
-        let snapshot = (0..pages)
-            .map(|page| {
-                let start = (page * SNAPSHOT_PAGE).min(online.len());
-                let end = ((page + 1) * SNAPSHOT_PAGE).min(online.len());
-                ServerFrame::PresenceSnapshot {
-                    presence: online[start..end].to_vec(),
-                    more: page + 1 < pages,
+        let seq = state.presence_seq;
+        let shared = self
+            .snapshot
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+            .filter(|shared| seq - shared.seq <= STALE_AFTER);
+        let snapshot = match shared {
+            // The changes since the shared snapshot, in order (the console applies the pages
+            // in order: a later state wins, `offline` included).
+            Some(shared) => {
+                let since: Vec<PresenceUpdate> = state
+                    .recent
+                    .iter()
+                    .filter(|&&(at, _)| at > shared.seq)
+                    .map(|&(_, update)| update)
+                    .collect();
+                drop(state);
+                let mut pages = shared.pages.clone();
+                pages.push(last_page(since));
+                pages
+            }
+            None => {
+                let online = state.online_now();
+                drop(state);
+                let shared = Arc::new(SharedSnapshot {
+                    seq,
+                    pages: online
+                        .chunks(SNAPSHOT_PAGE)
+                        .map(|page| {
+                            let frame = ServerFrame::PresenceSnapshot {
+                                presence: page.to_vec(),
+                                more: true,
+                            };
+                            frame.encode().into()
+                        })
+                        .collect(),
+                });
+                let mut pages = shared.pages.clone();
+                pages.push(last_page(Vec::new()));
+                let mut kept = self
+                    .snapshot
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                if kept.as_ref().is_none_or(|kept| kept.seq < seq) {
+                    *kept = Some(shared);
                 }
-                .encode()
-                .into()
-            })
-            .collect();
+                pages
+            }
+        };
         Some(Joined {
             events,
             operator_events,
@@ -359,7 +436,8 @@ impl Hub {
         };
         if last {
             state.online.remove(&conn.user);
-            self.publish(conn.user, state.shown(conn.user));
+            let shown = state.shown(conn.user);
+            self.publish(&mut state, conn.user, shown);
             state.tell_nodes(conn.user);
         }
     }
@@ -376,7 +454,7 @@ impl Hub {
             None => return false,
         }
         if state.online.contains_key(&user) {
-            self.publish(user, chosen);
+            self.publish(&mut state, user, chosen);
             state.tell_nodes(user);
         }
         true
@@ -522,7 +600,7 @@ impl Hub {
             .collect();
         for user in shown {
             state.federated.insert(user, PresenceState::Offline);
-            self.publish(user, PresenceState::Offline);
+            self.publish(&mut state, user, PresenceState::Offline);
         }
     }
 
@@ -534,7 +612,7 @@ impl Hub {
             Some(current) if *current == shown => true,
             Some(current) => {
                 *current = shown;
-                self.publish(user, shown);
+                self.publish(&mut state, user, shown);
                 true
             }
             None => false,
@@ -593,7 +671,7 @@ impl Hub {
         }
         let after = state.shown(user);
         if after != before {
-            self.publish(user, after);
+            self.publish(&mut state, user, after);
         }
     }
 
@@ -626,7 +704,7 @@ impl Hub {
         for (user, before) in touched.into_iter().zip(before) {
             let after = state.shown(user);
             if after != before {
-                self.publish(user, after);
+                self.publish(&mut state, user, after);
             }
         }
     }
@@ -657,6 +735,7 @@ mod tests {
             state: Mutex::new(HubState::default()),
             events: broadcast::channel(16).0,
             operator_events: broadcast::channel(16).0,
+            snapshot: Mutex::default(),
         };
         hub.lock()
             .chosen
@@ -667,6 +746,63 @@ mod tests {
     fn next(rx: &mut broadcast::Receiver<Utf8Bytes>) -> ServerFrame {
         let bytes = rx.try_recv().expect("a frame was published");
         ServerFrame::decode(bytes.as_str()).unwrap()
+    }
+
+    /// What a console makes of a hello's snapshot pages: each user's last state, offline
+    /// ones left out.
+    fn folded(pages: &[Utf8Bytes]) -> HashMap<UserId, PresenceState> {
+        let mut shown = HashMap::new();
+        for (at, page) in pages.iter().enumerate() {
+            let ServerFrame::PresenceSnapshot { presence, more } =
+                ServerFrame::decode(page.as_str()).unwrap()
+            else {
+                panic!("not a snapshot page");
+            };
+            assert_eq!(more, at + 1 < pages.len(), "only the last page ends it");
+            shown.extend(
+                presence
+                    .into_iter()
+                    .map(|update| (update.user, update.state)),
+            );
+        }
+        shown.retain(|_, state| *state != PresenceState::Offline);
+        shown
+    }
+
+    fn shared_seq(hub: &Hub) -> u64 {
+        hub.snapshot.lock().unwrap().as_ref().unwrap().seq
+    }
+
+    #[tokio::test]
+    async fn a_joining_console_gets_the_shared_snapshot_and_the_changes_since() {
+        use PresenceState::{Available, Busy};
+        let hub = hub_with_users(&[1, 2, 3, 4]);
+        let (_, first) = hub.open_and_join(1, "a");
+        assert_eq!(folded(&first.snapshot), HashMap::from([(1, Available)]));
+        let built = shared_seq(&hub);
+        let (two, _) = hub.open_and_join(2, "b");
+        assert!(hub.choose(1, Busy));
+        hub.leave(two);
+        let (_, _three) = hub.open_and_join(3, "c");
+        let (_, fourth) = hub.open_and_join(4, "d");
+        assert_eq!(shared_seq(&hub), built, "encoded once, shared");
+        let expected = HashMap::from([(1, Busy), (3, Available), (4, Available)]);
+        assert_eq!(folded(&fourth.snapshot), expected, "2 went offline since");
+
+        // Past STALE_AFTER changes, the next join encodes a new one.
+        for n in 0..=STALE_AFTER {
+            let state = if n % 2 == 0 { Available } else { Busy };
+            assert!(hub.choose(3, state));
+        }
+        let (_, fifth) = hub.open_and_join(2, "e");
+        assert!(shared_seq(&hub) > built + STALE_AFTER);
+        let shown_3 = if STALE_AFTER % 2 == 0 {
+            Available
+        } else {
+            Busy
+        };
+        let expected = HashMap::from([(1, Busy), (2, Available), (3, shown_3), (4, Available)]);
+        assert_eq!(folded(&fifth.snapshot), expected);
     }
 
     #[tokio::test]
@@ -714,16 +850,9 @@ mod tests {
         assert!(!hub.choose(1, PresenceState::Offline));
         assert!(!hub.choose(99, PresenceState::Busy));
         assert_eq!(hub.presence_of(1), PresenceState::Dnd);
-        let snapshot = ServerFrame::decode(joined.snapshot[0].as_str()).unwrap();
         assert_eq!(
-            snapshot,
-            ServerFrame::PresenceSnapshot {
-                presence: vec![PresenceUpdate {
-                    user: 1,
-                    state: PresenceState::Dnd
-                }],
-                more: false,
-            }
+            folded(&joined.snapshot),
+            HashMap::from([(1, PresenceState::Dnd)])
         );
     }
 
@@ -735,22 +864,15 @@ mod tests {
         for &user in &users[..900] {
             joined.push(hub.open_and_join(user, &format!("s{user}")).1);
         }
-        let pages: Vec<ServerFrame> = joined[899]
-            .snapshot
-            .iter()
-            .map(|page| ServerFrame::decode(page.as_str()).unwrap())
-            .collect();
-        assert_eq!(pages.len(), 900usize.div_ceil(SNAPSHOT_PAGE));
-        let mut online = Vec::new();
-        for (index, page) in pages.iter().enumerate() {
-            let ServerFrame::PresenceSnapshot { presence, more } = page else {
-                panic!("not a presence page: {page:?}")
-            };
-            assert_eq!(*more, index + 1 < pages.len());
-            online.extend(presence.iter().map(|update| update.user));
-        }
+        // A new user online after each join: the shared snapshot and the changes since.
+        let mut online: Vec<UserId> = folded(&joined[899].snapshot).into_keys().collect();
         online.sort_unstable();
         assert_eq!(online, users[..900], "the 100 offline users are left out");
+        let pages = joined[899].snapshot.len();
+        assert!(
+            pages <= 900usize.div_ceil(SNAPSHOT_PAGE) + 1,
+            "{pages} pages: full pages, and one with the changes since"
+        );
     }
 
     #[tokio::test]

@@ -25,6 +25,7 @@ use switchboard_loadgen::{
     saturation::{self, SaturationPlan},
     server::{self, ServerProcess},
     stats::{Latency, nearest_rank},
+    storm::{self, StormPlan, StormRun},
     system::{self, Machine},
 };
 use switchboard_protocol::UserId;
@@ -119,6 +120,12 @@ struct Args {
     /// The saturation curve: seconds measured per step.
     #[arg(long, default_value_t = 3)]
     saturation_seconds: u64,
+    /// The reconnect storm: consoles that come back after a restart.
+    #[arg(long, default_value_t = 10_000)]
+    storm_consoles: usize,
+    /// The reconnect storm: users they belong to.
+    #[arg(long, default_value_t = 1_000)]
+    storm_users: usize,
     /// Run only this section and print its table instead of writing the report.
     #[arg(long, value_enum)]
     only: Option<Only>,
@@ -131,6 +138,8 @@ enum Only {
     Server,
     /// The chat saturation curve (against the relay too).
     Saturation,
+    /// Consoles reconnecting after a server restart, with chat during the storm.
+    Storm,
     Import,
     Flood,
     /// Chat across the XMPP bridge and presence fan-out from an XMPP user (Prosody).
@@ -568,6 +577,57 @@ fn sections(args: &Args, switchboard: &[Run], relay: &[Run]) -> Vec<Section> {
     ]
 }
 
+/// The reconnect storm figures (Switchboard only: the relay keeps no state to resync).
+fn storm_section(plan: &StormPlan, runs: &[StormRun]) -> Section {
+    let figure = |name: &str, unit: &str, goal, take: fn(&StormRun) -> f64| {
+        let mut figure = Figure::new(name, unit, goal);
+        figure.switchboard = runs.iter().map(take).collect();
+        figure
+    };
+    Section {
+        title: "Reconnect storm".into(),
+        about: format!(
+            "{} consoles ({} per user over {} users) hold their connection; the server is \
+             SIGKILLed and started again on the same port and database, and every console \
+             reconnects as the console does (exponential backoff from 0.5 s to 10 s with \
+             jitter, the first wait included) until its hello is done: welcome, directory, \
+             presence, calls and chat list. Times are from the kill. Meanwhile {} pairs chat \
+             at {} messages/s in total, on connections opened once the server answers.",
+            plan.consoles,
+            plan.consoles.div_ceil(plan.users.max(1)),
+            plan.users,
+            plan.chat_pairs,
+            plan.chat_rate
+        ),
+        figures: vec![
+            figure(
+                "consoles back with fresh snapshots",
+                "count",
+                Some(Goal::AtLeast(plan.consoles as f64)),
+                |r| r.back as f64,
+            ),
+            figure("server answering again", "s", None, |r| r.ready_secs),
+            figure("half of the consoles back", "s", None, |r| r.half_back_secs),
+            figure("every console back", "s", None, |r| r.all_back_secs),
+            figure("failed connection attempts", "count", None, |r| {
+                r.failed_attempts as f64
+            }),
+            figure("chat during the storm: acknowledged", "msgs/s", None, |r| {
+                r.chat.acked_per_sec
+            }),
+            figure("chat during the storm: send → ack p50", "ms", None, |r| {
+                ms(r.chat.ack.p50)
+            }),
+            figure(
+                "chat during the storm: send → ack p99",
+                "ms",
+                Some(Goal::Below(50.0)),
+                |r| ms(r.chat.ack.p99),
+            ),
+        ],
+    }
+}
+
 /// The directory import figures (Switchboard only: the relay has no directory).
 fn import_section(runs: &[ImportRun]) -> Section {
     let figure = |name: &str, unit: &str, take: fn(&ImportRun) -> f64| {
@@ -1000,6 +1060,24 @@ async fn main() -> anyhow::Result<()> {
             relay.push(curve);
         }
         all.push(saturation::section(&plan, &switchboard, &relay));
+    }
+    if wants(Only::Storm) {
+        let plan = StormPlan {
+            consoles: args.storm_consoles,
+            users: args.storm_users,
+            chat_pairs: 20,
+            chat_rate: 200,
+            limit: Duration::from_secs(120),
+        };
+        let mut runs = Vec::new();
+        for run in 1..=args.runs {
+            let figures = storm::run(&server, &plan)
+                .await
+                .with_context(|| format!("reconnect storm run {run}"))?;
+            println!("reconnect storm run {run}/{}: {figures:?}", args.runs);
+            runs.push(figures);
+        }
+        all.push(storm_section(&plan, &runs));
     }
     if wants(Only::Import) {
         let mut imports = Vec::new();

@@ -1,7 +1,7 @@
 //! The chat saturation curve: the 1:1 chat of the server section with its offered load stepped
 //! up (open loop), against one Switchboard node on SQLite and the relay in the same run. Per
 //! step: what was acknowledged and how fast, what the server refused as busy (past what its
-//! writer commits, docs/performance.md), the CPU of the target and of the load generator, and
+//! writer commits: README, "Data, backups and delivery guarantees"), the CPU of the target and of the load generator, and
 //! after the step the database checked: every acknowledged message stored once. Only
 //! 127.0.0.1 is spoken to; every step is bounded in time.
 

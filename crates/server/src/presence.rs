@@ -790,17 +790,13 @@ mod tests {
         assert_eq!(folded(&fourth.snapshot), expected, "2 went offline since");
 
         // Past STALE_AFTER changes, the next join encodes a new one.
+        let mut shown_3 = Available;
         for n in 0..=STALE_AFTER {
-            let state = if n % 2 == 0 { Available } else { Busy };
-            assert!(hub.choose(3, state));
+            shown_3 = if n.is_multiple_of(2) { Busy } else { Available };
+            assert!(hub.choose(3, shown_3));
         }
         let (_, fifth) = hub.open_and_join(2, "e");
         assert!(shared_seq(&hub) > built + STALE_AFTER);
-        let shown_3 = if STALE_AFTER % 2 == 0 {
-            Available
-        } else {
-            Busy
-        };
         let expected = HashMap::from([(1, Busy), (2, Available), (3, shown_3), (4, Available)]);
         assert_eq!(folded(&fifth.snapshot), expected);
     }

@@ -1,6 +1,6 @@
 //! Conversations as the console knows them: loaded messages, markers, unread and receipts.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use switchboard_protocol::{
     ChatMessage, ConversationId, ConversationSummary, Marker, MarkerUpdate, UserId,
@@ -141,6 +141,8 @@ pub struct Conversations {
     me: UserId,
     by_partner: HashMap<UserId, Conversation>,
     partner_of: HashMap<ConversationId, UserId>,
+    /// Partners whose conversation changed since [`Conversations::take_touched`].
+    touched: HashSet<UserId>,
 }
 
 impl Conversations {
@@ -150,7 +152,13 @@ impl Conversations {
             me,
             by_partner: HashMap::new(),
             partner_of: HashMap::new(),
+            touched: HashSet::new(),
         }
+    }
+
+    /// The partners whose conversation changed since the last call (what to redraw).
+    pub fn take_touched(&mut self) -> Vec<UserId> {
+        self.touched.drain().collect()
     }
 
     /// The conversation with `partner`, if the console knows one.
@@ -170,6 +178,7 @@ impl Conversations {
 
     /// The conversation with `partner`, created empty (named `name`) if there is none.
     pub fn ensure(&mut self, partner: UserId, name: impl FnOnce() -> String) -> &mut Conversation {
+        self.touched.insert(partner);
         self.by_partner
             .entry(partner)
             .or_insert_with(|| Conversation::new(partner, name()))
@@ -217,10 +226,12 @@ impl Conversations {
         } else {
             Some(update.user)
         };
-        let Some(conversation) = partner.and_then(|partner| self.by_partner.get_mut(&partner))
+        let Some((partner, conversation)) =
+            partner.and_then(|partner| Some((partner, self.by_partner.get_mut(&partner)?)))
         else {
             return;
         };
+        self.touched.insert(partner);
         let marker = if update.user == self.me {
             &mut conversation.mine
         } else {
@@ -276,6 +287,7 @@ impl Conversations {
     /// (everything loaded, or a request already on its way).
     pub fn next_page(&mut self, partner: UserId) -> Option<Option<i64>> {
         let conversation = self.by_partner.get_mut(&partner)?;
+        self.touched.insert(partner);
         match conversation.history {
             History::NotLoaded => {
                 conversation.history = History::Loading;
@@ -297,6 +309,7 @@ impl Conversations {
 
     /// Forgets requests in flight (the socket that carried them is gone).
     pub fn requests_lost(&mut self) {
+        self.touched.extend(self.by_partner.keys());
         for conversation in self.by_partner.values_mut() {
             conversation.history = match conversation.history {
                 History::Loading => History::NotLoaded,

@@ -72,7 +72,9 @@ impl Store {
                     all.history_page(with, messages, has_more, |_| name);
                 });
             }
-            ServerFrame::Marker(update) => chat.conversations.update(|all| all.marker(update)),
+            ServerFrame::Marker(update) => {
+                chat.conversations.update(|all| all.marker(update));
+            }
             ServerFrame::Typing { from } => chat.typing_from(from),
             ServerFrame::UserResults { query, users } => chat.results.set(Some((query, users))),
             other => leptos::logging::warn!("not a chat frame: {other:?}"),
@@ -133,7 +135,7 @@ impl Store {
         });
         let partner = chat
             .conversations
-            .try_update(|all| all.message(message, |_| name));
+            .update(|all| all.message(message, |_| name));
         if let Some(partner) = partner.filter(|_| from_partner) {
             chat.typing.update(|typing| {
                 typing.remove(&partner);
@@ -223,7 +225,7 @@ impl Store {
         let page = self
             .chat()
             .conversations
-            .try_update(|all| all.next_page(partner))
+            .update(|all| all.next_page(partner))
             .flatten();
         if let Some(before_seq) = page {
             self.send(ClientFrame::History {

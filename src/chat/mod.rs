@@ -9,6 +9,7 @@ mod conversations;
 pub mod draft;
 pub mod emoji;
 mod frames;
+mod live;
 mod outbox;
 pub mod time;
 
@@ -20,6 +21,7 @@ use switchboard_protocol::{User, UserId};
 pub use attention::Attention;
 pub use browser::{focus_in, page_visible};
 pub use conversations::{Conversation, Conversations, History, Receipt};
+pub use live::LiveConversations;
 pub use outbox::{Failure, Outbox, Outgoing};
 
 /// How long "typing…" stays after the partner's last notice.
@@ -52,7 +54,7 @@ pub struct Notice {
 #[derive(Clone, Copy)]
 pub struct ChatState {
     me: UserId,
-    conversations: RwSignal<Conversations>,
+    conversations: LiveConversations,
     outbox: RwSignal<Outbox>,
     /// Whether the last write of the outbox to local storage worked: after one that did not
     /// (storage full), the stored copy is behind this tab's and must not replace it.
@@ -98,7 +100,7 @@ impl ChatState {
             .unwrap_or_default();
         let mut known = Conversations::new(me);
         list_recipients(&mut known, &outbox);
-        let conversations = RwSignal::new(known);
+        let conversations = LiveConversations::new(known);
         ChatState {
             me,
             conversations,
@@ -128,8 +130,8 @@ impl ChatState {
     }
 
     /// Every conversation the console knows.
-    pub fn conversations(&self) -> ReadSignal<Conversations> {
-        self.conversations.read_only()
+    pub fn conversations(&self) -> LiveConversations {
+        self.conversations
     }
 
     /// Messages not yet acknowledged, in order.
@@ -140,7 +142,7 @@ impl ChatState {
     /// Unread messages of the conversation with `partner`, derived from messages and markers.
     pub fn unread(&self, partner: UserId) -> Memo<u32> {
         let conversations = self.conversations;
-        Memo::new(move |_| conversations.with(|all| all.get(partner).map_or(0, |c| c.unread())))
+        Memo::new(move |_| conversations.with_one(partner, |c| c.map_or(0, Conversation::unread)))
     }
 
     /// Unread messages over all conversations (the tab title).
@@ -348,20 +350,19 @@ impl ChatState {
 
     fn show_outbox(&self, outbox: Outbox) {
         self.conversations
-            .maybe_update(|known| list_recipients(known, &outbox));
+            .update(|known| list_recipients(known, &outbox));
         self.outbox.set(outbox);
     }
 }
 
 /// Lists the conversation of every waiting message, so that it shows (with its message) before
-/// the server's chat list has arrived; tells whether any was new.
-fn list_recipients(known: &mut Conversations, outbox: &Outbox) -> bool {
-    let mut added = false;
+/// the server's chat list has arrived.
+fn list_recipients(known: &mut Conversations, outbox: &Outbox) {
     for entry in outbox.entries() {
-        added |= known.get(entry.to).is_none();
-        known.ensure(entry.to, || entry.to_name.clone());
+        if known.get(entry.to).is_none() {
+            known.ensure(entry.to, || entry.to_name.clone());
+        }
     }
-    added
 }
 
 /// Local storage key of user `me`'s recently used emojis.

@@ -55,8 +55,8 @@ pub fn ChatLayer() -> impl IntoView {
             && page_visible.get()
             && connection.get() == ConnectionState::Connected;
         let partner = open.get().filter(|_| shown)?;
-        conversations.with(|all| {
-            all.get(partner)
+        conversations.with_one(partner, |conversation| {
+            conversation
                 .filter(|conversation| conversation.unread() > 0)
                 .map(|conversation| (partner, conversation.newest_seq()))
         })

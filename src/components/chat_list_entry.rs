@@ -25,8 +25,8 @@ pub fn ChatListEntry(
     let me = chat.me();
     // The newest of the last stored message and the last one waiting in the outbox.
     let last = Memo::new(move |_| {
-        let stored = conversations.with(|all| {
-            all.get(partner)
+        let stored = conversations.with_one(partner, |conversation| {
+            conversation
                 .and_then(|conversation| conversation.last.as_ref())
                 .map(|last| (last.sent_at_ms, last.from == me, last.body.clone()))
         });

@@ -63,8 +63,8 @@ pub fn ConversationLog(
     let log = NodeRef::<html::Div>::new();
 
     let all_lines = Memo::new(move |_| {
-        conversations.with(|all| {
-            all.get(partner)
+        conversations.with_one(partner, |conversation| {
+            conversation
                 .map(|conversation| lines(conversation, time::today()))
                 .unwrap_or_default()
         })
@@ -80,7 +80,7 @@ pub fn ConversationLog(
         })
     });
     let history = Memo::new(move |_| {
-        conversations.with(|all| all.get(partner).map(|conversation| conversation.history))
+        conversations.with_one(partner, |conversation| conversation.map(|c| c.history))
     });
     // Only whether older pages exist: the button below stays put (and keeps the focus) while
     // a page is on its way.
@@ -88,9 +88,8 @@ pub fn ConversationLog(
         Memo::new(move |_| matches!(history.get(), Some(History::Loaded { has_more: true, .. })));
     let window_open = chat.window_open();
     let receipt = move |seq: i64| {
-        conversations.with(|all| {
-            all.get(partner)
-                .map(|conversation| conversation.receipt(seq))
+        conversations.with_one(partner, |conversation| {
+            conversation.map(|conversation| conversation.receipt(seq))
         })
     };
 

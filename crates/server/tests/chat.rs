@@ -573,3 +573,32 @@ async fn a_thousand_messages_to_an_offline_user_arrive_exactly_once_in_order() {
         (operator_id, 1000)
     );
 }
+
+#[tokio::test]
+async fn messages_sent_without_waiting_are_stored_in_the_order_sent() {
+    let server = TestServer::start_with(|config| {
+        config.limits.messages_per_second = 1_000;
+        config.limits.message_burst = 1_000;
+    })
+    .await;
+    let (mut operator, _) = server.connect("operator").await;
+    let (_alice, frames) = server.connect("alice").await;
+    let alice_id = me(&frames);
+    // More than a connection waits for at once (32): it reads on as commits come back.
+    let count = 100;
+    for n in 1..=count {
+        send(&mut operator, n, alice_id, &format!("message {n}")).await;
+    }
+    let mut seq_of = std::collections::HashMap::new();
+    while seq_of.len() < count as usize {
+        if let ServerFrame::ChatAck {
+            client_msg_id, seq, ..
+        } = operator.recv().await
+        {
+            seq_of.insert(client_msg_id, seq);
+        }
+    }
+    let seqs: Vec<i64> = (1..=count).map(|n| seq_of[&uuid(n)]).collect();
+    let in_order: Vec<i64> = (1..=count as i64).collect();
+    assert_eq!(seqs, in_order, "each message has the seq of its place");
+}

@@ -148,6 +148,7 @@ impl Store {
     pub(super) fn tick(&self) {
         self.now
             .set(browser_now_ms() + self.clock_offset.get_value());
+        self.send_watch();
     }
 
     pub(super) fn replace_calls(&self, calls: Vec<Call>, now_ms: i64) {

@@ -70,6 +70,8 @@ impl Store {
     pub(crate) fn socket_opened(&self, intents: UnboundedSender<ClientFrame>) {
         self.intents.set_value(Some(intents));
         self.handshake.set_value(Handshake::default());
+        // A new connection follows everyone's presence until it is told otherwise.
+        self.watch_sent.set_value(None);
         // Pages of a snapshot cut short by the last socket's end are of no use.
         self.directory_pages.set_value(Vec::new());
         self.presence_pages.set_value(Vec::new());
@@ -116,6 +118,7 @@ impl Store {
             .with_value(|handshake| handshake.is_complete())
         {
             set_if_changed(&self.connection, ConnectionState::Connected);
+            self.send_watch();
         }
     }
 }

@@ -49,6 +49,10 @@ pub struct Store {
     /// fields that show that user and never the list around them. Reference-counted rather than
     /// owned by whichever row asked first, since rows come and go as the directory scrolls.
     presence: StoredValue<HashMap<UserId, ArcRwSignal<PresenceState>>>,
+    /// Views showing each user's presence now (see [`Store::presence`]), and the set last
+    /// sent to the server as `watch` on the current socket.
+    presence_shown: StoredValue<HashMap<UserId, usize>>,
+    watch_sent: StoredValue<Option<Vec<UserId>>>,
     /// Calls not yet cleared, one signal each: a `call` update redraws the rows showing that
     /// call, and the map itself changes only when a call comes or goes.
     calls: RwSignal<HashMap<CallId, ArcRwSignal<Call>>>,
@@ -104,6 +108,8 @@ impl Store {
             lamps: RwSignal::new(HashMap::new()),
             directory: RwSignal::new(Directory::default()),
             presence: StoredValue::new(HashMap::new()),
+            presence_shown: StoredValue::new(HashMap::new()),
+            watch_sent: StoredValue::new(None),
             calls,
             queue,
             answered,
@@ -170,6 +176,11 @@ impl Store {
             ServerFrame::DirectorySnapshot { entries, more } => self.directory_page(entries, more),
             ServerFrame::PresenceSnapshot { presence, more } => self.presence_page(presence, more),
             ServerFrame::Presence(update) => self.update_presence(update),
+            ServerFrame::Watched { presence } => {
+                for update in presence {
+                    self.update_presence(update);
+                }
+            }
             ServerFrame::ConversationsSnapshot { conversations } => {
                 self.resync_chat(conversations);
                 self.handshake_step(|handshake| handshake.conversations = true);

@@ -1,17 +1,66 @@
-//! The store's presence: one signal per user, from snapshots and deltas.
+//! The store's presence: one signal per user, from snapshots and deltas. A console that is
+//! not an operator's follows only the presence it shows: the views that ask for a user's
+//! presence count as showing it until they go away, and the store tells the server that set
+//! (`watch`) when it changed, at most once a second (operators follow everyone's).
 
 use std::collections::HashMap;
 
 use leptos::prelude::*;
-use switchboard_protocol::{ClientFrame, PresenceState, PresenceUpdate, UserId};
+use switchboard_protocol::{ClientFrame, MAX_WATCHED, PresenceState, PresenceUpdate, UserId};
 
 use super::connection::whole_snapshot;
-use super::{Store, set_if_changed};
+use super::{ConnectionState, Store, set_if_changed};
 
 impl Store {
     /// The presence of `user`: a signal that changes only when that user's presence does.
+    /// The calling view counts as showing it until it goes away.
     pub fn presence(&self, user: UserId) -> Signal<PresenceState> {
+        self.show_presence_of(user);
         self.presence_signal(user).read_only().into()
+    }
+
+    /// Counts `user` as shown until the current view is cleaned up.
+    fn show_presence_of(&self, user: UserId) {
+        self.presence_shown
+            .update_value(|shown| *shown.entry(user).or_default() += 1);
+        let shown = self.presence_shown;
+        on_cleanup(move || {
+            // After a sign-out the store may be gone first: nothing left to count then.
+            shown.try_update_value(|shown| {
+                if let Some(views) = shown.get_mut(&user) {
+                    *views -= 1;
+                    if *views == 0 {
+                        shown.remove(&user);
+                    }
+                }
+            });
+        });
+    }
+
+    /// Tells the server the users this console shows, if that changed since the last `watch`
+    /// on this socket. Not for operators, and only once the connection is ready.
+    pub(super) fn send_watch(&self) {
+        if self.role.get_untracked().handles_calls()
+            || self.connection.get_untracked() != ConnectionState::Connected
+        {
+            return;
+        }
+        let mut users: Vec<UserId> = self
+            .presence_shown
+            .with_value(|shown| shown.keys().copied().collect());
+        users.sort_unstable();
+        users.truncate(MAX_WATCHED);
+        if self
+            .watch_sent
+            .with_value(|sent| sent.as_ref() == Some(&users))
+        {
+            return;
+        }
+        if self.send(ClientFrame::Watch {
+            users: users.clone(),
+        }) {
+            self.watch_sent.set_value(Some(users));
+        }
     }
 
     /// Asks the server to set the signed-in user's presence; the server's delta updates the store.

@@ -47,3 +47,70 @@ test("alice's presence reaches the operator live", async ({ browser }) => {
   await aliceContext.close();
   await operatorContext.close();
 });
+
+test("a colleague's console follows the presence of the people it shows, not everyone's", async ({ browser }) => {
+  const aliceContext = await browser.newContext();
+  const alice = await aliceContext.newPage();
+  const ids = new Map<string, number>();
+  // Whose presence changes reached Alice's console, and the sets it watched, in order.
+  const changesFor: number[] = [];
+  const watched: number[][] = [];
+  alice.on('websocket', (socket) => {
+    socket.on('framereceived', ({ payload }) => {
+      const frame = JSON.parse(String(payload));
+      if (frame.type === 'directory_snapshot') {
+        for (const entry of frame.entries) if (entry.user) ids.set(entry.name, entry.user);
+      }
+      if (frame.type === 'presence') changesFor.push(frame.user);
+    });
+    socket.on('framesent', ({ payload }) => {
+      const frame = JSON.parse(String(payload));
+      if (frame.type === 'watch') watched.push(frame.users);
+    });
+  });
+  await signIn(alice, server, 'alice');
+  const search = alice.getByRole('searchbox', { name: 'Search directory' });
+  const presenceOf = (name: string, state: string) =>
+    alice.getByRole('button', { name: `Presence of ${name}: ${state}` });
+  await search.fill('Bob Baker');
+  await expect(presenceOf('Bob Baker', 'offline')).toBeVisible();
+
+  // Bob, shown on Alice's screen, signs in and gets busy: she sees both.
+  const bobContext = await browser.newContext();
+  const bob = await bobContext.newPage();
+  await signIn(bob, server, 'bob');
+  await expect(presenceOf('Bob Baker', 'available')).toBeVisible();
+  const bobPicker = bob.getByRole('combobox', { name: 'My presence' });
+  await bobPicker.selectOption({ label: 'Busy' });
+  await expect(presenceOf('Bob Baker', 'busy')).toBeVisible();
+
+  // She looks for Carol instead: her console stops following Bob.
+  await search.fill('Carol Carter');
+  await expect(presenceOf('Carol Carter', 'offline')).toBeVisible();
+  const bobId = ids.get('Bob Baker')!;
+  const carolId = ids.get('Carol Carter')!;
+  await expect
+    .poll(() => {
+      const last = watched.at(-1) ?? [];
+      return last.includes(carolId) && !last.includes(bobId);
+    })
+    .toBe(true);
+  const before = changesFor.length;
+  await bobPicker.selectOption({ label: 'Away' });
+  await expect(bobPicker).toHaveValue('away');
+  const carolContext = await browser.newContext();
+  const carol = await carolContext.newPage();
+  await signIn(carol, server, 'carol');
+  await expect(presenceOf('Carol Carter', 'available')).toBeVisible();
+  // Bob's change came before Carol's sign-in, and never reached Alice's console.
+  expect(changesFor.slice(before)).not.toContain(bobId);
+  expect(changesFor.slice(before)).toContain(carolId);
+
+  // Bob shown again: his current state, not the one she last saw.
+  await search.fill('Bob Baker');
+  await expect(presenceOf('Bob Baker', 'away')).toBeVisible();
+
+  await carolContext.close();
+  await bobContext.close();
+  await aliceContext.close();
+});

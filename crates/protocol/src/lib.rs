@@ -90,7 +90,16 @@ pub enum ClientFrame {
     /// The console's heartbeat: the server answers `pong`. A console that hears nothing for
     /// a few heartbeats knows its link is dead (a half-open TCP connection stays "open").
     Ping,
+    /// Not for operators: the users whose presence this console shows (directory rows on
+    /// screen, chat list, open conversation), replacing the set it sent before; at most
+    /// [`MAX_WATCHED`]. From its first `watch` on, the connection gets presence changes of
+    /// these users only (operators get everyone's); the server answers `watched` with the
+    /// presence of the users added.
+    Watch { users: Vec<UserId> },
 }
+
+/// Most users one `watch` may name.
+pub const MAX_WATCHED: usize = 1_000;
 
 /// Frames the server sends.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -125,6 +134,8 @@ pub enum ServerFrame {
         #[serde(default)]
         more: bool,
     },
+    /// Answer to `watch`: the presence of the users it added (offline ones included).
+    Watched { presence: Vec<PresenceUpdate> },
     /// Entries were added or changed (`upserted`, whole entries) or removed (import, sync,
     /// administration); applies on top of the snapshot, without a reload.
     DirectoryChanged {
@@ -514,6 +525,7 @@ mod tests {
                 text: "Prefers calls after 10".into(),
             },
             ClientFrame::Ping,
+            ClientFrame::Watch { users: vec![2, 3] },
         ];
         for frame in frames {
             assert_eq!(ClientFrame::decode(&frame.encode()).unwrap(), frame);
@@ -549,6 +561,12 @@ mod tests {
             },
             ServerFrame::ConfigChanged(sample_config()),
             ServerFrame::Pong,
+            ServerFrame::Watched {
+                presence: vec![PresenceUpdate {
+                    user: 2,
+                    state: PresenceState::Away,
+                }],
+            },
             ServerFrame::DirectorySnapshot {
                 entries: vec![DirectoryEntry {
                     id: 7,

@@ -16,7 +16,7 @@
 //! chat messages pass the cluster's delivery task, which keeps each conversation in order.
 
 use std::{
-    collections::{HashMap, VecDeque},
+    collections::{HashMap, HashSet, VecDeque},
     sync::{Arc, Mutex, MutexGuard},
 };
 
@@ -75,6 +75,8 @@ pub struct Opened {
 /// `direct` ends when the connection fell too far behind.
 pub struct Joined {
     pub events: broadcast::Receiver<Utf8Bytes>,
+    /// Everyone's presence changes, until the connection watches some users only.
+    pub presence: broadcast::Receiver<Utf8Bytes>,
     /// Frames for operators only (calls, operator notes); `None` for other roles.
     pub operator_events: Option<broadcast::Receiver<Utf8Bytes>>,
     pub direct: mpsc::Receiver<Utf8Bytes>,
@@ -89,6 +91,8 @@ struct Connection {
     joined: bool,
     /// Dropped (set to `None`) when full, which ends the connection's `direct` receiver.
     direct: Option<mpsc::Sender<Utf8Bytes>>,
+    /// The users whose presence it follows, once it said (`watch`); `None`: everyone's.
+    watching: Option<HashSet<UserId>>,
 }
 
 #[derive(Default)]
@@ -113,6 +117,8 @@ struct HubState {
     /// joining connection gets the shared snapshot and the changes since it.
     presence_seq: u64,
     recent: VecDeque<(u64, PresenceUpdate)>,
+    /// Per user, the connections watching their presence (see [`Hub::watch`]).
+    watchers: HashMap<UserId, HashSet<ConnId>>,
 }
 
 /// Names one server process among several nodes.
@@ -168,6 +174,18 @@ impl HubState {
                 .unwrap_or(PresenceState::Available)
         } else {
             PresenceState::Offline
+        }
+    }
+
+    /// Connection `id` no longer watches `users`.
+    fn unwatch(&mut self, id: ConnId, users: impl IntoIterator<Item = UserId>) {
+        for user in users {
+            if let Some(conns) = self.watchers.get_mut(&user) {
+                conns.remove(&id);
+                if conns.is_empty() {
+                    self.watchers.remove(&user);
+                }
+            }
         }
     }
 
@@ -227,6 +245,9 @@ pub enum ToLink {
 pub struct Hub {
     state: Mutex<HubState>,
     events: broadcast::Sender<Utf8Bytes>,
+    /// Presence changes, for the connections that follow everyone's (operators, and consoles
+    /// that have not said what they watch).
+    presence_events: broadcast::Sender<Utf8Bytes>,
     operator_events: broadcast::Sender<Utf8Bytes>,
     snapshot: Mutex<Option<Arc<SharedSnapshot>>>,
 }
@@ -257,6 +278,7 @@ impl Hub {
                 ..HubState::default()
             }),
             events: broadcast::channel(FAN_OUT_QUEUE).0,
+            presence_events: broadcast::channel(FAN_OUT_QUEUE).0,
             operator_events: broadcast::channel(FAN_OUT_QUEUE).0,
             snapshot: Mutex::default(),
         })
@@ -278,7 +300,63 @@ impl Hub {
             hub.recent.pop_front();
         }
         hub.recent.push_back((hub.presence_seq, update));
-        self.broadcast(ServerFrame::Presence(update).encode().into());
+        let frame: Utf8Bytes = ServerFrame::Presence(update).encode().into();
+        // No receivers is fine: nobody follows everyone.
+        let _ = self.presence_events.send(frame.clone());
+        let HubState {
+            watchers,
+            connections,
+            ..
+        } = hub;
+        for id in watchers.get(&user).into_iter().flatten() {
+            if let Some(conn) = connections.get_mut(id) {
+                Self::send_direct(*id, conn, &frame);
+            }
+        }
+    }
+
+    /// Queues `frame` for one connection; one too far behind is cut off (its `direct` ends,
+    /// and the connection closes).
+    fn send_direct(id: ConnId, conn: &mut Connection, frame: &Utf8Bytes) {
+        if let Some(direct) = &conn.direct
+            && direct.try_send(frame.clone()).is_err()
+        {
+            tracing::warn!(
+                user = conn.user,
+                conn = id,
+                "connection too far behind; closing it"
+            );
+            conn.direct = None;
+        }
+    }
+
+    /// The connection `id` (not an operator's) follows the presence of `users` only, from now
+    /// on (users unknown here are left out); returns the presence of those it did not follow
+    /// yet. Its changes come through its `direct` queue, in the order they happen.
+    pub fn watch(&self, id: ConnId, users: &[UserId]) -> Vec<PresenceUpdate> {
+        let mut state = self.lock();
+        let wanted: HashSet<UserId> = users
+            .iter()
+            .copied()
+            .filter(|user| state.chosen.contains_key(user))
+            .collect();
+        let Some(conn) = state.connections.get_mut(&id).filter(|conn| conn.joined) else {
+            return Vec::new();
+        };
+        let before = conn.watching.replace(wanted.clone()).unwrap_or_default();
+        let gone: Vec<UserId> = before.difference(&wanted).copied().collect();
+        state.unwatch(id, gone);
+        let added: Vec<UserId> = wanted.difference(&before).copied().collect();
+        for &user in &added {
+            state.watchers.entry(user).or_default().insert(id);
+        }
+        added
+            .into_iter()
+            .map(|user| PresenceUpdate {
+                user,
+                state: state.shown(user),
+            })
+            .collect()
     }
 
     /// Sends a frame that is not about presence (directory changes, settings) to every joined
@@ -320,6 +398,7 @@ impl Hub {
                 closed: closed.clone(),
                 joined: false,
                 direct: None,
+                watching: None,
             },
         );
         Some(Opened { id, closed })
@@ -344,6 +423,7 @@ impl Hub {
         }
         // Subscribed after that publish: the snapshot below already holds it.
         let events = self.events.subscribe();
+        let presence = self.presence_events.subscribe();
         let operator_events = role
             .handles_calls()
             .then(|| self.operator_events.subscribe());
@@ -399,6 +479,7 @@ impl Hub {
         };
         Some(Joined {
             events,
+            presence,
             operator_events,
             direct,
             snapshot,
@@ -418,6 +499,7 @@ impl Hub {
         let Some(conn) = state.connections.remove(&id) else {
             return;
         };
+        state.unwatch(id, conn.watching.into_iter().flatten());
         if let Some(open) = state.open.get_mut(&conn.user) {
             *open -= 1;
             if *open == 0 {
@@ -553,14 +635,8 @@ impl Hub {
             ..
         } = &mut *state;
         for id in online.get(&user).into_iter().flatten() {
-            let Some(conn) = connections.get_mut(id) else {
-                continue;
-            };
-            if let Some(direct) = &conn.direct
-                && direct.try_send(frame.clone()).is_err()
-            {
-                tracing::warn!(user, conn = id, "connection too far behind; closing it");
-                conn.direct = None;
+            if let Some(conn) = connections.get_mut(id) {
+                Self::send_direct(*id, conn, frame);
             }
         }
     }
@@ -619,9 +695,9 @@ impl Hub {
         }
     }
 
-    /// Every frame sent to all consoles from now on (presence changes among them).
-    pub fn watch(&self) -> broadcast::Receiver<Utf8Bytes> {
-        self.events.subscribe()
+    /// Every presence change from now on, as the `presence` frames sent to consoles.
+    pub fn presence_changes(&self) -> broadcast::Receiver<Utf8Bytes> {
+        self.presence_events.subscribe()
     }
 
     /// Whether `user` has a connection open (a console, or a demo bot).
@@ -734,6 +810,7 @@ mod tests {
         let hub = Hub {
             state: Mutex::new(HubState::default()),
             events: broadcast::channel(16).0,
+            presence_events: broadcast::channel(16).0,
             operator_events: broadcast::channel(16).0,
             snapshot: Mutex::default(),
         };
@@ -804,7 +881,7 @@ mod tests {
     #[tokio::test]
     async fn user_is_online_while_any_connection_is_open() {
         let hub = hub_with_users(&[1, 2]);
-        let mut watcher = hub.open_and_join(2, "s2").1.events;
+        let mut watcher = hub.open_and_join(2, "s2").1.presence;
         assert!(
             watcher.try_recv().is_err(),
             "its own arrival is in its snapshot, not sent again"

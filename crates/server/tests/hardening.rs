@@ -91,6 +91,7 @@ async fn every_kind_of_frame_has_an_allowance_then_the_console_is_closed() {
         ClientFrame::SearchUsers { query: "a".into() },
         ClientFrame::Typing { to: 1 },
         ClientFrame::Ping,
+        ClientFrame::Watch { users: vec![1] },
     ];
     for frame in floods {
         // A user of its own for each kind: allowances are per user and kind.

@@ -232,3 +232,115 @@ async fn demo_bots_bring_colleagues_to_life_but_never_the_named_accounts() {
     );
     assert!(entries.iter().any(|e| e.user == Some(update.user)));
 }
+
+/// The next `presence` frame, skipping others (pongs, chat, ...).
+async fn next_presence(client: &mut common::Client) -> PresenceUpdate {
+    client
+        .recv_until(|frame| match frame {
+            ServerFrame::Presence(update) => Some(update),
+            _ => None,
+        })
+        .await
+}
+
+#[tokio::test]
+async fn a_console_that_watches_gets_the_presence_of_the_users_it_shows_only() {
+    let server = TestServer::start().await;
+    let (mut operator, frames) = server.connect("operator").await;
+    let (bob_id, carol_id) = (
+        user_id(&frames, "Bob Baker"),
+        user_id(&frames, "Carol Carter"),
+    );
+    let (mut alice, _) = server.connect("alice").await;
+    let (mut bob, _) = server.connect("bob").await;
+    let (mut carol, _) = server.connect("carol").await;
+    let set = |state| ClientFrame::SetPresence { state };
+
+    alice
+        .send(&ClientFrame::Watch {
+            users: vec![bob_id],
+        })
+        .await;
+    let watched = alice
+        .recv_until(|frame| match frame {
+            ServerFrame::Watched { presence } => Some(presence),
+            _ => None,
+        })
+        .await;
+    let bob_now = PresenceUpdate {
+        user: bob_id,
+        state: PresenceState::Available,
+    };
+    assert_eq!(watched, [bob_now]);
+
+    carol.send(&set(PresenceState::Busy)).await;
+    let carol_busy = PresenceUpdate {
+        user: carol_id,
+        state: PresenceState::Busy,
+    };
+    let bob_away = PresenceUpdate {
+        user: bob_id,
+        state: PresenceState::Away,
+    };
+    // Carol's change is out (her own console has it) before Bob's.
+    while next_presence(&mut carol).await != carol_busy {}
+    bob.send(&set(PresenceState::Away)).await;
+    // Carol changed first: had it been sent to Alice, it would come before Bob's.
+    assert_eq!(next_presence(&mut alice).await, bob_away);
+    // Operators follow everyone (past the arrivals of the three, queued before).
+    let mut seen_by_operator = Vec::new();
+    while seen_by_operator.len() < 2 {
+        let update = next_presence(&mut operator).await;
+        if update.state != PresenceState::Available {
+            seen_by_operator.push(update);
+        }
+    }
+    assert_eq!(seen_by_operator, [carol_busy, bob_away]);
+
+    // Scrolled on: Carol shown, Bob no more. Carol's state comes with the answer.
+    alice
+        .send(&ClientFrame::Watch {
+            users: vec![carol_id],
+        })
+        .await;
+    let watched = alice
+        .recv_until(|frame| match frame {
+            ServerFrame::Watched { presence } => Some(presence),
+            _ => None,
+        })
+        .await;
+    assert_eq!(watched, [carol_busy]);
+    bob.send(&set(PresenceState::Dnd)).await;
+    let bob_dnd = PresenceUpdate {
+        user: bob_id,
+        state: PresenceState::Dnd,
+    };
+    while next_presence(&mut bob).await != bob_dnd {}
+    carol.send(&set(PresenceState::Available)).await;
+    assert_eq!(
+        next_presence(&mut alice).await,
+        PresenceUpdate {
+            user: carol_id,
+            state: PresenceState::Available
+        }
+    );
+}
+
+#[tokio::test]
+async fn watch_is_refused_to_operators_and_past_its_bound() {
+    let server = TestServer::start().await;
+    let (mut operator, _) = server.connect("operator").await;
+    let (mut alice, _) = server.connect("alice").await;
+    let refused = |frame| match frame {
+        ServerFrame::Error { code, .. } => Some(code),
+        _ => None,
+    };
+    operator.send(&ClientFrame::Watch { users: vec![1] }).await;
+    assert_eq!(
+        operator.recv_until(refused).await,
+        ErrorCode::InvalidRequest
+    );
+    let too_many = (1..=switchboard_protocol::MAX_WATCHED as i64 + 1).collect();
+    alice.send(&ClientFrame::Watch { users: too_many }).await;
+    assert_eq!(alice.recv_until(refused).await, ErrorCode::InvalidRequest);
+}

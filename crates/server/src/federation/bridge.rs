@@ -84,7 +84,7 @@ pub async fn serve(state: &AppState, domain: &str, mut stream: Stream) -> Result
     // Attached before the catch-up reads the database: a message committed meanwhile is
     // either read by it or announced on `frames`, never missed.
     state.hub.attach_link(link);
-    let mut watch = state.hub.watch();
+    let mut watch = state.hub.presence_changes();
     let mut bridge = Bridge::load(state, domain).await?;
     bridge.refresh(&mut stream, true).await?;
     bridge.catch_up(&mut stream).await?;

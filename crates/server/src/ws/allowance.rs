@@ -22,10 +22,11 @@ pub enum FrameKind {
     Call,
     Note,
     Ping,
+    Watch,
 }
 
 impl FrameKind {
-    const ALL: [FrameKind; 9] = [
+    const ALL: [FrameKind; 10] = [
         FrameKind::Connect,
         FrameKind::Presence,
         FrameKind::Read,
@@ -35,6 +36,7 @@ impl FrameKind {
         FrameKind::Call,
         FrameKind::Note,
         FrameKind::Ping,
+        FrameKind::Watch,
     ];
 
     /// The kind of a frame; `None` for `hello` (one per connection, counted as `Connect`)
@@ -53,6 +55,7 @@ impl FrameKind {
             | ClientFrame::ClearCall { .. } => FrameKind::Call,
             ClientFrame::SetNote { .. } => FrameKind::Note,
             ClientFrame::Ping => FrameKind::Ping,
+            ClientFrame::Watch { .. } => FrameKind::Watch,
         })
     }
 
@@ -70,6 +73,8 @@ impl FrameKind {
             FrameKind::Typing | FrameKind::Call => (5.0, 30.0),
             FrameKind::Note => (2.0, 20.0),
             FrameKind::Ping => (5.0, 40.0),
+            // A console sends its set as the directory scrolls, at most every half second.
+            FrameKind::Watch => (4.0, 20.0),
         }
     }
 
@@ -85,6 +90,7 @@ impl FrameKind {
             FrameKind::Call => "call actions",
             FrameKind::Note => "note changes",
             FrameKind::Ping => "pings",
+            FrameKind::Watch => "watch sets",
         }
     }
 }

@@ -28,7 +28,8 @@ use axum::{
 };
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use switchboard_protocol::{
-    CallAction, ClientFrame, EntryId, ErrorCode, PROTOCOL_VERSION, PresenceState, ServerFrame,
+    CallAction, ClientFrame, EntryId, ErrorCode, MAX_WATCHED, PROTOCOL_VERSION, PresenceState,
+    ServerFrame, UserId,
 };
 use tokio::{
     sync::{Semaphore, broadcast, mpsc},
@@ -116,6 +117,9 @@ enum Stop {
 /// The connection after `hello`.
 struct Joined {
     events: broadcast::Receiver<Utf8Bytes>,
+    /// Everyone's presence changes; `None` once the console watches some users only (their
+    /// changes then come through `direct`).
+    presence: Option<broadcast::Receiver<Utf8Bytes>>,
     operator_events: Option<broadcast::Receiver<Utf8Bytes>>,
     direct: mpsc::Receiver<Utf8Bytes>,
 }
@@ -323,14 +327,16 @@ async fn next_outbound(joined: &mut Option<Joined>) -> Outbound {
         Some(joined) => tokio::select! {
             frame = joined.events.recv() => Outbound::Everyone(frame),
             frame = joined.direct.recv() => Outbound::Direct(frame),
-            Some(frame) = next_for_operators(&mut joined.operator_events) => Outbound::Everyone(frame),
+            Some(frame) = next_of(&mut joined.presence) => Outbound::Everyone(frame),
+            Some(frame) = next_of(&mut joined.operator_events) => Outbound::Everyone(frame),
         },
         None => std::future::pending().await,
     }
 }
 
-/// The next frame for operators, if this connection is an operator's; never otherwise.
-async fn next_for_operators(
+/// The next frame of a fan-out this connection follows (operators' frames, everyone's
+/// presence); never when it does not.
+async fn next_of(
     events: &mut Option<broadcast::Receiver<Utf8Bytes>>,
 ) -> Option<Result<Utf8Bytes, broadcast::error::RecvError>> {
     match events {
@@ -431,6 +437,7 @@ impl Connection {
             ClientFrame::Typing { to } => self.typing(to).await,
             ClientFrame::SetNote { entry, text } => self.set_note(entry, text).await,
             ClientFrame::Ping => self.send_frame(&ServerFrame::Pong).await,
+            ClientFrame::Watch { users } => self.watch(users).await,
         }
     }
 
@@ -451,6 +458,7 @@ impl Connection {
         };
         self.joined = Some(Joined {
             events: joined.events,
+            presence: Some(joined.presence),
             operator_events: joined.operator_events,
             direct: joined.direct,
         });
@@ -498,6 +506,27 @@ impl Connection {
                 ))
             }
         }
+    }
+
+    /// `watch`: from now on this console follows the presence of `users` only; it gets the
+    /// presence of those it did not follow yet. Operators follow everyone's (their directory,
+    /// queue and transfer assistant show anyone): they are refused.
+    async fn watch(&mut self, users: Vec<UserId>) -> Result<(), Stop> {
+        let Some(joined) = &mut self.joined else {
+            return self.refuse(ErrorCode::OutOfOrder, "send hello first").await;
+        };
+        if self.session.role.handles_calls() {
+            let message = "operators follow everyone's presence; watch is for other consoles";
+            return self.refuse(ErrorCode::InvalidRequest, message).await;
+        }
+        if users.len() > MAX_WATCHED {
+            let message = format!("watch at most {MAX_WATCHED} users at once");
+            return self.refuse(ErrorCode::InvalidRequest, message).await;
+        }
+        // Its changes come through `direct` from here on, after the answer below.
+        joined.presence = None;
+        let presence = self.state.hub.watch(self.id, &users);
+        self.send_frame(&ServerFrame::Watched { presence }).await
     }
 
     /// Calls and operator notes, for an operator's console after joining: a change from now

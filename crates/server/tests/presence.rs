@@ -243,6 +243,17 @@ async fn next_presence(client: &mut common::Client) -> PresenceUpdate {
         .await
 }
 
+/// Sends `watch` with `users`; the presence its answer brings.
+async fn watch(client: &mut common::Client, users: Vec<i64>) -> Vec<PresenceUpdate> {
+    client.send(&ClientFrame::Watch { users }).await;
+    client
+        .recv_until(|frame| match frame {
+            ServerFrame::Watched { presence } => Some(presence),
+            _ => None,
+        })
+        .await
+}
+
 #[tokio::test]
 async fn a_console_that_watches_gets_the_presence_of_the_users_it_shows_only() {
     let server = TestServer::start().await;
@@ -256,17 +267,7 @@ async fn a_console_that_watches_gets_the_presence_of_the_users_it_shows_only() {
     let (mut carol, _) = server.connect("carol").await;
     let set = |state| ClientFrame::SetPresence { state };
 
-    alice
-        .send(&ClientFrame::Watch {
-            users: vec![bob_id],
-        })
-        .await;
-    let watched = alice
-        .recv_until(|frame| match frame {
-            ServerFrame::Watched { presence } => Some(presence),
-            _ => None,
-        })
-        .await;
+    let watched = watch(&mut alice, vec![bob_id]).await;
     let bob_now = PresenceUpdate {
         user: bob_id,
         state: PresenceState::Available,
@@ -298,17 +299,7 @@ async fn a_console_that_watches_gets_the_presence_of_the_users_it_shows_only() {
     assert_eq!(seen_by_operator, [carol_busy, bob_away]);
 
     // Scrolled on: Carol shown, Bob no more. Carol's state comes with the answer.
-    alice
-        .send(&ClientFrame::Watch {
-            users: vec![carol_id],
-        })
-        .await;
-    let watched = alice
-        .recv_until(|frame| match frame {
-            ServerFrame::Watched { presence } => Some(presence),
-            _ => None,
-        })
-        .await;
+    let watched = watch(&mut alice, vec![carol_id]).await;
     assert_eq!(watched, [carol_busy]);
     bob.send(&set(PresenceState::Dnd)).await;
     let bob_dnd = PresenceUpdate {

@@ -100,19 +100,25 @@ impl Store {
         }
     }
 
-    /// Resends outbox entry `client_msg_id` after `delay_ms`, if it is still pending then:
-    /// neither acknowledged (a reconnection resends the whole outbox) nor discarded meanwhile.
+    /// Resends outbox entry `client_msg_id` after `delay_ms`, if it is still pending then
+    /// (neither acknowledged, as a reconnection resends the whole outbox, nor discarded),
+    /// followed by the later pending messages to the same person in the order written: the
+    /// server holds a conversation's later messages back until a refused one comes back.
     fn resend_later(&self, client_msg_id: String, delay_ms: u32) {
         let store = *self;
         set_timeout(
             move || {
                 let pending = store.chat().outbox.try_with_untracked(|outbox| {
-                    outbox
+                    let mut pending = outbox
                         .pending()
-                        .find(|entry| entry.client_msg_id == client_msg_id)
-                        .cloned()
+                        .skip_while(|entry| entry.client_msg_id != client_msg_id);
+                    let Some(first) = pending.next() else {
+                        return Vec::new();
+                    };
+                    let later = pending.filter(|entry| entry.to == first.to);
+                    std::iter::once(first).chain(later).cloned().collect()
                 });
-                if let Some(entry) = pending.flatten() {
+                for entry in pending.unwrap_or_default() {
                     store.send(send_frame(entry));
                 }
             },

@@ -193,6 +193,11 @@ impl Store {
 
     pub(super) fn refused(&self, code: ErrorCode, message: String) {
         error!("server refused a frame ({code:?}): {message}");
+        if code == ErrorCode::RateLimited {
+            // Perhaps the last `watch` (its allowance is shared by the user's tabs): sent
+            // again at the next tick.
+            self.watch_sent.set_value(None);
+        }
         if matches!(
             code,
             ErrorCode::NotFound

@@ -13,10 +13,12 @@ use std::{
 
 use anyhow::bail;
 use futures_util::{SinkExt, StreamExt};
-use switchboard_protocol::{ClientFrame, PROTOCOL_VERSION, PresenceState, ServerFrame, UserId};
+use switchboard_protocol::{
+    ChatRefusal, ClientFrame, PROTOCOL_VERSION, PresenceState, ServerFrame, UserId,
+};
 use tokio::{
     net::TcpStream,
-    sync::{Notify, Semaphore, watch},
+    sync::{Notify, Semaphore, mpsc, watch},
     task::JoinHandle,
     time::{Instant, MissedTickBehavior},
 };
@@ -42,6 +44,8 @@ pub struct Peer {
 
 /// The frame that ends the hello exchange on both targets.
 const CONVERSATIONS: &str = "{\"type\":\"conversations_snapshot\"";
+/// A message refused as busy is sent again after this long: the console's first pause.
+const RESEND_AFTER: Duration = Duration::from_millis(750);
 /// How every `error` frame starts.
 pub const ERROR: &str = "{\"type\":\"error\",";
 /// How every `presence` frame starts: readers that only count frames skip decoding them.
@@ -368,6 +372,8 @@ pub struct ChatRun {
     pub deliver: Latency,
     pub nacks: u64,
     pub first_nack: Option<String>,
+    /// Messages refused as busy, resent (as a console does, in order) and then acknowledged.
+    pub acked_after_resend: u64,
     /// After the drain: messages sent but never acknowledged, or never delivered.
     pub unacked: u64,
     pub undelivered: u64,
@@ -383,6 +389,7 @@ struct ChatCounts {
     delivered_in_window: AtomicU64,
     nacks: AtomicU64,
     first_nack: Mutex<Option<String>>,
+    acked_after_resend: AtomicU64,
 }
 
 /// A UUID-shaped client message id that carries its sender connection, a counter and the
@@ -416,7 +423,9 @@ impl Window {
     }
 }
 
-/// Sends to `partner` at a fixed period from `first` until `until`, whatever the answers.
+/// Sends to `partner` at a fixed period from `first` until `until`, whatever the answers;
+/// before each new message, resends in order those refused as busy (`refused`), as the
+/// console does (the server holds a conversation back until its refused message returns).
 async fn send_chat(
     mut sink: futures_util::stream::SplitSink<Socket, Message>,
     conn: usize,
@@ -424,15 +433,35 @@ async fn send_chat(
     (first, period, until): (Instant, Duration, Instant),
     epoch: Instant,
     counts: Arc<ChatCounts>,
+    mut refused: mpsc::UnboundedReceiver<String>,
 ) -> futures_util::stream::SplitSink<Socket, Message> {
     let mut ticks = tokio::time::interval_at(first, period);
     // Open loop: a late tick is sent at once, so the offered rate holds even when answers lag.
     ticks.set_missed_tick_behavior(MissedTickBehavior::Burst);
     let mut count = 0u64;
+    // Refused messages and when to send them again.
+    let mut waiting: Vec<(Instant, String)> = Vec::new();
     loop {
         let tick = ticks.tick().await;
         if tick >= until {
             break;
+        }
+        while let Ok(id) = refused.try_recv() {
+            waiting.push((Instant::now() + RESEND_AFTER, id));
+        }
+        let due = waiting.iter().take_while(|(at, _)| *at <= tick).count();
+        let mut again: Vec<String> = waiting.drain(..due).map(|(_, id)| id).collect();
+        // In the order written: ids sort by their counter.
+        again.sort_unstable();
+        for client_msg_id in again {
+            let frame = ClientFrame::ChatSend {
+                client_msg_id,
+                to: partner,
+                body: "bench message, resent".into(),
+            };
+            if sink.send(Message::text(frame.encode())).await.is_err() {
+                return sink;
+            }
         }
         count += 1;
         let frame = ClientFrame::ChatSend {
@@ -449,15 +478,18 @@ async fn send_chat(
 }
 
 /// Reads a chat connection until told to stop; returns the ack and delivery latencies (µs)
-/// of the messages sent within the window.
+/// of the messages sent within the window and acknowledged at once (those resent after a
+/// busy refusal are counted apart); tells the sender what was refused as busy.
 async fn read_chat(
     mut stream: futures_util::stream::SplitStream<Socket>,
     me: UserId,
     (epoch, window): (Instant, Window),
     counts: Arc<ChatCounts>,
     mut stop: watch::Receiver<bool>,
+    refused: mpsc::UnboundedSender<String>,
 ) -> (Vec<u64>, Vec<u64>) {
     let (mut acks, mut deliveries) = (Vec::new(), Vec::new());
+    let mut resent = std::collections::HashSet::new();
     loop {
         let text = tokio::select! {
             _ = stop.changed() => break,
@@ -472,6 +504,14 @@ async fn read_chat(
             let Ok(ServerFrame::ChatAck { client_msg_id, .. }) = ServerFrame::decode(&text) else {
                 continue;
             };
+            if resent.remove(&client_msg_id) {
+                counts.acked_after_resend.fetch_add(1, Ordering::AcqRel);
+                counts.acked.fetch_add(1, Ordering::AcqRel);
+                if window.holds(now) {
+                    counts.acked_in_window.fetch_add(1, Ordering::AcqRel);
+                }
+                continue;
+            }
             (
                 client_msg_id,
                 &mut acks,
@@ -490,6 +530,16 @@ async fn read_chat(
         } else {
             if text.starts_with(NACK) {
                 counts.nacks.fetch_add(1, Ordering::AcqRel);
+                if let Ok(ServerFrame::ChatNack {
+                    client_msg_id,
+                    reason: ChatRefusal::Busy,
+                    ..
+                }) = ServerFrame::decode(&text)
+                {
+                    resent.insert(client_msg_id.clone());
+                    let _ = refused.send(client_msg_id);
+                    continue;
+                }
                 let mut first = counts.first_nack.lock().unwrap_or_else(|p| p.into_inner());
                 first.get_or_insert_with(|| text.to_string());
             }
@@ -549,6 +599,7 @@ pub async fn chat(
         // Spread the connections' sends evenly over one period.
         let first = start + period.mul_f64(n as f64 / connections as f64);
         let timing = (first, period, until);
+        let (refused_tx, refused_rx) = mpsc::unbounded_channel();
         senders.push(tokio::spawn(send_chat(
             sink,
             n,
@@ -556,6 +607,7 @@ pub async fn chat(
             timing,
             epoch,
             counts.clone(),
+            refused_rx,
         )));
         readers.push(tokio::spawn(read_chat(
             stream,
@@ -563,6 +615,7 @@ pub async fn chat(
             (epoch, window),
             counts.clone(),
             stop.clone(),
+            refused_tx,
         )));
     }
     // Senders stop at `until`; one stuck on a full socket is given up after the drain.
@@ -608,6 +661,7 @@ pub async fn chat(
         deliver: Latency::of_micros(&mut deliveries),
         nacks: counts.nacks.load(Ordering::Acquire),
         first_nack,
+        acked_after_resend: counts.acked_after_resend.load(Ordering::Acquire),
         unacked: sent.saturating_sub(acked),
         undelivered: sent.saturating_sub(delivered),
     })

@@ -331,9 +331,10 @@ impl Hub {
     }
 
     /// The connection `id` (not an operator's) follows the presence of `users` only, from now
-    /// on (users unknown here are left out); returns the presence of those it did not follow
-    /// yet. Its changes come through its `direct` queue, in the order they happen.
-    pub fn watch(&self, id: ConnId, users: &[UserId]) -> Vec<PresenceUpdate> {
+    /// on (users unknown here are left out). Its `direct` queue gets `watched` with the
+    /// presence of those it did not follow yet, then their changes, in the order they happen
+    /// (queued under the hub's lock, so an older change never follows the answer).
+    pub fn watch(&self, id: ConnId, users: &[UserId]) {
         let mut state = self.lock();
         let wanted: HashSet<UserId> = users
             .iter()
@@ -341,7 +342,7 @@ impl Hub {
             .filter(|user| state.chosen.contains_key(user))
             .collect();
         let Some(conn) = state.connections.get_mut(&id).filter(|conn| conn.joined) else {
-            return Vec::new();
+            return;
         };
         let before = conn.watching.replace(wanted.clone()).unwrap_or_default();
         let gone: Vec<UserId> = before.difference(&wanted).copied().collect();
@@ -350,13 +351,17 @@ impl Hub {
         for &user in &added {
             state.watchers.entry(user).or_default().insert(id);
         }
-        added
+        let presence = added
             .into_iter()
             .map(|user| PresenceUpdate {
                 user,
                 state: state.shown(user),
             })
-            .collect()
+            .collect();
+        let answer = ServerFrame::Watched { presence }.encode().into();
+        if let Some(conn) = state.connections.get_mut(&id) {
+            Self::send_direct(id, conn, &answer);
+        }
     }
 
     /// Sends a frame that is not about presence (directory changes, settings) to every joined

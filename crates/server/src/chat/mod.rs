@@ -180,7 +180,7 @@ impl Chat {
             client_msg_id,
             body,
         };
-        let stored = self.writer.submit(outgoing).map_err(not_stored)?;
+        let stored = self.writer.submit(outgoing).await.map_err(not_stored)?;
         Ok(async move { stored.await.map_err(not_stored) })
     }
 

@@ -14,7 +14,8 @@ use tokio_util::sync::CancellationToken;
 use super::markers::{self, MAX_DELIVERIES};
 use crate::{clock::now_ms, presence::Hub, state::health::Health, storage};
 
-/// Messages waiting for the writer; past it a message is refused as [`NotStored::Busy`].
+/// Messages waiting for the writer; past it senders wait for room (refusals of late messages
+/// keep it short).
 const QUEUE: usize = 16_384;
 /// Longest a message waits in the queue while the writer is behind (it takes full batches).
 /// The writer refuses, as [`NotStored::Busy`], one that waited longer: past what the database
@@ -56,7 +57,8 @@ pub struct Stored {
 /// `client_msg_id` is safe.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NotStored {
-    /// More messages came than the database commits (see [`MAX_WAIT`]).
+    /// More messages came than the database commits (see [`MAX_WAIT`]), or an earlier
+    /// message of the conversation was (see [`HeldBack`]).
     #[error("the message writer is behind")]
     Busy,
     #[error("{0}")]
@@ -98,10 +100,11 @@ impl Writer {
         Writer { jobs }
     }
 
-    /// Queues a message to store durably, now (messages of one sender are stored in the
-    /// order they were queued); the future resolves once it is committed (or refused: then
-    /// nothing is stored and the sender may resend it with the same `client_msg_id`).
-    pub fn submit(
+    /// Queues a message to store durably (messages of one sender are stored in the order
+    /// they were queued), waiting for room in the queue; the future it returns resolves once
+    /// the message is committed (or refused: then nothing is stored and the sender may resend
+    /// it with the same `client_msg_id`).
+    pub async fn submit(
         &self,
         message: Outgoing,
     ) -> Result<impl Future<Output = Result<Stored, NotStored>> + Send + 'static, NotStored> {
@@ -112,16 +115,13 @@ impl Writer {
             queued: Instant::now(),
             reply,
         };
-        self.jobs.try_send(job).map_err(|err| match err {
-            mpsc::error::TrySendError::Full(_) => NotStored::Busy,
-            mpsc::error::TrySendError::Closed(_) => stopped(),
-        })?;
+        self.jobs.send(job).await.map_err(|_| stopped())?;
         Ok(async move { answer.await.map_err(|_| stopped())? })
     }
 
     /// [`Writer::submit`], then waits for the commit.
     pub async fn store(&self, message: Outgoing) -> Result<Stored, NotStored> {
-        self.submit(message)?.await
+        self.submit(message).await?.await
     }
 }
 
@@ -142,6 +142,14 @@ fn own_thread(stop: CancellationToken) -> tokio::runtime::Handle {
     handle
 }
 
+/// Per (sender, recipient), the first message refused as busy and not stored since, and when
+/// it was refused. The sender's later messages to that recipient are refused too until it
+/// comes back (consoles resend in the order written), so that a resend never lands after
+/// messages written after it; forgotten after [`HOLD_BACK`] (the sender discarded it).
+type HeldBack = HashMap<(UserId, UserId), (String, Instant)>;
+/// How long a conversation waits for its first refused message to come back.
+const HOLD_BACK: Duration = Duration::from_secs(30);
+
 /// Conversations the writer has seen: the pair of users (smaller id first) -> (conversation,
 /// last seq). On SQLite this writer is the only one that moves `last_seq`, so after the first
 /// look-up it never asks the database again. On PostgreSQL the writers of other nodes move it
@@ -149,7 +157,8 @@ fn own_thread(stop: CancellationToken) -> tokio::runtime::Handle {
 type Seqs = HashMap<(UserId, UserId), (ConversationId, i64)>;
 
 /// The writer: takes what is queued (up to [`MAX_BATCH`]); when that is a full batch, refuses
-/// what waited longer than `max_wait`; commits the rest in one transaction.
+/// what waited longer than `max_wait`, and what comes after a refused message of the same
+/// conversation (see [`HeldBack`]); commits the rest in one transaction.
 async fn run(
     db: AnyPool,
     hub: Arc<Hub>,
@@ -159,6 +168,7 @@ async fn run(
     let mut queue = queue.lock().await;
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut seqs = Seqs::new();
+    let mut held = HeldBack::new();
     loop {
         let taken = queue.recv_many(&mut batch, MAX_BATCH).await;
         if taken == 0 {
@@ -166,11 +176,32 @@ async fn run(
         }
         // A full batch means more are waiting: the writer is behind. (A batch that waited for
         // one slow commit, with no queue behind it, is stored however late.)
-        if taken == MAX_BATCH {
-            let now = Instant::now();
-            for stale in batch.extract_if(.., |job| now.duration_since(job.queued) > max_wait) {
-                let _ = stale.reply.send(Err(NotStored::Busy));
+        let behind = taken == MAX_BATCH;
+        let now = Instant::now();
+        held.retain(|_, &mut (_, since)| now.duration_since(since) < HOLD_BACK);
+        let refused = batch.extract_if(.., |job| {
+            let Outgoing {
+                from,
+                to,
+                client_msg_id,
+                ..
+            } = &job.message;
+            match held.get(&(*from, *to)) {
+                // The first refused, back: stored, and the conversation flows again.
+                Some((first, _)) if first == client_msg_id => {
+                    held.remove(&(*from, *to));
+                    false
+                }
+                Some(_) => true,
+                None if behind && now.duration_since(job.queued) > max_wait => {
+                    held.insert((*from, *to), (client_msg_id.clone(), now));
+                    true
+                }
+                None => false,
             }
+        });
+        for job in refused {
+            let _ = job.reply.send(Err(NotStored::Busy));
         }
         if batch.is_empty() {
             continue;
@@ -525,38 +556,58 @@ mod tests {
         assert_eq!(stored.message.seq, 1);
     }
 
+    /// Stores `message` and answers its seq, or the refusal.
+    async fn seq_of(writer: &Writer, message: Outgoing) -> Result<i64, NotStored> {
+        writer.store(message).await.map(|stored| stored.message.seq)
+    }
+
     #[tokio::test]
-    async fn behind_a_full_batch_a_message_that_waited_too_long_is_refused_as_busy() {
+    async fn behind_a_full_batch_a_late_message_is_refused_and_its_conversation_held_back() {
         let dir = tempfile::tempdir().unwrap();
         let (db, hub) = ann_and_ben(&dir).await;
         let (jobs, queue) = mpsc::channel(QUEUE);
         let writer = Writer { jobs };
         let max_wait = Duration::from_millis(300);
-        // The writer is behind: a full batch waits, and "late" has waited too long.
-        let late = writer.submit(outgoing(1, 2, "late")).unwrap();
+        let (ann, ben) = (1, 2);
+        // The writer is behind: a full batch waits, and Ann's "late" has waited too long.
+        let late = writer.submit(outgoing(ann, ben, "late")).await.unwrap();
         tokio::time::sleep(2 * max_wait).await;
-        let fresh: Vec<_> = (1..MAX_BATCH)
-            .map(|n| {
-                writer
-                    .submit(outgoing(1, 2, &format!("fresh {n}")))
-                    .unwrap()
-            })
-            .collect();
+        let mut fresh = Vec::new();
+        for n in 1..MAX_BATCH {
+            let message = outgoing(ben, ann, &format!("fresh {n}"));
+            fresh.push(writer.submit(message).await.unwrap());
+        }
         tokio::spawn(run(db.clone(), hub, Arc::new(Mutex::new(queue)), max_wait));
         assert_eq!(late.await.unwrap_err(), NotStored::Busy);
         for (n, stored) in fresh.into_iter().enumerate() {
+            let seq = stored.await.unwrap().message.seq;
             assert_eq!(
-                stored.await.unwrap().message.seq,
+                seq,
                 n as i64 + 1,
-                "no seq taken"
+                "Ben's messages flow; no seq for the refused"
             );
         }
-        let late_stored: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM messages WHERE client_msg_id = 'late'")
-                .fetch_one(&db)
+
+        // Ann's next message would land before "late": refused until "late" comes back.
+        let after = || outgoing(ann, ben, "after");
+        assert_eq!(seq_of(&writer, after()).await, Err(NotStored::Busy));
+        let last = MAX_BATCH as i64 - 1;
+        assert_eq!(
+            seq_of(&writer, outgoing(ann, ben, "late")).await,
+            Ok(last + 1)
+        );
+        assert_eq!(seq_of(&writer, after()).await, Ok(last + 2));
+        let stored: Vec<String> =
+            sqlx::query_scalar("SELECT client_msg_id FROM messages WHERE sender = $1 ORDER BY seq")
+                .bind(ann)
+                .fetch_all(&db)
                 .await
                 .unwrap();
-        assert_eq!(late_stored, 0);
+        assert_eq!(
+            stored,
+            ["late", "after"],
+            "in the order Ann wrote them, once each"
+        );
     }
 
     #[tokio::test]
@@ -567,7 +618,7 @@ mod tests {
         let writer = Writer { jobs };
         let max_wait = Duration::from_millis(50);
         // As if one commit took long (a slow disk): not an overload.
-        let late = writer.submit(outgoing(1, 2, "late")).unwrap();
+        let late = writer.submit(outgoing(1, 2, "late")).await.unwrap();
         tokio::time::sleep(4 * max_wait).await;
         tokio::spawn(run(db.clone(), hub, Arc::new(Mutex::new(queue)), max_wait));
         assert_eq!(late.await.unwrap().message.seq, 1);

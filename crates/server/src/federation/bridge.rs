@@ -38,6 +38,10 @@ const TICK: Duration = Duration::from_millis(500);
 const REFRESH_EVERY: Duration = Duration::from_secs(1);
 /// Most messages read from the database per catch-up query.
 const CATCH_UP_PAGE: i64 = 500;
+/// A message from an XMPP user that the server refuses as busy is tried again this many
+/// times, this far apart, before the sender is told to wait.
+const BUSY_TRIES: u32 = 20;
+const BUSY_PAUSE: Duration = Duration::from_millis(250);
 
 /// A chat message from an XMPP user, as stored: `id` is its stanza id (for the receipt and
 /// markers), `client_msg_id` the id it is stored under.
@@ -462,12 +466,24 @@ impl<'a> Bridge<'a> {
             );
             return send(stream, reply).await;
         };
-        match self
-            .state
-            .chat
-            .send(contact, client_msg_id, user, body)
-            .await
-        {
+        // XMPP clients seldom resend a refused message: a busy server is waited for here (the
+        // link's stanzas wait in order behind it), a few seconds at most.
+        let mut busy = 0;
+        let sent = loop {
+            let sent = self
+                .state
+                .chat
+                .send(contact, client_msg_id.clone(), user, body.clone())
+                .await;
+            match sent {
+                Err(refused) if refused.reason == ChatRefusal::Busy && busy < BUSY_TRIES => {
+                    busy += 1;
+                    tokio::time::sleep(BUSY_PAUSE).await;
+                }
+                sent => break sent,
+            }
+        };
+        match sent {
             Ok(stored) => {
                 if let Some(stanza_id) = id.as_deref().filter(|_| stored.new) {
                     sqlx::query(

@@ -508,9 +508,9 @@ impl Connection {
         }
     }
 
-    /// `watch`: from now on this console follows the presence of `users` only; it gets the
-    /// presence of those it did not follow yet. Operators follow everyone's (their directory,
-    /// queue and transfer assistant show anyone): they are refused.
+    /// `watch`: from now on this console follows the presence of `users` only; the hub answers
+    /// `watched` (through the connection's own queue). Operators follow everyone's (their
+    /// directory, queue and transfer assistant show anyone): they are refused.
     async fn watch(&mut self, users: Vec<UserId>) -> Result<(), Stop> {
         let Some(joined) = &mut self.joined else {
             return self.refuse(ErrorCode::OutOfOrder, "send hello first").await;
@@ -523,10 +523,10 @@ impl Connection {
             let message = format!("watch at most {MAX_WATCHED} users at once");
             return self.refuse(ErrorCode::InvalidRequest, message).await;
         }
-        // Its changes come through `direct` from here on, after the answer below.
+        // Its changes come through `direct` from here on, after the answer.
         joined.presence = None;
-        let presence = self.state.hub.watch(self.id, &users);
-        self.send_frame(&ServerFrame::Watched { presence }).await
+        self.state.hub.watch(self.id, &users);
+        Ok(())
     }
 
     /// Calls and operator notes, for an operator's console after joining: a change from now

@@ -430,7 +430,7 @@ async fn send_chat(
     mut sink: futures_util::stream::SplitSink<Socket, Message>,
     conn: usize,
     partner: UserId,
-    (first, period, until): (Instant, Duration, Instant),
+    (first, period, until, give_up): (Instant, Duration, Instant, Instant),
     epoch: Instant,
     counts: Arc<ChatCounts>,
     mut refused: mpsc::UnboundedReceiver<String>,
@@ -446,22 +446,8 @@ async fn send_chat(
         if tick >= until {
             break;
         }
-        while let Ok(id) = refused.try_recv() {
-            waiting.push((Instant::now() + RESEND_AFTER, id));
-        }
-        let due = waiting.iter().take_while(|(at, _)| *at <= tick).count();
-        let mut again: Vec<String> = waiting.drain(..due).map(|(_, id)| id).collect();
-        // In the order written: ids sort by their counter.
-        again.sort_unstable();
-        for client_msg_id in again {
-            let frame = ClientFrame::ChatSend {
-                client_msg_id,
-                to: partner,
-                body: "bench message, resent".into(),
-            };
-            if sink.send(Message::text(frame.encode())).await.is_err() {
-                return sink;
-            }
+        if !resend_due(&mut sink, &mut waiting, &mut refused, partner, tick).await {
+            return sink;
         }
         count += 1;
         let frame = ClientFrame::ChatSend {
@@ -474,7 +460,55 @@ async fn send_chat(
         }
         counts.sent.fetch_add(1, Ordering::AcqRel);
     }
+    // A console's outbox keeps what was refused: resent until nothing is left for a second.
+    let mut idle_since = Instant::now();
+    while Instant::now() < give_up && idle_since.elapsed() < Duration::from_secs(1) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        if !resend_due(
+            &mut sink,
+            &mut waiting,
+            &mut refused,
+            partner,
+            Instant::now(),
+        )
+        .await
+        {
+            break;
+        }
+        if !waiting.is_empty() {
+            idle_since = Instant::now();
+        }
+    }
     sink
+}
+
+/// Takes the newly refused ids into `waiting` (to send again after [`RESEND_AFTER`]), then
+/// sends those due at `now` again, in the order written; false when the socket is gone.
+async fn resend_due(
+    sink: &mut futures_util::stream::SplitSink<Socket, Message>,
+    waiting: &mut Vec<(Instant, String)>,
+    refused: &mut mpsc::UnboundedReceiver<String>,
+    partner: UserId,
+    now: Instant,
+) -> bool {
+    while let Ok(id) = refused.try_recv() {
+        waiting.push((Instant::now() + RESEND_AFTER, id));
+    }
+    let due = waiting.iter().take_while(|(at, _)| *at <= now).count();
+    let mut again: Vec<String> = waiting.drain(..due).map(|(_, id)| id).collect();
+    // In the order written: ids sort by their counter.
+    again.sort_unstable();
+    for client_msg_id in again {
+        let frame = ClientFrame::ChatSend {
+            client_msg_id,
+            to: partner,
+            body: "bench message, resent".into(),
+        };
+        if sink.send(Message::text(frame.encode())).await.is_err() {
+            return false;
+        }
+    }
+    true
 }
 
 /// Reads a chat connection until told to stop; returns the ack and delivery latencies (µs)
@@ -590,6 +624,9 @@ pub async fn chat(
         end: (until - epoch).as_nanos() as u64,
     };
     let counts = Arc::new(ChatCounts::default());
+    // Senders stop at `until` (then resend what was refused); one stuck on a full socket is
+    // given up after the drain.
+    let give_up = until + plan.drain;
     let (stop_tx, stop) = watch::channel(false);
     let mut senders = Vec::with_capacity(connections);
     let mut readers = Vec::with_capacity(connections);
@@ -598,7 +635,7 @@ pub async fn chat(
         let partner = peers[n ^ 1].id;
         // Spread the connections' sends evenly over one period.
         let first = start + period.mul_f64(n as f64 / connections as f64);
-        let timing = (first, period, until);
+        let timing = (first, period, until, give_up);
         let (refused_tx, refused_rx) = mpsc::unbounded_channel();
         senders.push(tokio::spawn(send_chat(
             sink,
@@ -618,8 +655,6 @@ pub async fn chat(
             refused_tx,
         )));
     }
-    // Senders stop at `until`; one stuck on a full socket is given up after the drain.
-    let give_up = until + plan.drain;
     let mut sinks = Vec::with_capacity(connections);
     for sender in senders {
         match tokio::time::timeout_at(give_up, sender).await {

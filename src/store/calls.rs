@@ -115,7 +115,7 @@ impl Store {
     /// A call action the operator must not believe was done: say so when it could not be sent.
     /// Until the connection is back with fresh snapshots the calls shown may be stale, so
     /// nothing is sent before then (docs/design.md, honest connection state).
-    pub(super) fn send_call_action(&self, frame: ClientFrame) {
+    fn send_call_action(&self, frame: ClientFrame) {
         let connected = self.connection.get_untracked() == ConnectionState::Connected;
         if !(connected && self.send(frame)) {
             self.notify("Not connected to the server: the call was not changed.".to_owned());
@@ -139,13 +139,13 @@ impl Store {
     }
 
     /// Moves the clock to the server's time, and keeps the offset for the ticks that follow.
-    pub(super) fn set_clock(&self, server_now_ms: i64) {
+    fn set_clock(&self, server_now_ms: i64) {
         self.clock_offset
             .set_value(server_now_ms - browser_now_ms());
         self.tick();
     }
 
-    pub(super) fn tick(&self) {
+    fn tick(&self) {
         self.now
             .set(browser_now_ms() + self.clock_offset.get_value());
         self.send_watch();

@@ -54,7 +54,7 @@ pub(super) struct Handshake {
 }
 
 impl Handshake {
-    pub(super) fn is_complete(self) -> bool {
+    fn is_complete(self) -> bool {
         self.welcome && self.directory && self.presence && self.calls && self.conversations
     }
 }

@@ -34,7 +34,7 @@ impl Row {
         }
     }
 
-    pub(super) fn sort_key(&self) -> (&str, EntryId) {
+    fn sort_key(&self) -> (&str, EntryId) {
         (&self.haystack[..self.name_len], self.entry.id)
     }
 }
@@ -77,12 +77,7 @@ impl Directory {
     /// Applies a `directory_changed` delta in place: `upserted` entries added or replaced,
     /// `removed` ones gone. The other rows keep their search text; the new ones go at the end
     /// and one stable sort merges them in (the rest is already in order).
-    pub(super) fn change(
-        &mut self,
-        upserted: Vec<DirectoryEntry>,
-        removed: &[EntryId],
-        generation: u64,
-    ) {
+    fn change(&mut self, upserted: Vec<DirectoryEntry>, removed: &[EntryId], generation: u64) {
         let replaced: std::collections::HashSet<EntryId> = upserted
             .iter()
             .map(|entry| entry.id)
@@ -225,7 +220,7 @@ impl Store {
         }
     }
 
-    pub(super) fn replace_directory(&self, entries: Vec<DirectoryEntry>) {
+    fn replace_directory(&self, entries: Vec<DirectoryEntry>) {
         let generation = self.directory.with_untracked(Directory::generation) + 1;
         self.directory.set(Directory::new(entries, generation));
         self.handshake_step(|handshake| handshake.directory = true);

@@ -75,7 +75,7 @@ impl Store {
         }
     }
 
-    pub(super) fn replace_presence(&self, presence: Vec<PresenceUpdate>) {
+    fn replace_presence(&self, presence: Vec<PresenceUpdate>) {
         let mut states: HashMap<UserId, PresenceState> = presence
             .into_iter()
             .map(|update| (update.user, update.state))
@@ -96,7 +96,7 @@ impl Store {
         set_if_changed(&self.presence_signal(update.user), update.state);
     }
 
-    pub(super) fn presence_signal(&self, user: UserId) -> ArcRwSignal<PresenceState> {
+    fn presence_signal(&self, user: UserId) -> ArcRwSignal<PresenceState> {
         self.presence
             .write_value()
             .entry(user)

@@ -15,7 +15,7 @@ use crate::{
     relay::RelayProcess,
     report::{Figure, Goal, Section},
     server::{self, ServerProcess},
-    stats::median,
+    stats::{median, ms},
     system::cpu_seconds,
 };
 
@@ -57,8 +57,7 @@ pub struct Step {
 impl Step {
     /// Whether the target kept up with the step (99 % acknowledged) within `p99_ms`.
     fn held(&self, p99_ms: f64) -> bool {
-        self.chat.acked_per_sec >= 0.99 * f64::from(self.offered)
-            && self.chat.ack.p99.as_secs_f64() * 1000.0 <= p99_ms
+        self.chat.acked_per_sec >= 0.99 * f64::from(self.offered) && ms(self.chat.ack.p99) <= p99_ms
     }
 }
 
@@ -86,9 +85,9 @@ impl Curve {
                     "{}/s: {:.0} acked/s p50 {:.1} p99 {:.1} max {:.1} ms, {} busy, {} unacked, cpu {:.0}% (loadgen {:.0}%), lost {} dup {}",
                     s.offered,
                     s.chat.acked_per_sec,
-                    s.chat.ack.p50.as_secs_f64() * 1000.0,
-                    s.chat.ack.p99.as_secs_f64() * 1000.0,
-                    s.chat.ack.max.as_secs_f64() * 1000.0,
+                    ms(s.chat.ack.p50),
+                    ms(s.chat.ack.p99),
+                    ms(s.chat.ack.max),
                     s.chat.nacks,
                     s.chat.unacked,
                     s.target_cpu,
@@ -272,8 +271,4 @@ pub fn section(plan: &SaturationPlan, switchboard: &[Curve], relay: &[Curve]) ->
         ),
         figures,
     }
-}
-
-fn ms(duration: Duration) -> f64 {
-    duration.as_secs_f64() * 1000.0
 }

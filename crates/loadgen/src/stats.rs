@@ -25,6 +25,11 @@ impl Latency {
     }
 }
 
+/// A duration in milliseconds, as the reports give latencies.
+pub fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
 /// The nearest-rank percentile `q` (0..=1) of sorted samples; `None` when there are none.
 pub fn nearest_rank(sorted: &[u64], q: f64) -> Option<u64> {
     if sorted.is_empty() {

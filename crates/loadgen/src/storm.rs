@@ -21,6 +21,7 @@ use tokio::{sync::Semaphore, time::Instant};
 use crate::{
     harness::{self, ChatPlan, ChatRun, Peer},
     server::{self, ServerProcess},
+    stats::Latency,
 };
 
 /// How the storm runs.
@@ -53,14 +54,14 @@ pub struct StormRun {
 }
 
 /// One console after the kill: waits as the console does, reconnects until its hello is done;
-/// returns seconds from `killed` (or `None` past the limit) and keeps the socket until `hold`.
+/// returns the time from `killed` to its hello done, with its socket (`None` past the limit).
 async fn reconnect(
     addr: std::net::SocketAddr,
     peer: Peer,
     killed: Instant,
     limit: Duration,
     failed: Arc<AtomicU64>,
-) -> Option<(f64, harness::Socket)> {
+) -> Option<(Duration, harness::Socket)> {
     let mut backoff = Backoff::default();
     loop {
         let delay = backoff.next_delay_ms(rand::random::<f64>());
@@ -69,7 +70,7 @@ async fn reconnect(
             return None;
         }
         match harness::open(addr, &peer).await {
-            Ok(socket) => return Some((killed.elapsed().as_secs_f64(), socket)),
+            Ok(socket) => return Some((killed.elapsed(), socket)),
             Err(_) => {
                 failed.fetch_add(1, Ordering::AcqRel);
             }
@@ -140,27 +141,25 @@ pub async fn run(server_bin: &Path, plan: &StormPlan) -> anyhow::Result<StormRun
         drain: Duration::from_secs(5),
     };
     let chat = harness::chat(&[addr], chatters, &chat_plan).await?;
-    let mut times = Vec::with_capacity(consoles.len());
+    let mut micros = Vec::with_capacity(consoles.len());
     let mut sockets = Vec::with_capacity(consoles.len());
     for console in consoles {
-        if let Some((secs, socket)) = console.await? {
-            times.push(secs);
+        if let Some((back, socket)) = console.await? {
+            micros.push(back.as_micros() as u64);
             sockets.push(socket);
         }
     }
-    times.sort_by(f64::total_cmp);
-    let at = |q: f64| {
-        times
-            .get(((times.len() as f64 * q).ceil() as usize).saturating_sub(1))
-            .copied()
-            .unwrap_or(f64::NAN)
-    };
+    let back = Latency::of_micros(&mut micros);
     let run = StormRun {
-        back: times.len(),
+        back: back.count,
         ready_secs,
-        half_back_secs: at(0.5),
-        all_back_secs: if times.len() == plan.consoles {
-            at(1.0)
+        half_back_secs: if back.count > 0 {
+            back.p50.as_secs_f64()
+        } else {
+            f64::NAN
+        },
+        all_back_secs: if back.count == plan.consoles {
+            back.max.as_secs_f64()
         } else {
             f64::NAN
         },

@@ -193,7 +193,7 @@ impl HubState {
     /// offline, which the console assumes).
     fn online_now(&self) -> Vec<PresenceUpdate> {
         let remote = self.remote.values().flat_map(HashMap::keys);
-        let everyone: std::collections::HashSet<UserId> = self
+        let everyone: HashSet<UserId> = self
             .online
             .keys()
             .chain(self.federated.keys())
@@ -291,8 +291,9 @@ impl Hub {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Sends a presence change to every connection. Called with the lock held, so that
-    /// joins (which subscribe and snapshot under the same lock) never miss or reorder one.
+    /// Sends a presence change to the connections that follow everyone's and to those
+    /// watching `user`, and remembers it for the shared snapshot. Called with the lock held,
+    /// so that joins and watches (under the same lock) never miss or reorder one.
     fn publish(&self, hub: &mut HubState, user: UserId, state: PresenceState) {
         let update = PresenceUpdate { user, state };
         hub.presence_seq += 1;
@@ -439,9 +440,10 @@ impl Hub {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone()
             .filter(|shared| seq - shared.seq <= STALE_AFTER);
-        let snapshot = match shared {
-            // The changes since the shared snapshot, in order (the console applies the pages
-            // in order: a later state wins, `offline` included).
+        // The shared snapshot and the changes since, in order (the console applies the pages
+        // in order: a later state wins, `offline` included); or a new one, encoded outside the
+        // lock and shared from now on.
+        let (shared, since) = match shared {
             Some(shared) => {
                 let since: Vec<PresenceUpdate> = state
                     .recent
@@ -450,38 +452,34 @@ impl Hub {
                     .map(|&(_, update)| update)
                     .collect();
                 drop(state);
-                let mut pages = shared.pages.clone();
-                pages.push(last_page(since));
-                pages
+                (shared, since)
             }
             None => {
                 let online = state.online_now();
                 drop(state);
-                let shared = Arc::new(SharedSnapshot {
-                    seq,
-                    pages: online
-                        .chunks(SNAPSHOT_PAGE)
-                        .map(|page| {
-                            let frame = ServerFrame::PresenceSnapshot {
-                                presence: page.to_vec(),
-                                more: true,
-                            };
-                            frame.encode().into()
-                        })
-                        .collect(),
-                });
-                let mut pages = shared.pages.clone();
-                pages.push(last_page(Vec::new()));
+                let pages = online
+                    .chunks(SNAPSHOT_PAGE)
+                    .map(|page| {
+                        let frame = ServerFrame::PresenceSnapshot {
+                            presence: page.to_vec(),
+                            more: true,
+                        };
+                        frame.encode().into()
+                    })
+                    .collect();
+                let shared = Arc::new(SharedSnapshot { seq, pages });
                 let mut kept = self
                     .snapshot
                     .lock()
                     .unwrap_or_else(|poisoned| poisoned.into_inner());
                 if kept.as_ref().is_none_or(|kept| kept.seq < seq) {
-                    *kept = Some(shared);
+                    *kept = Some(shared.clone());
                 }
-                pages
+                (shared, Vec::new())
             }
         };
+        let mut snapshot = shared.pages.clone();
+        snapshot.push(last_page(since));
         Some(Joined {
             events,
             presence,

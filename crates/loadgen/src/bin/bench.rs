@@ -24,7 +24,7 @@ use switchboard_loadgen::{
     report::{self, Figure, Goal, Section},
     saturation::{self, SaturationPlan},
     server::{self, ServerProcess},
-    stats::{Latency, nearest_rank},
+    stats::{Latency, ms, nearest_rank},
     storm::{self, StormPlan, StormRun},
     system::{self, Machine},
 };
@@ -457,10 +457,6 @@ fn fan_out_at(run: &HoldRun, q: f64) -> f64 {
 
 /// One figure: name, unit, target, and how to read it from a run.
 type Row = (&'static str, &'static str, Option<Goal>, fn(&Run) -> f64);
-
-fn ms(duration: Duration) -> f64 {
-    duration.as_secs_f64() * 1000.0
-}
 
 fn sections(args: &Args, switchboard: &[Run], relay: &[Run]) -> Vec<Section> {
     let figures = |rows: &[Row]| -> Vec<Figure> {

@@ -74,6 +74,13 @@ impl Directory {
         );
     }
 
+    /// What to show while a snapshot's pages arrive, given this page: its entries when this
+    /// directory comes from no snapshot yet and more pages follow (the server sends entries in
+    /// name order, so they are the first rows); otherwise nothing changes until the last page.
+    fn while_arriving(&self, page: &[DirectoryEntry], more: bool) -> Option<Directory> {
+        (more && self.generation == 0).then(|| Directory::new(page.to_vec(), 1))
+    }
+
     /// Applies a `directory_changed` delta in place: `upserted` entries added or replaced,
     /// `removed` ones gone. The other rows keep their search text; the new ones go at the end
     /// and one stable sort merges them in (the rest is already in order).
@@ -213,8 +220,17 @@ impl Store {
     }
 
     /// One page of the directory snapshot: kept aside until the last, then the pages together
-    /// replace the directory (one rebuild, one redraw).
+    /// replace the directory (one rebuild, one redraw). A console that has never held a
+    /// directory shows the first page at once instead of an empty pane until the last: the
+    /// server sends entries in name order, so they are the first rows of the list. Once a
+    /// directory is shown, a new snapshot (a reconnect) replaces it only when whole.
     pub(super) fn directory_page(&self, entries: Vec<DirectoryEntry>, more: bool) {
+        let early = self
+            .directory
+            .with_untracked(|shown| shown.while_arriving(&entries, more));
+        if let Some(early) = early {
+            self.directory.set(early);
+        }
         if let Some(entries) = whole_snapshot(self.directory_pages, entries, more) {
             self.replace_directory(entries);
         }
@@ -390,6 +406,33 @@ mod tests {
         );
         assert_eq!(directory.find(99), None);
         assert_eq!(Directory::default().find(2), None);
+    }
+
+    #[test]
+    fn the_first_snapshot_shows_its_first_page_at_once_and_a_later_one_only_when_whole() {
+        let page = |ids: std::ops::Range<i64>| -> Vec<DirectoryEntry> {
+            ids.map(|id| entry(id, &format!("Person {id:03}"), "2000", "Sales"))
+                .collect()
+        };
+        let none = Directory::default();
+        let early = none.while_arriving(&page(0..100), true).unwrap();
+        assert_eq!(
+            early.len(),
+            100,
+            "the first page is on screen before the rest"
+        );
+        assert_eq!(early.entry(0).unwrap().name, "Person 000");
+        assert!(
+            early.while_arriving(&page(100..200), true).is_none(),
+            "later pages wait for the last"
+        );
+        assert!(
+            none.while_arriving(&page(0..10), false).is_none(),
+            "a one-page snapshot is whole at once"
+        );
+        // After a reconnect the whole directory stays until the new one's last page.
+        let whole = Directory::new(page(0..250), 2);
+        assert!(whole.while_arriving(&page(0..10), true).is_none());
     }
 
     #[test]

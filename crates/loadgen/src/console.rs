@@ -148,6 +148,9 @@ pub struct ResultFigure {
     pub below: Option<f64>,
     /// The figure must reach at least this.
     pub at_least: Option<f64>,
+    /// The plain page's runs of the same figure (its limit), when it has one.
+    #[serde(default)]
+    pub limit: Vec<f64>,
 }
 
 impl Results {
@@ -159,7 +162,7 @@ impl Results {
             .with_context(|| format!("decoding the console results {}", path.display()))
     }
 
-    /// The report's sections (the browser has no relay to compare with).
+    /// The report's sections, with the plain page as the limit where it was measured.
     pub fn sections(&self) -> Vec<Section> {
         self.sections
             .iter()
@@ -177,6 +180,7 @@ impl Results {
                         };
                         let mut row = Figure::new(figure.name.clone(), figure.unit.clone(), goal);
                         row.switchboard = figure.runs.clone();
+                        row.relay = figure.limit.clone();
                         row
                     })
                     .collect(),

@@ -3,7 +3,7 @@
 //! fixed offered rate. Every wait is bounded; only 127.0.0.1 is spoken to.
 
 use std::{
-    net::SocketAddr,
+    net::{IpAddr, SocketAddr},
     sync::{
         Arc, Mutex,
         atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering},
@@ -17,13 +17,13 @@ use switchboard_protocol::{
     ChatRefusal, ClientFrame, PROTOCOL_VERSION, PresenceState, ServerFrame, UserId,
 };
 use tokio::{
-    net::TcpStream,
+    net::{TcpSocket, TcpStream},
     sync::{Notify, Semaphore, mpsc, watch},
     task::JoinHandle,
     time::{Instant, MissedTickBehavior},
 };
 use tokio_tungstenite::{
-    MaybeTlsStream, WebSocketStream,
+    MaybeTlsStream, WebSocketStream, client_async_with_config,
     tungstenite::{
         Message, client::IntoClientRequest, http::HeaderValue, protocol::WebSocketConfig,
     },
@@ -65,11 +65,16 @@ pub fn config() -> WebSocketConfig {
 /// Opens `/ws` as `peer`, says hello and waits for the chat list (the last frame of the
 /// hello exchange); frames before it are skipped, not decoded.
 pub async fn open(addr: SocketAddr, peer: &Peer) -> anyhow::Result<Socket> {
-    Ok(open_measured(addr, peer).await?.0)
+    Ok(open_measured(addr, peer, None).await?.0)
 }
 
-/// [`open`], also returning the size of the largest frame of the hello exchange (bytes).
-pub async fn open_measured(addr: SocketAddr, peer: &Peer) -> anyhow::Result<(Socket, usize)> {
+/// [`open`] from the source address `source` (none: the system's choice), also returning the
+/// size of the largest frame of the hello exchange (bytes).
+pub async fn open_measured(
+    addr: SocketAddr,
+    peer: &Peer,
+    source: Option<IpAddr>,
+) -> anyhow::Result<(Socket, usize)> {
     let url = match &peer.cookie {
         Some(_) => format!("ws://{addr}/ws"),
         None => format!("ws://{addr}/ws?user={}", peer.id),
@@ -81,7 +86,19 @@ pub async fn open_measured(addr: SocketAddr, peer: &Peer) -> anyhow::Result<(Soc
         headers.insert("origin", HeaderValue::from_str(&format!("http://{addr}"))?);
     }
     let deadline = Instant::now() + OPEN_LIMIT;
-    let connect = tokio_tungstenite::connect_async_with_config(request, Some(config()), true);
+    let connect = async {
+        let tcp = match source {
+            Some(ip) => {
+                let socket = TcpSocket::new_v4()?;
+                socket.bind(SocketAddr::new(ip, 0))?;
+                socket.connect(addr).await?
+            }
+            None => TcpStream::connect(addr).await?,
+        };
+        tcp.set_nodelay(true)?;
+        let stream = MaybeTlsStream::Plain(tcp);
+        anyhow::Ok(client_async_with_config(request, stream, Some(config())).await?)
+    };
     let (mut socket, _) = tokio::time::timeout_at(deadline, connect).await??;
     let hello = ClientFrame::Hello {
         version: PROTOCOL_VERSION,
@@ -225,6 +242,182 @@ async fn watch_presence(mut socket: Socket, probe: Arc<Probe>, mut stop: watch::
     }
 }
 
+/// Connections held open, each reading until told to stop and noting the presence changes of
+/// one changer, who has a connection of its own: the connections-held scenario and the
+/// connections stepped to 100,000 are both made of it.
+pub struct Crowd {
+    changer: Socket,
+    probe: Arc<Probe>,
+    stop_tx: watch::Sender<bool>,
+    stop: watch::Receiver<bool>,
+    gate: Arc<Semaphore>,
+    opened: Arc<AtomicUsize>,
+    failed: Arc<AtomicUsize>,
+    first_error: Arc<Mutex<Option<String>>>,
+    tasks: Vec<JoinHandle<()>>,
+    /// The largest frame of the changer's hello (Switchboard: a directory page), bytes.
+    pub largest_hello_frame: usize,
+}
+
+/// What one [`Crowd::open`] did.
+#[derive(Debug, Clone, Copy)]
+pub struct Opening {
+    pub opened: usize,
+    pub failed: usize,
+    pub secs: f64,
+}
+
+impl Crowd {
+    /// Opens the changer's connection; `concurrency` connections are opened at once.
+    pub async fn new(addr: SocketAddr, changer: &Peer, concurrency: usize) -> anyhow::Result<Self> {
+        let (changer_socket, largest_hello_frame) = open_measured(addr, changer, None).await?;
+        let (stop_tx, stop) = watch::channel(false);
+        Ok(Crowd {
+            changer: changer_socket,
+            probe: Arc::new(Probe {
+                epoch: Instant::now(),
+                changer: changer.id,
+                expected: AtomicU8::new(0),
+                arrived: AtomicUsize::new(0),
+                target: AtomicUsize::new(usize::MAX),
+                last_ns: AtomicU64::new(0),
+                all_there: Notify::new(),
+            }),
+            stop_tx,
+            stop,
+            gate: Arc::new(Semaphore::new(concurrency.max(1))),
+            opened: Arc::new(AtomicUsize::new(0)),
+            failed: Arc::new(AtomicUsize::new(0)),
+            first_error: Arc::new(Mutex::new(None)),
+            tasks: Vec::new(),
+            largest_hello_frame,
+        })
+    }
+
+    /// Connections open now.
+    pub fn held(&self) -> usize {
+        self.opened.load(Ordering::Acquire)
+    }
+
+    /// The first reason a connection could not be opened.
+    pub fn first_error(&self) -> Option<String> {
+        self.first_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Opens `count` more connections as `watchers` in turn, connection n to `addrs[n % len]`
+    /// from `sources[n % len]` (several 127.0.0.x source addresses give more than one address's
+    /// ephemeral ports; none: the system's choice), waiting at most `limit` for them all.
+    pub async fn open(
+        &mut self,
+        addrs: &[SocketAddr],
+        sources: &[IpAddr],
+        watchers: &[Peer],
+        count: usize,
+        limit: Duration,
+    ) -> anyhow::Result<Opening> {
+        anyhow::ensure!(
+            !watchers.is_empty() && !addrs.is_empty(),
+            "no watchers or no nodes"
+        );
+        let (opened_before, failed_before) = (self.held(), self.failed.load(Ordering::Acquire));
+        let first = self.tasks.len();
+        let started = Instant::now();
+        for n in first..first + count {
+            let peer = watchers[n % watchers.len()].clone();
+            let addr = addrs[n % addrs.len()];
+            let source = (!sources.is_empty()).then(|| sources[n % sources.len()]);
+            let (gate, opened, failed, first_error) = (
+                self.gate.clone(),
+                self.opened.clone(),
+                self.failed.clone(),
+                self.first_error.clone(),
+            );
+            let (probe, stop) = (self.probe.clone(), self.stop.clone());
+            self.tasks.push(tokio::spawn(async move {
+                let Ok(permit) = gate.acquire_owned().await else {
+                    return;
+                };
+                let socket = open_measured(addr, &peer, source).await;
+                drop(permit);
+                match socket {
+                    Ok((socket, _)) => {
+                        opened.fetch_add(1, Ordering::AcqRel);
+                        watch_presence(socket, probe, stop).await;
+                    }
+                    Err(err) => {
+                        failed.fetch_add(1, Ordering::AcqRel);
+                        let mut first = first_error.lock().unwrap_or_else(|p| p.into_inner());
+                        first.get_or_insert_with(|| format!("{err:#}"));
+                    }
+                }
+            }));
+        }
+        let deadline = started + limit;
+        let settled =
+            || self.held() + self.failed.load(Ordering::Acquire) - opened_before - failed_before;
+        while settled() < count && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let opened = self.held() - opened_before;
+        Ok(Opening {
+            opened,
+            failed: count - opened,
+            secs: started.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// Has the changer change presence `changes` times, one after another; per change that
+    /// reached every held connection within `limit`, ms until the last one had it, and how
+    /// many did not.
+    pub async fn fan_out(
+        &mut self,
+        changes: usize,
+        limit: Duration,
+    ) -> anyhow::Result<(Vec<f64>, usize)> {
+        let (mut fan_out_ms, mut incomplete) = (Vec::with_capacity(changes), 0);
+        let probe = &self.probe;
+        for change in 0..changes {
+            let index = change % STATES.len();
+            probe.arrived.store(0, Ordering::Release);
+            probe.last_ns.store(0, Ordering::Release);
+            probe.target.store(self.held(), Ordering::Release);
+            probe.expected.store(index as u8, Ordering::Release);
+            let frame = ClientFrame::SetPresence {
+                state: STATES[index],
+            };
+            let sent_ns = since(probe.epoch);
+            self.changer.send(Message::text(frame.encode())).await?;
+            if tokio::time::timeout(limit, probe.all_there.notified())
+                .await
+                .is_ok()
+            {
+                let last = probe.last_ns.load(Ordering::Acquire);
+                fan_out_ms.push(last.saturating_sub(sent_ns) as f64 / 1_000_000.0);
+            } else {
+                incomplete += 1;
+            }
+            // Drain what the changer's own connection got, then pause between changes.
+            let pause = Instant::now() + Duration::from_millis(100);
+            while let Ok(Some(_)) = tokio::time::timeout_at(pause, self.changer.next()).await {}
+        }
+        Ok((fan_out_ms, incomplete))
+    }
+
+    /// Closes every connection (waiting at most 10 s for them to end).
+    pub async fn close(self) {
+        let _ = self.stop_tx.send(true);
+        let closing = Instant::now() + Duration::from_secs(10);
+        for task in self.tasks {
+            if tokio::time::timeout_at(closing, task).await.is_err() {
+                break;
+            }
+        }
+    }
+}
+
 /// Opens `plan.connections` connections spread over `watchers` (each user holds several)
 /// and over `addrs` (the nodes: connection n goes to `addrs[n % len]`), measures the memory
 /// `pid` gained, then has `changer` (on the first node) change presence `plan.changes` times
@@ -236,112 +429,29 @@ pub async fn hold(
     changer: &Peer,
     plan: &HoldPlan,
 ) -> anyhow::Result<HoldRun> {
-    anyhow::ensure!(
-        !watchers.is_empty() && !addrs.is_empty(),
-        "no watchers or no nodes"
-    );
-    let (mut changer_socket, largest_hello_frame) = open_measured(addrs[0], changer).await?;
-    let epoch = Instant::now();
-    let probe = Arc::new(Probe {
-        epoch,
-        changer: changer.id,
-        expected: AtomicU8::new(0),
-        arrived: AtomicUsize::new(0),
-        target: AtomicUsize::new(usize::MAX),
-        last_ns: AtomicU64::new(0),
-        all_there: Notify::new(),
-    });
+    anyhow::ensure!(!addrs.is_empty(), "no nodes");
+    let mut crowd = Crowd::new(addrs[0], changer, plan.concurrency).await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let mut run = HoldRun {
-        rss_before_kib: crate::system::rss_kib(pid)?,
-        largest_hello_frame,
-        ..HoldRun::default()
-    };
-
-    let (stop_tx, stop) = watch::channel(false);
-    let gate = Arc::new(Semaphore::new(plan.concurrency.max(1)));
-    let opened = Arc::new(AtomicUsize::new(0));
-    let failed = Arc::new(AtomicUsize::new(0));
-    let first_error = Arc::new(Mutex::new(None::<String>));
-    let started = Instant::now();
-    let mut tasks: Vec<JoinHandle<()>> = Vec::with_capacity(plan.connections);
-    for n in 0..plan.connections {
-        let peer = watchers[n % watchers.len()].clone();
-        let addr = addrs[n % addrs.len()];
-        let (gate, opened, failed, first_error) = (
-            gate.clone(),
-            opened.clone(),
-            failed.clone(),
-            first_error.clone(),
-        );
-        let (probe, stop) = (probe.clone(), stop.clone());
-        tasks.push(tokio::spawn(async move {
-            let Ok(permit) = gate.acquire_owned().await else {
-                return;
-            };
-            let socket = open(addr, &peer).await;
-            drop(permit);
-            match socket {
-                Ok(socket) => {
-                    opened.fetch_add(1, Ordering::AcqRel);
-                    watch_presence(socket, probe, stop).await;
-                }
-                Err(err) => {
-                    failed.fetch_add(1, Ordering::AcqRel);
-                    let mut first = first_error.lock().unwrap_or_else(|p| p.into_inner());
-                    first.get_or_insert_with(|| format!("{err:#}"));
-                }
-            }
-        }));
-    }
-    let open_deadline = started + plan.open_limit;
-    while opened.load(Ordering::Acquire) + failed.load(Ordering::Acquire) < plan.connections
-        && Instant::now() < open_deadline
-    {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    run.open_secs = started.elapsed().as_secs_f64();
-    run.opened = opened.load(Ordering::Acquire);
-    run.failed = plan.connections - run.opened;
-    run.first_error = first_error
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .clone();
+    let rss_before_kib = crate::system::rss_kib(pid)?;
+    let opening = crowd
+        .open(addrs, &[], watchers, plan.connections, plan.open_limit)
+        .await?;
     // Let the joins' own presence fan-out settle before memory and changes are measured.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    run.rss_after_kib = crate::system::rss_kib(pid)?;
-
-    for change in 0..plan.changes {
-        let index = change % STATES.len();
-        probe.arrived.store(0, Ordering::Release);
-        probe.last_ns.store(0, Ordering::Release);
-        probe.target.store(run.opened, Ordering::Release);
-        probe.expected.store(index as u8, Ordering::Release);
-        let frame = ClientFrame::SetPresence {
-            state: STATES[index],
-        };
-        let sent_ns = since(epoch);
-        changer_socket.send(Message::text(frame.encode())).await?;
-        let all = tokio::time::timeout(plan.change_limit, probe.all_there.notified()).await;
-        if all.is_ok() {
-            let last = probe.last_ns.load(Ordering::Acquire);
-            run.fan_out_ms
-                .push(last.saturating_sub(sent_ns) as f64 / 1_000_000.0);
-        } else {
-            run.incomplete += 1;
-        }
-        // Drain what the changer's own connection got, then pause between changes.
-        let pause = Instant::now() + Duration::from_millis(100);
-        while let Ok(Some(_)) = tokio::time::timeout_at(pause, changer_socket.next()).await {}
-    }
-
-    let _ = stop_tx.send(true);
-    let closing = Instant::now() + Duration::from_secs(10);
-    for task in tasks {
-        if tokio::time::timeout_at(closing, task).await.is_err() {
-            break;
-        }
-    }
+    let rss_after_kib = crate::system::rss_kib(pid)?;
+    let (fan_out_ms, incomplete) = crowd.fan_out(plan.changes, plan.change_limit).await?;
+    let run = HoldRun {
+        opened: opening.opened,
+        failed: opening.failed,
+        first_error: crowd.first_error(),
+        open_secs: opening.secs,
+        rss_before_kib,
+        rss_after_kib,
+        fan_out_ms,
+        incomplete,
+        largest_hello_frame: crowd.largest_hello_frame,
+    };
+    crowd.close().await;
     Ok(run)
 }
 

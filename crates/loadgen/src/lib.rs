@@ -10,6 +10,8 @@
 //! * [`import`]: the directory import benchmark (the server's `directory import` command)
 //! * [`saturation`]: the chat saturation curve (offered load stepped up, Switchboard and relay)
 //! * [`storm`]: the reconnect storm (consoles coming back after a server restart)
+//! * [`crowd`]: connections held, stepped to 100,000 on one server
+//! * [`churn`]: a company's presence churn, everyone's presence against interest only
 //! * [`flood`]: the presence flood benchmark (chat latency while one user floods presence)
 //! * [`federation`]: the XMPP bridge benchmark (chat both ways, presence fan-out)
 //! * [`nodes`]: the several-nodes benchmark (SQLite, PostgreSQL, two nodes with NATS)
@@ -20,9 +22,11 @@
 //! * [`stats`], [`system`]: percentiles and medians; what Linux tells about the machine
 
 pub mod asterisk;
+pub mod churn;
 pub mod client;
 pub mod cluster;
 pub mod console;
+pub mod crowd;
 pub mod federation;
 pub mod flood;
 pub mod harness;

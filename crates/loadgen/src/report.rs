@@ -1,6 +1,7 @@
 //! BENCHMARKS.md: the machine, the command, and per figure the median and every run for
-//! Switchboard and the relay, with their ratio and the target. Only the part between the
-//! markers is rewritten; text written by hand around it is kept.
+//! Switchboard and its limit (the relay, or the console's plain page), with their ratio and
+//! the target. Only the part between the markers is rewritten; text written by hand around it
+//! is kept.
 
 use crate::{stats::median, system::Machine};
 
@@ -36,6 +37,8 @@ pub struct Figure {
     pub name: String,
     pub unit: String,
     pub switchboard: Vec<f64>,
+    /// The same figure of the limit measured in the same run: the bare relay for the server,
+    /// the plain page (tests/bench/plain/) for the console.
     pub relay: Vec<f64>,
     pub goal: Option<Goal>,
 }
@@ -119,7 +122,7 @@ pub fn render(machine: &Machine, command: &str, notes: &[String], sections: &[Se
     for section in sections {
         out.push_str(&format!("\n## {}\n\n{}\n\n", section.title, section.about));
         out.push_str(
-            "| figure | Switchboard median | runs | relay median | runs | ratio to relay | target | met |\n\
+            "| figure | Switchboard median | runs | limit median | runs | ratio to limit | target | met |\n\
              | --- | ---: | --- | ---: | --- | ---: | --- | --- |\n",
         );
         for figure in &section.figures {

@@ -1,5 +1,5 @@
 //! What the benchmarks read from Linux: the machine they ran on, a process's resident memory
-//! and the open-files limit.
+//! and the open-files limit (raised for the bench only).
 
 use std::{path::Path, process::Command};
 
@@ -61,21 +61,20 @@ fn status_kib(pid: u32, key: &str) -> anyhow::Result<u64> {
 
 /// The soft limit on open files of this process (children inherit it).
 pub fn open_files_limit() -> anyhow::Result<u64> {
-    let limits = std::fs::read_to_string("/proc/self/limits")?;
-    let line = limits
-        .lines()
-        .find(|line| line.starts_with("Max open files"))
-        .context("no open-files line in /proc/self/limits")?;
-    let soft = line
-        .trim_start_matches("Max open files")
-        .split_whitespace()
-        .next()
-        .context("no soft limit")?;
-    Ok(if soft == "unlimited" {
-        u64::MAX
-    } else {
-        soft.parse()?
-    })
+    Ok(rlimit::getrlimit(rlimit::Resource::NOFILE)?.0)
+}
+
+/// Raises this process's open-files limit (children inherit it) to at least `needed` when
+/// it is lower: the soft limit, and the hard one too where allowed (root, up to the kernel's
+/// `fs.nr_open`). Returns the soft limit now, which may still be lower than `needed`.
+pub fn raise_open_files_limit(needed: u64) -> anyhow::Result<u64> {
+    let (soft, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE)?;
+    if soft < needed
+        && rlimit::setrlimit(rlimit::Resource::NOFILE, needed, needed.max(hard)).is_err()
+    {
+        rlimit::setrlimit(rlimit::Resource::NOFILE, needed.min(hard), hard)?;
+    }
+    open_files_limit()
 }
 
 /// The machine, for the report: CPU, cores, memory, kernel, compiler, date.

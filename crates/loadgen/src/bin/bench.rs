@@ -13,7 +13,9 @@ use std::{
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use switchboard_loadgen::{
+    churn::{self, ChurnPlan},
     console::{self, Results},
+    crowd::{self, CrowdPlan},
     federation::{self, XmppPlan, XmppRun},
     flood::{self, FloodPlan, FloodRun},
     harness::{self, ChatPlan, ChatRun, HoldPlan, HoldRun, Peer},
@@ -126,6 +128,18 @@ struct Args {
     /// The reconnect storm: users they belong to.
     #[arg(long, default_value_t = 1_000)]
     storm_users: usize,
+    /// Connections held, stepped up on one server.
+    #[arg(long, value_delimiter = ',', default_values_t = [5_000, 10_000, 20_000, 50_000, 100_000])]
+    crowd_steps: Vec<usize>,
+    /// Users those connections belong to.
+    #[arg(long, default_value_t = 1_000)]
+    crowd_users: usize,
+    /// The presence churn: consoles held, one size after another.
+    #[arg(long, value_delimiter = ',', default_values_t = [10_000, 20_000])]
+    churn_consoles: Vec<usize>,
+    /// The presence churn: seconds measured per phase.
+    #[arg(long, default_value_t = 10)]
+    churn_seconds: u64,
     /// Run only this section and print its table instead of writing the report.
     #[arg(long, value_enum)]
     only: Option<Only>,
@@ -140,6 +154,10 @@ enum Only {
     Saturation,
     /// Consoles reconnecting after a server restart, with chat during the storm.
     Storm,
+    /// Connections held, stepped to 100,000 on one server.
+    Crowd,
+    /// A company's presence churn: everyone's presence against interest only.
+    Churn,
     Import,
     Flood,
     /// Chat across the XMPP bridge and presence fan-out from an XMPP user (Prosody).
@@ -476,8 +494,8 @@ fn sections(args: &Args, switchboard: &[Run], relay: &[Run]) -> Vec<Section> {
             title: "Connections held".into(),
             about: format!(
                 "{} WebSocket connections opened ({} at a time) and held, {} per signed-in user \
-                 over {} users; each has finished its hello (Switchboard: welcome, directory, \
-                 presence, calls and chat-list snapshots). Memory is the server's (or relay's) \
+                 over {} users; each has finished its hello (Switchboard: welcome, presence, \
+                 directory, calls and chat-list snapshots). Memory is the server's (or relay's) \
                  VmRSS after the opening minus before it, over the connections held.",
                 args.connections,
                 args.concurrency,
@@ -586,8 +604,8 @@ fn storm_section(plan: &StormPlan, runs: &[StormRun]) -> Section {
             "{} consoles ({} per user over {} users) hold their connection; the server is \
              SIGKILLed and started again on the same port and database, and every console \
              reconnects as the console does (exponential backoff from 0.5 s to 10 s with \
-             jitter, the first wait included) until its hello is done: welcome, directory, \
-             presence, calls and chat list. Times are from the kill. Meanwhile {} pairs chat \
+             jitter, the first wait included) until its hello is done: welcome, presence, \
+             directory, calls and chat list. Times are from the kill. Meanwhile {} pairs chat \
              at {} messages/s in total, on connections opened once the server answers.",
             plan.consoles,
             plan.consoles.div_ceil(plan.users.max(1)),
@@ -1022,7 +1040,8 @@ async fn main() -> anyhow::Result<()> {
         format!(
             "the load generator, the server and the relay share this machine's {} cores: every \
              figure includes the load generator's own work (it reads and decodes every frame \
-             it counts), which is why the relay, not the machine's theory, is the limit",
+             it counts), which is why the relay, not the machine's theory, is the limit (the \
+             \"limit\" columns; the console's limit is a plain page, see its sections)",
             machine.cores
         ),
         "everything runs on 127.0.0.1; a fresh server (new database) and a fresh relay process per run; runs alternate Switchboard, relay".into(),
@@ -1074,6 +1093,43 @@ async fn main() -> anyhow::Result<()> {
             runs.push(figures);
         }
         all.push(storm_section(&plan, &runs));
+    }
+    if wants(Only::Crowd) {
+        let plan = CrowdPlan {
+            steps: args.crowd_steps.clone(),
+            users: args.crowd_users,
+            concurrency: args.concurrency,
+            changes: 5,
+        };
+        let (steps, cut) = crowd::fitting_steps(&plan.steps)?;
+        let mut runs = Vec::new();
+        for run in 1..=args.runs {
+            let figures = crowd::run(&server, &plan, &steps)
+                .await
+                .with_context(|| format!("crowd run {run}"))?;
+            runs.push(figures);
+        }
+        all.push(crowd::section(&plan, &steps, cut.as_deref(), &runs));
+    }
+    if wants(Only::Churn) {
+        let (sizes, cut) = crowd::fitting_steps(&args.churn_consoles)?;
+        let plan = ChurnPlan {
+            sizes,
+            people: 2_000,
+            accounts: 1_000,
+            watched: 50,
+            changers: 100,
+            minutes_per_change: 10.0,
+            seconds: args.churn_seconds,
+        };
+        let mut runs = Vec::new();
+        for run in 1..=args.runs {
+            let figures = churn::run(&server, &plan)
+                .await
+                .with_context(|| format!("churn run {run}"))?;
+            runs.push(figures);
+        }
+        all.push(churn::section(&plan, cut.as_deref(), &runs));
     }
     if wants(Only::Import) {
         let mut imports = Vec::new();

@@ -441,7 +441,7 @@ impl Connection {
         }
     }
 
-    /// `hello`: join the hub, then send welcome, directory and presence snapshots.
+    /// `hello`: join the hub, then send welcome, presence and directory snapshots.
     async fn hello(&mut self, version: u32) -> Result<(), Stop> {
         if self.joined.is_some() {
             return self
@@ -470,12 +470,14 @@ impl Connection {
             config: self.state.client_config(),
         };
         self.send_frame(&welcome).await?;
+        // Presence before the directory: a console shows the directory's first page while the
+        // rest arrives, and its rows then show presence as it is, not offline.
+        for page in joined.snapshot {
+            self.send(page).await?;
+        }
         let directory = self.state.directory.clone();
         for page in directory.snapshot().iter() {
             self.send(page.clone()).await?;
-        }
-        for page in joined.snapshot {
-            self.send(page).await?;
         }
         if self.state.config.xmpp.is_some() {
             let down = crate::federation::down_reason(&self.state);

@@ -285,6 +285,14 @@ impl TestServer {
             })
             .await;
         let mut frames = vec![client.recv().await];
+        // The server sends presence, then the directory; tests read them in the order
+        // welcome, directory, presence.
+        let presence = client
+            .pages(|frame| match frame {
+                ServerFrame::PresenceSnapshot { presence, more } => Some((presence, more)),
+                _ => None,
+            })
+            .await;
         let entries = client
             .pages(|frame| match frame {
                 ServerFrame::DirectorySnapshot { entries, more } => Some((entries, more)),
@@ -295,12 +303,6 @@ impl TestServer {
             entries,
             more: false,
         });
-        let presence = client
-            .pages(|frame| match frame {
-                ServerFrame::PresenceSnapshot { presence, more } => Some((presence, more)),
-                _ => None,
-            })
-            .await;
         frames.push(ServerFrame::PresenceSnapshot {
             presence,
             more: false,

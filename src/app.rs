@@ -8,9 +8,10 @@ use switchboard_protocol::User;
 
 use crate::api::{self, RequestError};
 use crate::components::{
-    ActiveCall, ChatLayer, ConnectionStatus, Directory, Login, QueuedCalls, Toolbar,
+    ActiveCall, ChatLayer, ConnectionStatus, Directory, Login, QueuedCalls, ShortcutsHelp, Toolbar,
     TransferAssistant,
 };
+use crate::keys::{self, Targets};
 use crate::store::{ConnectionState, Store};
 use crate::ws;
 
@@ -94,6 +95,16 @@ fn console(user: User, session: RwSignal<Session>) -> impl IntoView {
             let _ = search.focus();
         }
     });
+    let directory_search = NodeRef::<html::Input>::new();
+    let help_open = RwSignal::new(false);
+    keys::listen(
+        store,
+        Targets {
+            transfer_search,
+            directory_search,
+            help_open,
+        },
+    );
     let connection_state = store.connection();
     let role = store.role();
     // Only operators handle calls: everyone else gets the directory (with presence) and chat.
@@ -116,10 +127,11 @@ fn console(user: User, session: RwSignal<Session>) -> impl IntoView {
             <Toolbar on_sign_out=sign_out />
             <main class="panes" class:calls=move || role.get().handles_calls()>
                 {call_column}
-                <Directory />
+                <Directory search=directory_search />
             </main>
             <ConnectionStatus />
             <ChatLayer />
+            <ShortcutsHelp open=help_open />
         </div>
     }
 }

@@ -10,6 +10,7 @@ pub mod app;
 pub mod calls;
 pub mod chat;
 pub mod components;
+pub mod keys;
 pub mod store;
 pub mod ws;
 

@@ -263,9 +263,12 @@ impl Store {
             failed: None,
             retries: 0,
         };
-        self.chat()
-            .update_outbox(|outbox| outbox.push(entry.clone()));
+        let chat = self.chat();
+        chat.update_outbox(|outbox| outbox.push(entry.clone()));
         self.send(send_frame(entry));
+        // The partner stops showing "typing…" at this message: typing on right after it is
+        // news, so the next keystroke says so whatever the throttle.
+        chat.last_typing.set_value((0, 0));
         Ok(())
     }
 
@@ -330,7 +333,8 @@ impl Store {
         });
     }
 
-    /// The operator is typing to `to`: tell them, at most every few seconds.
+    /// The operator is typing to `to`: tell them, at most every few seconds (and at once after
+    /// a message, see [`Store::send_chat`]).
     pub fn typing_to(&self, to: UserId) {
         let chat = self.chat();
         let now = browser::now_ms();

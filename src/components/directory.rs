@@ -29,7 +29,10 @@ struct VisibleRow {
 
 /// The company directory, searchable by name, number and department.
 #[component]
-pub fn Directory() -> impl IntoView {
+pub fn Directory(
+    /// The "Search directory" box, so that its shortcut can focus it.
+    search: NodeRef<html::Input>,
+) -> impl IntoView {
     let store = expect_context::<Store>();
     let directory = store.directory();
     let query = RwSignal::new(String::new());
@@ -132,6 +135,7 @@ pub fn Directory() -> impl IntoView {
                     spellcheck="false"
                     bind:value=query
                     on:keydown=search_keydown
+                    node_ref=search
                 />
                 <p class="directory-count" aria-live="polite">
                     {move || {

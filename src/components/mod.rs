@@ -27,6 +27,7 @@ mod presence_field;
 mod presence_legend;
 mod queued_calls;
 mod settings_menu;
+mod shortcuts_help;
 mod toolbar;
 mod transfer_assistant;
 
@@ -55,5 +56,6 @@ pub use presence_field::PresenceField;
 pub use presence_legend::PresenceLegend;
 pub use queued_calls::QueuedCalls;
 pub use settings_menu::SettingsMenu;
+pub use shortcuts_help::ShortcutsHelp;
 pub use toolbar::Toolbar;
 pub use transfer_assistant::TransferAssistant;

@@ -123,7 +123,7 @@ impl Store {
     }
 
     /// Shows `message` in the call panes for [`NOTICE_MS`].
-    pub(super) fn notify(&self, message: String) {
+    pub(crate) fn notify(&self, message: String) {
         self.notices.update_value(|count| *count += 1);
         let notice = self.notices.get_value();
         self.call_notice.set(Some(message));

@@ -204,7 +204,7 @@ test('saved chat settings reach an open console at once', async ({ browser }) =>
   const messages = settings.getByRole('textbox', { name: 'Predefined messages' });
   await expect(messages).toHaveValue(/Your caller is holding on line 2/);
   await messages.fill('Your taxi is here\n\n  Please call reception  \n');
-  await settings.getByRole('textbox', { name: 'Chat key' }).fill('F8');
+  await settings.getByRole('textbox', { name: 'Chat key' }).fill('F10');
   await settings.getByRole('button', { name: 'Save settings' }).click();
   await expect(settings.getByText(/^Settings saved/)).toBeVisible();
   await expect(messages).toHaveValue('Your taxi is here\nPlease call reception');
@@ -212,7 +212,7 @@ test('saved chat settings reach an open console at once', async ({ browser }) =>
   // The operator's IM menu and Chat key follow without a reload.
   const page = operator.page;
   const chatButton = page.getByRole('toolbar', { name: 'Console toolbar' }).getByRole('button', { name: 'Chat', exact: true });
-  await expect(chatButton).toHaveAttribute('title', /F8/);
+  await expect(chatButton).toHaveAttribute('title', /F10/);
   const directory = directoryOf(page);
   await directory.search.fill('Alice Archer');
   await directory.row('Alice Archer').click({ button: 'right' });

@@ -83,6 +83,16 @@ test('receipts go from delivered to read; typing shows and expires', async ({ br
   const typing = chat(operator.page).window.getByText('Alice Archer is typing…');
   await expect(typing).toBeVisible();
   await expect(typing).toBeHidden({ timeout: 9_000 });
+
+  // Sending clears the indicator; typing on right after it shows it again.
+  await chat(alice.page).message.pressSequentially('more');
+  await expect(typing).toBeVisible();
+  await chat(alice.page).message.press('Enter');
+  const more = chat(operator.page).log.getByRole('article').filter({ hasText: 'more' });
+  await expect(more).toBeVisible();
+  await expect(typing).toBeHidden();
+  await chat(alice.page).message.pressSequentially('and then');
+  await expect(typing).toBeVisible({ timeout: 2_000 });
   await alice.context.close();
   await operator.context.close();
 });

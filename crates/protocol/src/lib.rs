@@ -13,6 +13,7 @@ mod calls;
 mod chat;
 #[cfg(feature = "emoji-table")]
 pub mod emoji;
+pub mod keys;
 pub use admin::{
     Account, AccountChange, AuditEntry, ChatSettings, DirectoryDiff, EntryNote, EntryRef,
     NewAccount, PasswordReset, Role, SettingsInForce, SyncStatus,
@@ -317,6 +318,9 @@ pub struct ClientConfig {
     pub chat_key: String,
     /// Limits the server enforces, so the console can tell the user before sending.
     pub limits: Limits,
+    /// The other keyboard shortcuts; absent from servers that predate them (the defaults).
+    #[serde(default)]
+    pub keys: keys::Keys,
 }
 
 /// Limits the server enforces.
@@ -448,6 +452,7 @@ mod tests {
                 max_message_chars: 4000,
                 history_page_max: 200,
             },
+            keys: keys::Keys::default(),
         }
     }
 

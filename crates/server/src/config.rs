@@ -8,7 +8,9 @@ use std::{
 
 use clap::Parser;
 use serde::Deserialize;
-use switchboard_protocol::{ClientConfig, DEFAULT_HISTORY_PAGE_MAX, Limits, Mode, Role};
+use switchboard_protocol::{
+    ClientConfig, DEFAULT_HISTORY_PAGE_MAX, Limits, Mode, Role, keys::Keys,
+};
 
 use crate::{
     calls::asterisk::AsteriskConfig,
@@ -227,6 +229,9 @@ pub struct FileConfig {
     pub predefined_messages: Option<Vec<String>>,
     /// `KeyboardEvent.key` of the key that opens the chat window.
     pub chat_key: Option<String>,
+    /// `[keys]`: the console's other keyboard shortcuts over their defaults
+    /// (`switchboard_protocol::keys::Keys`; the README's operator guide lists them).
+    pub keys: Option<toml::Table>,
     /// Limits the server enforces.
     #[serde(default)]
     pub limits: FileLimits,
@@ -271,6 +276,25 @@ pub struct FileLimits {
     pub history_page_max: Option<u32>,
     pub max_connections: Option<usize>,
     pub header_read_secs: Option<u64>,
+}
+
+/// The `[keys]` table over the default shortcuts: every name known, every key written
+/// correctly, no key twice (the chat key included).
+fn console_keys(table: Option<toml::Table>, chat_key: &str) -> Result<Keys, ConfigError> {
+    let table = table.unwrap_or_default();
+    let defaults = Keys::default();
+    let names: Vec<&str> = defaults.all().iter().map(|(name, _)| *name).collect();
+    if let Some(unknown) = table.keys().find(|name| !names.contains(&name.as_str())) {
+        return Err(ConfigError::Invalid(format!(
+            "[keys] has no shortcut \"{unknown}\"; they are {}",
+            names.join(", ")
+        )));
+    }
+    let keys: Keys = toml::Value::Table(table)
+        .try_into()
+        .map_err(|err| ConfigError::Invalid(format!("[keys]: {err}")))?;
+    keys.check(chat_key).map_err(ConfigError::Invalid)?;
+    Ok(keys)
 }
 
 /// The range a number of the configuration must be in, and its value when not given.
@@ -521,6 +545,7 @@ impl Config {
                 "chat_key must name a key, e.g. \"F9\"".into(),
             ));
         }
+        let keys = console_keys(file.keys, &chat_key)?;
         let predefined_messages = match file.predefined_messages {
             Some(messages) => messages,
             None if cli.demo => DEMO_PREDEFINED_MESSAGES.map(String::from).to_vec(),
@@ -577,6 +602,7 @@ impl Config {
                 predefined_messages,
                 chat_key,
                 limits: client_limits,
+                keys,
             },
         })
     }
@@ -685,6 +711,7 @@ mod tests {
         assert_eq!(config.client.predefined_messages, ["Line 2"]);
         assert_eq!(config.client.chat_key, "F8");
         assert_eq!(config.client.limits.max_message_chars, 500);
+        assert_eq!(config.client.keys, Keys::default());
 
         let bad: FileConfig = toml::from_str("[limits]\nmax_frame_bytes = 10\n").unwrap();
         let err = Config::from_parts(&cli(&[]), bad, "sqlite::memory:".into(), None).unwrap_err();
@@ -696,6 +723,27 @@ mod tests {
             assert!(err.to_string().contains(key), "{err}");
         }
         assert!(toml::from_str::<FileConfig>("chat_kee = \"F9\"").is_err());
+    }
+
+    #[test]
+    fn keys_are_read_over_their_defaults_and_checked() {
+        let load = |text: &str| {
+            let file: FileConfig = toml::from_str(text).unwrap();
+            Config::from_parts(&cli(&[]), file, "sqlite::memory:".into(), None)
+        };
+        let config = load("[keys]\nanswer_next = \"F10\"\nhold = \"Alt+H\"\n").unwrap();
+        assert_eq!(config.client.keys.answer_next, "F10");
+        assert_eq!(config.client.keys.hold, "Alt+H");
+        assert_eq!(config.client.keys.release, Keys::default().release);
+        for (text, named) in [
+            ("[keys]\nanwser_next = \"F10\"\n", "anwser_next"),
+            ("[keys]\nhold = \"F9\"\n", "keys.hold and chat_key"),
+            ("chat_key = \"F2\"\n", "keys.answer_next and chat_key"),
+            ("[keys]\nrelease = \"Hyper+R\"\n", "keys.release"),
+        ] {
+            let err = load(text).unwrap_err().to_string();
+            assert!(err.contains(named), "{text}: {err}");
+        }
     }
 
     #[test]

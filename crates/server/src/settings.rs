@@ -1,9 +1,10 @@
-//! Chat settings an admin changes live: predefined messages and the chat key. Stored in the
+//! Chat settings an admin changes live: predefined messages and the chat key (never one of
+//! the other shortcuts, `[keys]` in the config file). Stored in the
 //! database once changed (they then win over the config file); every open console gets them
 //! through the change feed ([`crate::audit`]).
 
 use sqlx::AnyPool;
-use switchboard_protocol::{ChatSettings, ClientConfig};
+use switchboard_protocol::{ChatSettings, ClientConfig, keys::is_function_key};
 
 use crate::{audit, config::Config, error::AppError};
 
@@ -32,11 +33,7 @@ pub async fn load(db: &AnyPool, config: &Config) -> Result<ClientConfig, sqlx::E
 
 /// Whether `key` is a `KeyboardEvent.key` a console can see: a function key or one character.
 fn is_key(key: &str) -> bool {
-    let function = key
-        .strip_prefix('F')
-        .and_then(|n| n.parse::<u8>().ok())
-        .is_some_and(|n| (1..=24).contains(&n));
-    function || key.chars().count() == 1
+    is_function_key(key) || key.chars().count() == 1
 }
 
 /// Checks and stores new chat settings.
@@ -51,6 +48,11 @@ pub async fn save(
         return Err(AppError::Invalid(
             "The chat key must be a function key (F1 to F24) or a single character.".into(),
         ));
+    }
+    if let Err(clash) = config.client.keys.check(&settings.chat_key) {
+        return Err(AppError::Invalid(format!(
+            "The chat key must differ from the other shortcuts ({clash})."
+        )));
     }
     for message in &mut settings.predefined_messages {
         *message = message.trim().to_owned();

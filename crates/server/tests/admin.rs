@@ -462,7 +462,7 @@ async fn chat_settings_apply_live_and_bad_ones_change_nothing() {
     let server = TestServer::start().await;
     let admin = server.sign_in("admin", "admin").await.unwrap();
     let (mut alice, _) = server.connect("alice").await;
-    let settings = json!({"predefined_messages": ["Your caller is on line 3"], "chat_key": "F8"});
+    let settings = json!({"predefined_messages": ["Your caller is on line 3"], "chat_key": "F10"});
     let response = request(
         &server,
         Some(&admin),
@@ -478,12 +478,14 @@ async fn chat_settings_apply_live_and_bad_ones_change_nothing() {
             _ => None,
         })
         .await;
-    assert_eq!(config.chat_key, "F8");
+    assert_eq!(config.chat_key, "F10");
     assert_eq!(config.predefined_messages, ["Your caller is on line 3"]);
     for bad in [
-        json!({"predefined_messages": ["ok", " "], "chat_key": "F8"}),
+        json!({"predefined_messages": ["ok", " "], "chat_key": "F10"}),
         json!({"predefined_messages": [], "chat_key": ""}),
         json!({"predefined_messages": [], "chat_key": "not a key at all"}),
+        // Already the key of "Answer next call".
+        json!({"predefined_messages": [], "chat_key": "F2"}),
     ] {
         let response = request(
             &server,
@@ -501,7 +503,7 @@ async fn chat_settings_apply_live_and_bad_ones_change_nothing() {
     let ServerFrame::Welcome { config, .. } = &frames[0] else {
         panic!("no welcome")
     };
-    assert_eq!(config.chat_key, "F8");
+    assert_eq!(config.chat_key, "F10");
 }
 
 #[tokio::test]

@@ -509,6 +509,30 @@ async fn typing_reaches_the_partner_only_and_is_throttled() {
 }
 
 #[tokio::test]
+async fn typing_right_after_a_message_reaches_the_partner() {
+    let server = TestServer::start().await;
+    let (mut operator, frames) = server.connect("operator").await;
+    let operator_id = me(&frames);
+    let (mut alice, frames) = server.connect("alice").await;
+    let alice_id = me(&frames);
+    operator.send(&ClientFrame::Typing { to: alice_id }).await;
+    assert_eq!(
+        recv_skipping_presence(&mut alice).await,
+        ServerFrame::Typing { from: operator_id }
+    );
+    // Well within the second of the throttle: the message clears the partner's indicator,
+    // so the typing that follows it is forwarded.
+    send(&mut operator, 1, alice_id, "first line").await;
+    answer_to(&mut operator, 1).await;
+    assert_eq!(next_message(&mut alice).await.body, "first line");
+    operator.send(&ClientFrame::Typing { to: alice_id }).await;
+    assert_eq!(
+        recv_skipping_presence(&mut alice).await,
+        ServerFrame::Typing { from: operator_id }
+    );
+}
+
+#[tokio::test]
 async fn a_thousand_messages_to_an_offline_user_arrive_exactly_once_in_order() {
     let server = TestServer::start_with(|config| {
         config.limits.messages_per_second = 10_000;

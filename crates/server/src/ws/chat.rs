@@ -50,6 +50,9 @@ impl Connection {
             Ok(stored) => stored,
             Err(refused) => return self.send_frame(&nack(client_msg_id, refused)).await,
         };
+        // The partner's console stops showing "typing…" at this message: a notice that
+        // follows it is news, whenever the last one was.
+        self.last_typing = None;
         let out = self.out.clone();
         tokio::spawn(async move {
             let frame = match stored.await {
@@ -126,7 +129,8 @@ impl Connection {
         }
     }
 
-    /// `typing`: forwarded to the partner's consoles, at most once a second per connection.
+    /// `typing`: forwarded to the partner's consoles, at most once a second per connection
+    /// (and at once after a message from this connection).
     pub(super) async fn typing(&mut self, to: UserId) -> Result<(), Stop> {
         if self.joined.is_none() {
             return self.refuse(ErrorCode::OutOfOrder, "send hello first").await;

@@ -123,6 +123,10 @@ fn console(user: User, session: RwSignal<Session>) -> impl IntoView {
         <div
             class="console"
             class:stale=move || connection_state.get() != ConnectionState::Connected
+            // A docked chat window is a pane: the others make room for it.
+            class:chat-docked=move || {
+                store.chat().window_open().get() && store.chat().placement().get().is_docked()
+            }
         >
             <Toolbar on_sign_out=sign_out />
             <main class="panes" class:calls=move || role.get().handles_calls()>

@@ -2,18 +2,27 @@
 
 use std::cmp::Reverse;
 
-use switchboard_protocol::{Call, CallAction, CallId, CallState};
+use switchboard_protocol::{Call, CallAction, CallId, CallState, Line};
 
-/// Ids of the queued calls, oldest first; calls queued in the same millisecond keep id order,
-/// so every tab of the operator shows the same order.
-pub fn queue_order<'a>(calls: impl IntoIterator<Item = &'a Call>) -> Vec<CallId> {
-    let mut queued: Vec<(i64, CallId)> = calls
+/// Ids of the queued calls, those to the highest priority line first, then oldest first;
+/// calls queued in the same millisecond keep id order, so every tab of the operator shows the
+/// same order.
+pub fn queue_order<'a>(calls: impl IntoIterator<Item = &'a Call>, lines: &[Line]) -> Vec<CallId> {
+    let mut queued: Vec<(Reverse<u8>, i64, CallId)> = calls
         .into_iter()
         .filter(|call| call.state == CallState::Queued)
-        .map(|call| (call.queued_at_ms, call.id))
+        .map(|call| {
+            let priority = line_of(lines, &call.dialled).map_or(0, |line| line.priority);
+            (Reverse(priority), call.queued_at_ms, call.id)
+        })
         .collect();
     queued.sort_unstable();
-    queued.into_iter().map(|(_, id)| id).collect()
+    queued.into_iter().map(|(_, _, id)| id).collect()
+}
+
+/// The line a caller dialled, if the configuration names it.
+pub fn line_of<'a>(lines: &'a [Line], dialled: &str) -> Option<&'a Line> {
+    lines.iter().find(|line| line.number == dialled)
 }
 
 /// Ids of the answered calls (active, transferring or held), the current call first.
@@ -122,8 +131,34 @@ mod tests {
             call(4, CallState::Queued, 2_000, None),
             call(3, CallState::Queued, 2_000, None),
         ];
-        assert_eq!(queue_order(&calls), [3, 4, 1]);
-        assert!(queue_order(&[]).is_empty());
+        assert_eq!(queue_order(&calls, &[]), [3, 4, 1]);
+        assert!(queue_order(&[], &[]).is_empty());
+    }
+
+    #[test]
+    fn calls_to_a_higher_priority_line_are_answered_first() {
+        let line = |number: &str, priority| Line {
+            number: number.into(),
+            name: format!("Line {number}"),
+            priority,
+            colour: String::new(),
+            greeting: String::new(),
+        };
+        let lines = [line("2000", 1), line("2999", 9)];
+        let mut calls = [
+            call(1, CallState::Queued, 1_000, None),
+            call(2, CallState::Queued, 2_000, None),
+            call(3, CallState::Queued, 3_000, None),
+            call(4, CallState::Queued, 4_000, None),
+        ];
+        calls[0].dialled = "7777".into();
+        calls[1].dialled = "2000".into();
+        calls[2].dialled = "2999".into();
+        calls[3].dialled = "2000".into();
+        // Emergency, then the main line oldest first, then a number without a line.
+        assert_eq!(queue_order(&calls, &lines), [3, 2, 4, 1]);
+        assert_eq!(line_of(&lines, "2999").map(|l| l.priority), Some(9));
+        assert!(line_of(&lines, "7777").is_none());
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod emoji;
 mod frames;
 mod live;
 mod outbox;
+mod placement;
 pub mod time;
 
 use std::collections::HashMap;
@@ -23,6 +24,8 @@ pub use browser::{focus_in, page_visible};
 pub use conversations::{Conversation, Conversations, History, Receipt};
 pub use live::LiveConversations;
 pub use outbox::{Failure, Outbox, Outgoing};
+use placement::PLACEMENT_KEY;
+pub use placement::{Placement, keep_in_view};
 
 /// How long "typing…" stays after the partner's last notice.
 const TYPING_SHOWN_MS: u64 = 5_000;
@@ -67,6 +70,8 @@ pub struct ChatState {
     /// The conversation shown in the chat window.
     open: RwSignal<Option<UserId>>,
     window_open: RwSignal<bool>,
+    /// Where the chat window sits (floating or docked), kept in this browser.
+    placement: RwSignal<Placement>,
     page_visible: RwSignal<bool>,
     /// The latest answer to a user search: the query it answers and the users found.
     results: RwSignal<Option<(String, Vec<User>)>>,
@@ -111,6 +116,10 @@ impl ChatState {
             last_typing: StoredValue::new((0, 0)),
             open: RwSignal::new(None),
             window_open: RwSignal::new(false),
+            placement: RwSignal::new(
+                browser::load(PLACEMENT_KEY)
+                    .map_or_else(Placement::default, |text| Placement::from_json(&text)),
+            ),
             page_visible: RwSignal::new(browser::page_visible()),
             results: RwSignal::new(None),
             menu: RwSignal::new(None),
@@ -282,6 +291,20 @@ impl ChatState {
     /// Closes the chat window; arriving messages stay unread until it opens again.
     pub fn close_window(&self) {
         self.window_open.set(false);
+    }
+
+    /// Where the chat window sits.
+    pub fn placement(&self) -> ReadSignal<Placement> {
+        self.placement.read_only()
+    }
+
+    /// Puts the chat window there; `remember` stores it for the next visit (a drag stores
+    /// where it ends, not every step).
+    pub fn place_window(&self, placement: Placement, remember: bool) {
+        self.placement.set(placement);
+        if remember {
+            browser::save(PLACEMENT_KEY, &placement.to_json());
+        }
     }
 
     fn next_serial(&self) -> u64 {

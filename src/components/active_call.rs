@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use switchboard_protocol::{Call, CallAction, CallId, CallState};
 
-use super::{CallButton, CallParty, Elapsed};
+use super::{CallButton, CallParty, Elapsed, LineLabel};
 use crate::calls::{ANY_TRANSFER, can, pending_label, state_label};
 use crate::store::Store;
 
@@ -61,7 +61,17 @@ fn CurrentCall(
     let pending = Memo::new(move |_| call.with(pending_label));
     // While a command waits for the telephone system, no other is offered.
     let can = move |action| pending.get().is_none() && can(action, state.get());
-    let dialled = call.with_untracked(|call| format!("Dialled: {}", call.dialled));
+    let dialled = call.with_untracked(|call| call.dialled.clone());
+    // What to say when answering, from the line the caller dialled.
+    let greeting = {
+        let dialled = dialled.clone();
+        Memo::new(move |_| {
+            store
+                .line(&dialled)
+                .map(|line| line.greeting)
+                .filter(|greeting| !greeting.is_empty())
+        })
+    };
     let hold_or_retrieve = move || {
         if state.get() == CallState::Held {
             view! {
@@ -96,8 +106,20 @@ fn CurrentCall(
                     {move || pending.get().unwrap_or_else(|| state_label(state.get()).to_owned())}
                 </span>
                 <Elapsed since=answered_since(call) label="Duration" />
-                <span class="dialled">{dialled}</span>
+                <LineLabel dialled />
             </div>
+            {move || {
+                greeting
+                    .get()
+                    .map(|greeting| {
+                        view! {
+                            <p class="greeting">
+                                <span class="greeting-label">"Say: "</span>
+                                {greeting}
+                            </p>
+                        }
+                    })
+            }}
             <div class="call-controls">
                 {hold_or_retrieve}
                 <CallButton

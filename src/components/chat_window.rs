@@ -1,16 +1,17 @@
 //! The chat window: a non-modal dialog with the chat list on the left, the conversation right.
 
-use leptos::ev::KeyboardEvent;
+use leptos::ev::{KeyboardEvent, PointerEvent};
 use leptos::html;
 use leptos::prelude::*;
 use web_sys::Element;
 
 use super::{ChatList, ChatSearch, ConversationPane};
-use crate::chat::focus_in;
+use crate::chat::{Placement, focus_in, keep_in_view};
 use crate::store::Store;
 
 /// The "Chat" dialog. It floats over the console without blocking it (an operator keeps
-/// answering calls while chatting); Escape closes it.
+/// answering calls while chatting), moved by dragging its title bar, or docks as a pane at the
+/// right that the console makes room for; either is remembered. Escape closes it.
 #[component]
 pub fn ChatWindow() -> impl IntoView {
     let chat = expect_context::<Store>().chat();
@@ -43,6 +44,81 @@ pub fn ChatWindow() -> impl IntoView {
             focus_in(None, ".toolbar .chat-button");
         }
     };
+    // Dragging the title bar moves the window: where the pointer went down, and where the
+    // window was then.
+    let drag = StoredValue::new(None::<(i32, i32, i32, i32)>);
+    let placement = chat.placement();
+    let start_drag = move |event: PointerEvent| {
+        let on_button = event
+            .target()
+            .and_then(|target| wasm_bindgen::JsCast::dyn_into::<Element>(target).ok())
+            .and_then(|target| target.closest("button").ok().flatten())
+            .is_some();
+        let Some(window) = dialog.get_untracked() else {
+            return;
+        };
+        if on_button || placement.get_untracked().is_docked() || event.button() != 0 {
+            return;
+        }
+        let rect = window.get_bounding_client_rect();
+        drag.set_value(Some((
+            event.client_x(),
+            event.client_y(),
+            rect.left() as i32,
+            rect.top() as i32,
+        )));
+        if let Some(bar) = event
+            .current_target()
+            .and_then(|target| wasm_bindgen::JsCast::dyn_into::<Element>(target).ok())
+        {
+            let _ = bar.set_pointer_capture(event.pointer_id());
+        }
+        event.prevent_default();
+    };
+    let moved_to = move |event: &PointerEvent| {
+        let (x, y, left, top) = drag.get_value()?;
+        let window = dialog.get_untracked()?;
+        let size = (window.offset_width(), window.offset_height());
+        let viewport = (
+            leptos::prelude::window().inner_width().ok()?.as_f64()? as i32,
+            leptos::prelude::window().inner_height().ok()?.as_f64()? as i32,
+        );
+        let (left, top) = keep_in_view(
+            left + event.client_x() - x,
+            top + event.client_y() - y,
+            size,
+            viewport,
+        );
+        Some(Placement::Moved { left, top })
+    };
+    let follow_drag = move |event: PointerEvent| {
+        if let Some(placement) = moved_to(&event) {
+            chat.place_window(placement, false);
+        }
+    };
+    let end_drag = move |event: PointerEvent| {
+        if let Some(placement) = moved_to(&event) {
+            chat.place_window(placement, true);
+        }
+        drag.set_value(None);
+    };
+    let toggle_dock = move |_| {
+        let next = if placement.get_untracked().is_docked() {
+            Placement::Corner
+        } else {
+            Placement::Docked
+        };
+        chat.place_window(next, true);
+    };
+    let position = move |side: &'static str| {
+        move || match placement.get() {
+            Placement::Moved { left, top } => {
+                Some(format!("{}px", if side == "left" { left } else { top }))
+            }
+            Placement::Corner | Placement::Docked => None,
+        }
+    };
+
     let show_list = move |_| {
         query.set(String::new());
         let root: Option<Element> = dialog.get_untracked().map(Into::into);
@@ -54,6 +130,10 @@ pub fn ChatWindow() -> impl IntoView {
     view! {
         <div
             class="chat-window"
+            class:docked=move || placement.get().is_docked()
+            class:moved=move || matches!(placement.get(), Placement::Moved { .. })
+            style:left=position("left")
+            style:top=position("top")
             role="dialog"
             aria-label="Chat"
             aria-modal="false"
@@ -61,7 +141,12 @@ pub fn ChatWindow() -> impl IntoView {
             node_ref=dialog
             on:keydown=keydown
         >
-            <header class="chat-titlebar">
+            <header
+                class="chat-titlebar"
+                on:pointerdown=start_drag
+                on:pointermove=follow_drag
+                on:pointerup=end_drag
+            >
                 <button
                     type="button"
                     class="chat-button"
@@ -72,6 +157,14 @@ pub fn ChatWindow() -> impl IntoView {
                     "Chat"
                 </button>
                 <span class="chat-titlebar-spacer"></span>
+                <button
+                    type="button"
+                    aria-pressed=move || placement.get().is_docked().to_string()
+                    title="Dock the chat as a pane at the right, beside the directory and the calls"
+                    on:click=toggle_dock
+                >
+                    "Dock"
+                </button>
                 <button
                     type="button"
                     class="chat-close"

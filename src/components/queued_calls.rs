@@ -1,4 +1,5 @@
-//! Queued calls pane: waiting calls oldest first, each answered by button, double-click or Enter.
+//! Queued calls pane: waiting calls by their line's priority, then oldest first, each answered
+//! by button, double-click or Enter.
 
 use leptos::ev::{KeyboardEvent, MouseEvent};
 use leptos::prelude::*;
@@ -6,7 +7,7 @@ use switchboard_protocol::CallId;
 use wasm_bindgen::JsCast;
 use web_sys::Element;
 
-use super::{CallButton, CallParty, Elapsed, entry_menu_key, on_entry_contextmenu};
+use super::{CallButton, CallParty, Elapsed, LineLabel, entry_menu_key, on_entry_contextmenu};
 use crate::calls::pending_label;
 use crate::store::Store;
 
@@ -56,7 +57,7 @@ fn QueuedCallRow(
 ) -> impl IntoView {
     let store = expect_context::<Store>();
     let call = store.call(id)?;
-    let dialled = call.with_untracked(|call| format!("Dialled: {}", call.dialled));
+    let dialled = call.with_untracked(|call| call.dialled.clone());
     let pending = Memo::new(move |_| call.with(pending_label));
     let since = Signal::derive(move || call.with(|call| call.queued_at_ms));
     // A colleague's call offers the same IM menu as their directory entry; others keep none.
@@ -106,7 +107,7 @@ fn QueuedCallRow(
             on:keydown=on_keydown
         >
             <CallParty call />
-            <span class="dialled">{dialled}</span>
+            <LineLabel dialled />
             <Elapsed since label="Waiting" />
             {move || pending.get().map(|label| view! { <span class="call-pending">{label}</span> })}
             <CallButton

@@ -7,7 +7,7 @@ use std::time::Duration;
 use leptos::logging::{error, warn};
 use leptos::prelude::*;
 use switchboard_protocol::{
-    Call, CallId, CallState, ClientFrame, EntryId, ErrorCode, LineLamp, LineState,
+    Call, CallId, CallState, ClientFrame, EntryId, ErrorCode, Line, LineLamp, LineState,
 };
 
 use super::{ConnectionState, Store, browser_now_ms, set_if_changed};
@@ -17,6 +17,14 @@ use super::{ConnectionState, Store, browser_now_ms, set_if_changed};
 const NOTICE_MS: u64 = 6_000;
 
 impl Store {
+    /// The line a caller dialled, if the configuration names it; follows the configuration.
+    pub fn line(&self, dialled: &str) -> Option<Line> {
+        self.config.with(|config| {
+            let lines = config.as_ref().map_or(&[][..], |config| &config.lines);
+            crate::calls::line_of(lines, dialled).cloned()
+        })
+    }
+
     /// Whether the telephone system answers (`true` while nothing says otherwise).
     pub fn telephony_up(&self) -> ReadSignal<bool> {
         self.telephony_up.read_only()

@@ -87,7 +87,13 @@ impl Store {
         let calls = RwSignal::new(HashMap::<CallId, ArcRwSignal<Call>>::new());
         let read_calls =
             move || calls.with(|calls| calls.values().map(ArcRwSignal::get).collect::<Vec<Call>>());
-        let queue = Memo::new(move |_| queue_order(&read_calls()));
+        let config = RwSignal::new(None::<ClientConfig>);
+        let queue = Memo::new(move |_| {
+            let calls = read_calls();
+            config.with(|config| {
+                queue_order(&calls, config.as_ref().map_or(&[], |config| &config.lines))
+            })
+        });
         let answered = Memo::new(move |_| answered_order(&read_calls()));
         let current_call = Memo::new(move |_| answered.with(|ids| ids.first().copied()));
         // Chat messages start with the current call's source party (issue 5, call context).
@@ -101,7 +107,7 @@ impl Store {
             role: RwSignal::new(Role::User),
             notes: RwSignal::new(HashMap::new()),
             mode: RwSignal::new(None),
-            config: RwSignal::new(None),
+            config,
             connection: RwSignal::new(ConnectionState::Offline),
             federation_down: RwSignal::new(None),
             telephony_up: RwSignal::new(true),

@@ -53,6 +53,55 @@ test('the toolbar Chat button and the Chat key open the window; Escape closes it
   await context.close();
 });
 
+test('the chat window docks beside the directory and the queue, or moves, and stays where it was put', async ({ browser }) => {
+  const { context, page } = await signedIn(browser, server, 'operator');
+  const { window, toolbarButton } = chat(page);
+  const dock = window.getByRole('button', { name: 'Dock' });
+  const panes = ['Directory', 'Queued calls', 'Active call', 'Transfer assistant'].map((name) => page.getByRole('region', { name }));
+  const overlaps = async () => {
+    const chatBox = (await window.boundingBox())!;
+    const hidden: string[] = [];
+    for (const pane of panes) {
+      const box = (await pane.boundingBox())!;
+      const apart =
+        box.x + box.width <= chatBox.x || chatBox.x + chatBox.width <= box.x ||
+        box.y + box.height <= chatBox.y || chatBox.y + chatBox.height <= box.y;
+      if (!apart) hidden.push((await pane.getAttribute('aria-label'))!);
+    }
+    return hidden;
+  };
+  await toolbarButton.click();
+  await expect(window).toBeVisible();
+  // Floating in its corner it covers part of the panes; docked, none of them.
+  expect(await overlaps()).not.toEqual([]);
+  await dock.click();
+  await expect(dock).toHaveAttribute('aria-pressed', 'true');
+  await expect.poll(overlaps).toEqual([]);
+  await page.reload();
+  await toolbarButton.click();
+  await expect(dock).toHaveAttribute('aria-pressed', 'true');
+  await expect.poll(overlaps).toEqual([]);
+
+  // Undocked, its title bar drags it; the place is kept across a reload.
+  await dock.click();
+  await expect(dock).toHaveAttribute('aria-pressed', 'false');
+  const before = (await window.boundingBox())!;
+  const bar = { x: before.x + 200, y: before.y + 12 };
+  await page.mouse.move(bar.x, bar.y);
+  await page.mouse.down();
+  await page.mouse.move(bar.x - 150, bar.y - 60, { steps: 5 });
+  await page.mouse.up();
+  const moved = (await window.boundingBox())!;
+  expect(Math.round(moved.x)).toBe(Math.round(before.x - 150));
+  expect(Math.round(moved.y)).toBe(Math.round(before.y - 60));
+  await page.reload();
+  await toolbarButton.click();
+  await expect(window).toBeVisible();
+  const kept = (await window.boundingBox())!;
+  expect([Math.round(kept.x), Math.round(kept.y)]).toEqual([Math.round(moved.x), Math.round(moved.y)]);
+  await context.close();
+});
+
 test('search finds people with no conversation yet; click or arrows and Enter open one', async ({ browser }) => {
   const { context, page } = await signedIn(browser, server, 'operator');
   const { window, search, log, message } = chat(page);

@@ -169,6 +169,38 @@ pub struct Call {
     pub pending: Option<PendingCommand>,
 }
 
+/// A line of the company: a number callers dial, named for the operator, with the priority
+/// its calls take in the queue and what to say when answering (the server's `[[lines]]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Line {
+    /// The dialled number, as the telephone system reports it in [`Call::dialled`].
+    pub number: String,
+    /// "Main line", "Reception", "Emergency".
+    pub name: String,
+    /// Calls to higher priorities are answered first (0 to 9; 0 for numbers without a line).
+    #[serde(default)]
+    pub priority: u8,
+    /// The line's colour in the queue, `#rgb` or `#rrggbb`; empty for none.
+    #[serde(default)]
+    pub colour: String,
+    /// What the operator says when answering ("Good morning, Contoso, how can I help?").
+    #[serde(default)]
+    pub greeting: String,
+}
+
+impl Line {
+    /// The colour, if written `#rgb` or `#rrggbb`: the only form that may go into a style.
+    pub fn safe_colour(&self) -> Option<&str> {
+        is_hex_colour(&self.colour).then_some(self.colour.as_str())
+    }
+}
+
+/// Whether `text` is a colour written `#rgb` or `#rrggbb`.
+pub fn is_hex_colour(text: &str) -> bool {
+    text.strip_prefix('#')
+        .is_some_and(|hex| matches!(hex.len(), 3 | 6) && hex.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
 /// The line state of a telephone (the busy lamp field), as the telephone system reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -295,6 +327,16 @@ mod tests {
     use CallState::*;
 
     const ALL: [CallState; 5] = [Queued, Active, Held, Transferring, Cleared];
+
+    #[test]
+    fn only_hex_colours_go_into_a_style() {
+        for good in ["#fff", "#1E3a5f"] {
+            assert!(is_hex_colour(good), "{good}");
+        }
+        for bad in ["", "fff", "#ffff", "#ggg", "red", "#fff;background:url(x)"] {
+            assert!(!is_hex_colour(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn a_call_goes_from_the_queue_through_hold_and_transfer_to_cleared() {

@@ -19,8 +19,8 @@ pub use admin::{
     NewAccount, PasswordReset, Role, SettingsInForce, SyncStatus,
 };
 pub use calls::{
-    Call, CallAction, CallId, CallState, LineLamp, LineState, NewCall, PendingCommand,
-    TransferRequest,
+    Call, CallAction, CallId, CallState, Line, LineLamp, LineState, NewCall, PendingCommand,
+    TransferRequest, is_hex_colour,
 };
 pub use chat::{
     ChatMessage, ChatRefusal, ConversationId, ConversationSummary, Marker, MarkerUpdate, MessageId,
@@ -321,6 +321,9 @@ pub struct ClientConfig {
     /// The other keyboard shortcuts; absent from servers that predate them (the defaults).
     #[serde(default)]
     pub keys: keys::Keys,
+    /// The company's lines by dialled number (absent from older servers: none).
+    #[serde(default)]
+    pub lines: Vec<Line>,
 }
 
 /// Limits the server enforces.
@@ -453,6 +456,13 @@ mod tests {
                 history_page_max: 200,
             },
             keys: keys::Keys::default(),
+            lines: vec![Line {
+                number: "2000".into(),
+                name: "Main line".into(),
+                priority: 1,
+                colour: "#1e3a5f".into(),
+                greeting: "Good morning, Contoso, how can I help?".into(),
+            }],
         }
     }
 

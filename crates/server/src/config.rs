@@ -9,7 +9,7 @@ use std::{
 use clap::Parser;
 use serde::Deserialize;
 use switchboard_protocol::{
-    ClientConfig, DEFAULT_HISTORY_PAGE_MAX, Limits, Mode, Role, keys::Keys,
+    ClientConfig, DEFAULT_HISTORY_PAGE_MAX, Limits, Line, Mode, Role, is_hex_colour, keys::Keys,
 };
 
 use crate::{
@@ -232,6 +232,9 @@ pub struct FileConfig {
     /// `[keys]`: the console's other keyboard shortcuts over their defaults
     /// (`switchboard_protocol::keys::Keys`; the README's operator guide lists them).
     pub keys: Option<toml::Table>,
+    /// `[[lines]]`: the company's lines by dialled number.
+    #[serde(default)]
+    pub lines: Vec<FileLine>,
     /// Limits the server enforces.
     #[serde(default)]
     pub limits: FileLimits,
@@ -261,6 +264,77 @@ pub struct FilePbx {
 pub struct FileDirectory {
     /// `[directory.ldap]`: sync the directory from LDAP / Active Directory.
     pub ldap: Option<LdapConfig>,
+}
+
+/// One `[[lines]]` entry of the TOML file (`switchboard_protocol::Line` once checked).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileLine {
+    pub number: String,
+    pub name: String,
+    #[serde(default)]
+    pub priority: u8,
+    #[serde(default)]
+    pub colour: String,
+    #[serde(default)]
+    pub greeting: String,
+}
+
+/// Most `[[lines]]`, longest line name and greeting.
+const MAX_LINES: usize = 100;
+const MAX_LINE_NAME: usize = 60;
+const MAX_GREETING: usize = 200;
+/// Line priorities: 0 (the default, numbers without a line) to 9.
+const MAX_PRIORITY: u8 = 9;
+
+/// The `[[lines]]` checked: a number and a name each, numbers once, priorities 0 to 9, colours
+/// `#rgb` / `#rrggbb` (they go into a style attribute), bounded texts.
+fn company_lines(lines: Vec<FileLine>) -> Result<Vec<Line>, ConfigError> {
+    if lines.len() > MAX_LINES {
+        return Err(ConfigError::Invalid(format!(
+            "at most {MAX_LINES} [[lines]]; there are {}",
+            lines.len()
+        )));
+    }
+    let mut checked: Vec<Line> = Vec::with_capacity(lines.len());
+    for line in lines {
+        let number = line.number.trim().to_owned();
+        let name = line.name.trim().to_owned();
+        let greeting = line.greeting.trim().to_owned();
+        let colour = line.colour.trim().to_owned();
+        let problem = if number.is_empty() || name.is_empty() {
+            Some("needs a number and a name".to_owned())
+        } else if checked.iter().any(|other| other.number == number) {
+            Some("has a number another line has".to_owned())
+        } else if name.chars().count() > MAX_LINE_NAME || greeting.chars().count() > MAX_GREETING {
+            Some(format!(
+                "has a name over {MAX_LINE_NAME} or a greeting over {MAX_GREETING} characters"
+            ))
+        } else if line.priority > MAX_PRIORITY {
+            Some(format!(
+                "has priority {}; it must be 0 to {MAX_PRIORITY}",
+                line.priority
+            ))
+        } else if !colour.is_empty() && !is_hex_colour(&colour) {
+            Some(format!("has colour \"{colour}\"; write #rgb or #rrggbb"))
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            return Err(ConfigError::Invalid(format!(
+                "the [[lines]] entry \"{}\" ({}) {problem}",
+                line.name, line.number
+            )));
+        }
+        checked.push(Line {
+            number,
+            name,
+            priority: line.priority,
+            colour,
+            greeting,
+        });
+    }
+    Ok(checked)
 }
 
 /// `[limits]` table of the TOML file; each key's range and default is its [`Bounds`] below.
@@ -546,6 +620,7 @@ impl Config {
             ));
         }
         let keys = console_keys(file.keys, &chat_key)?;
+        let lines = company_lines(file.lines)?;
         let predefined_messages = match file.predefined_messages {
             Some(messages) => messages,
             None if cli.demo => DEMO_PREDEFINED_MESSAGES.map(String::from).to_vec(),
@@ -603,6 +678,7 @@ impl Config {
                 chat_key,
                 limits: client_limits,
                 keys,
+                lines,
             },
         })
     }
@@ -704,12 +780,12 @@ mod tests {
     #[test]
     fn file_settings_are_read_and_checked() {
         let file: FileConfig = toml::from_str(
-            "predefined_messages = [\"Line 2\"]\nchat_key = \"F8\"\n[limits]\nmax_message_chars = 500\n",
+            "predefined_messages = [\"Line 2\"]\nchat_key = \"F10\"\n[limits]\nmax_message_chars = 500\n",
         )
         .unwrap();
         let config = Config::from_parts(&cli(&[]), file, "sqlite::memory:".into(), None).unwrap();
         assert_eq!(config.client.predefined_messages, ["Line 2"]);
-        assert_eq!(config.client.chat_key, "F8");
+        assert_eq!(config.client.chat_key, "F10");
         assert_eq!(config.client.limits.max_message_chars, 500);
         assert_eq!(config.client.keys, Keys::default());
 
@@ -744,6 +820,54 @@ mod tests {
             let err = load(text).unwrap_err().to_string();
             assert!(err.contains(named), "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn lines_are_read_and_checked() {
+        let load = |text: &str| {
+            let file: FileConfig = toml::from_str(text).unwrap();
+            Config::from_parts(&cli(&[]), file, "sqlite::memory:".into(), None)
+        };
+        let config = load(
+            "[[lines]]\nnumber = \"2000\"\nname = \"Main line\"\npriority = 1\ncolour = \"#1e3a5f\"\n\
+             greeting = \"Good morning, Contoso\"\n[[lines]]\nnumber = \"2999\"\nname = \"Emergency\"\n\
+             priority = 9\ncolour = \"#b91c1c\"\n",
+        )
+        .unwrap();
+        let lines = &config.client.lines;
+        assert_eq!(lines.len(), 2);
+        assert_eq!(
+            (lines[0].name.as_str(), lines[0].priority),
+            ("Main line", 1)
+        );
+        assert_eq!(lines[1].greeting, "");
+        for (text, named) in [
+            (
+                "[[lines]]\nnumber = \"2000\"\nname = \"\"\n",
+                "needs a number and a name",
+            ),
+            (
+                "[[lines]]\nnumber = \"1\"\nname = \"A\"\n[[lines]]\nnumber = \"1\"\nname = \"B\"\n",
+                "another line has",
+            ),
+            (
+                "[[lines]]\nnumber = \"1\"\nname = \"A\"\npriority = 10\n",
+                "0 to 9",
+            ),
+            (
+                "[[lines]]\nnumber = \"1\"\nname = \"A\"\ncolour = \"red;background:url(x)\"\n",
+                "#rgb or #rrggbb",
+            ),
+        ] {
+            let err = load(text).unwrap_err().to_string();
+            assert!(err.contains(named), "{text}: {err}");
+        }
+        assert!(
+            toml::from_str::<FileConfig>(
+                "[[lines]]\nnumber = \"1\"\nname = \"A\"\ncolor = \"#fff\"\n"
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -51,6 +51,26 @@ pub fn answered_order<'a>(calls: impl IntoIterator<Item = &'a Call>) -> Vec<Call
     answered.into_iter().map(|(_, _, Reverse(id))| id).collect()
 }
 
+/// `others` (answered calls besides the current one, in [`answered_order`]) with the calls
+/// recalled at `now_ms` first, the longest held first; the rest keep their order. The current
+/// call never moves: a key acts on the call the operator sees.
+pub fn recalled_first(others: &[&Call], now_ms: i64, recall_secs: u32) -> Vec<CallId> {
+    let (mut recalled, rest): (Vec<&Call>, Vec<&Call>) = others
+        .iter()
+        .partition(|call| recalled(call, now_ms, recall_secs));
+    recalled.sort_by_key(|call| (call.held_at_ms, call.id));
+    recalled.iter().chain(&rest).map(|call| call.id).collect()
+}
+
+/// Whether `call` has been on hold `recall_secs` or longer at `now_ms` (server clock): the
+/// operator must come back to it.
+pub fn recalled(call: &Call, now_ms: i64, recall_secs: u32) -> bool {
+    call.state == CallState::Held
+        && call
+            .held_at_ms
+            .is_some_and(|since| now_ms - since >= i64::from(recall_secs) * 1_000)
+}
+
 /// A transfer to no one in particular: whether a transfer is legal does not depend on its target.
 pub const ANY_TRANSFER: CallAction = CallAction::Transfer { target: 0 };
 
@@ -117,6 +137,7 @@ mod tests {
             state,
             queued_at_ms,
             answered_at_ms,
+            held_at_ms: None,
             transfer_target: None,
             caller_entry: None,
             pending: None,
@@ -184,6 +205,31 @@ mod tests {
             call(4, CallState::Held, 0, Some(3_000)),
         ];
         assert_eq!(answered_order(&calls), [4, 2, 3, 1]);
+    }
+
+    #[test]
+    fn a_call_held_too_long_is_recalled_and_comes_first_among_the_others() {
+        let mut calls = [
+            call(1, CallState::Held, 0, Some(1_000)),
+            call(2, CallState::Held, 0, Some(5_000)),
+            call(3, CallState::Transferring, 0, Some(9_000)),
+        ];
+        calls[0].held_at_ms = Some(10_000);
+        calls[1].held_at_ms = Some(50_000);
+        let others: Vec<&Call> = calls.iter().collect();
+        // At 60 s neither held call has been held a minute: the order stands.
+        assert_eq!(recalled_first(&others, 60_000, 60), [1, 2, 3]);
+        assert!(!recalled(&calls[0], 60_000, 60));
+        // At 70 s call 1 has: it stays first; at 110 s both have, the longest held first,
+        // before the transfer that is not on hold.
+        assert!(recalled(&calls[0], 70_000, 60));
+        let reversed: Vec<&Call> = calls.iter().rev().collect();
+        assert_eq!(recalled_first(&reversed, 70_000, 60), [1, 3, 2]);
+        assert_eq!(recalled_first(&reversed, 110_000, 60), [1, 2, 3]);
+        assert!(
+            !recalled(&calls[2], 1_000_000, 60),
+            "only a held call is recalled"
+        );
     }
 
     #[test]

@@ -142,6 +142,10 @@ pub fn listen(store: Store, targets: Targets) {
         let Some(shortcut) = shortcut else {
             return;
         };
+        // The help dialog is modal: only its own key (and Escape, its own) act while it is open.
+        if targets.help_open.get_untracked() && shortcut != Shortcut::Help {
+            return;
+        }
         if shortcut.is_call_control() && !store.role().get_untracked().handles_calls() {
             return;
         }

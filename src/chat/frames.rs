@@ -33,6 +33,7 @@ impl Store {
                 else {
                     return;
                 };
+                chat.message_stored(sent.to);
                 let message = ChatMessage {
                     id,
                     conversation,
@@ -132,6 +133,7 @@ impl Store {
         if !from_partner {
             // Another tab's message, or this tab's before its ack: shown once, as confirmed.
             chat.update_outbox(|outbox| outbox.take(&message.client_msg_id));
+            chat.message_stored(message.to);
         }
         let body = message.body.clone();
         let name = self.new_partner_name(if from_partner {
@@ -263,12 +265,9 @@ impl Store {
             failed: None,
             retries: 0,
         };
-        let chat = self.chat();
-        chat.update_outbox(|outbox| outbox.push(entry.clone()));
+        self.chat()
+            .update_outbox(|outbox| outbox.push(entry.clone()));
         self.send(send_frame(entry));
-        // The partner stops showing "typing…" at this message: typing on right after it is
-        // news, so the next keystroke says so whatever the throttle.
-        chat.last_typing.set_value((0, 0));
         Ok(())
     }
 
@@ -334,7 +333,7 @@ impl Store {
     }
 
     /// The operator is typing to `to`: tell them, at most every few seconds (and at once after
-    /// a message, see [`Store::send_chat`]).
+    /// a message of theirs to `to` is stored).
     pub fn typing_to(&self, to: UserId) {
         let chat = self.chat();
         let now = browser::now_ms();

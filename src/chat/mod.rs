@@ -20,7 +20,7 @@ use leptos::prelude::*;
 use switchboard_protocol::{User, UserId};
 
 pub use attention::Attention;
-pub use browser::{focus_in, page_visible};
+pub use browser::{focus_in, page_visible, play_sound};
 pub use conversations::{Conversation, Conversations, History, Receipt};
 pub use live::LiveConversations;
 pub use outbox::{Failure, Outbox, Outgoing};
@@ -291,6 +291,15 @@ impl ChatState {
     /// Closes the chat window; arriving messages stay unread until it opens again.
     pub fn close_window(&self) {
         self.window_open.set(false);
+    }
+
+    /// A message of the signed-in user to `to` is stored, so `to`'s console has it and has
+    /// stopped showing "typing…": the next keystroke to them says so again, whatever the
+    /// throttle (a notice sent before the message was stored could overtake it).
+    fn message_stored(&self, to: UserId) {
+        if self.last_typing.get_value().0 == to {
+            self.last_typing.set_value((0, 0));
+        }
     }
 
     /// Where the chat window sits.

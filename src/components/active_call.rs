@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use switchboard_protocol::{Call, CallAction, CallId, CallState};
 
 use super::{CallButton, CallParty, Elapsed, LineLabel};
-use crate::calls::{ANY_TRANSFER, can, pending_label, state_label};
+use crate::calls::{ANY_TRANSFER, can, pending_label, recalled, recalled_first, state_label};
 use crate::store::Store;
 
 /// The call the operator is dealing with: source party, state, duration, Hold or Retrieve,
@@ -18,7 +18,33 @@ pub fn ActiveCall(
     let store = expect_context::<Store>();
     let current = store.current_call();
     let answered = store.answered_calls();
-    let others = Memo::new(move |_| answered.with(|ids| ids.iter().skip(1).copied().collect()));
+    // Calls held past the recall time come first among the others, never before the current.
+    let others = Memo::new(move |_| {
+        let others: Vec<Call> = answered.with(|ids| {
+            ids.iter()
+                .skip(1)
+                .filter_map(|&id| store.call(id).map(|call| call.get()))
+                .collect()
+        });
+        let others: Vec<&Call> = others.iter().collect();
+        recalled_first(&others, store.now().get(), store.hold_recall_secs())
+    });
+    // A sound when another call turns to a recall while the console's tab is hidden.
+    let recalls = Memo::new(move |_| {
+        let (now, secs) = (store.now().get(), store.hold_recall_secs());
+        answered.with(|ids| {
+            ids.iter()
+                .filter(|&&id| store.with_call(id, |call| recalled(call, now, secs)) == Some(true))
+                .count()
+        })
+    });
+    Effect::new(move |before: Option<usize>| {
+        let count = recalls.get();
+        if before.is_some_and(|before| count > before) && !crate::chat::page_visible() {
+            crate::chat::play_sound();
+        }
+        count
+    });
     let notice = store.call_notice();
     view! {
         <section class="pane active-call" aria-label="Active call">
@@ -59,6 +85,7 @@ fn CurrentCall(
     let id = call.with_untracked(|call| call.id);
     let state = Memo::new(move |_| call.with(|call| call.state));
     let pending = Memo::new(move |_| call.with(pending_label));
+    let recalled = store.recalled(call);
     // While a command waits for the telephone system, no other is offered.
     let can = move |action| pending.get().is_none() && can(action, state.get());
     let dialled = call.with_untracked(|call| call.dialled.clone());
@@ -97,7 +124,11 @@ fn CurrentCall(
         }
     };
     view! {
-        <div class="current-call" data-state=move || state.get().as_str()>
+        <div
+            class="current-call"
+            class:recall=move || recalled.get()
+            data-state=move || state.get().as_str()
+        >
             <div class="current-party">
                 <CallParty call />
             </div>
@@ -107,6 +138,7 @@ fn CurrentCall(
                 </span>
                 <Elapsed since=answered_since(call) label="Duration" />
                 <LineLabel dialled />
+                {recall_alert(recalled)}
             </div>
             {move || {
                 greeting
@@ -150,11 +182,13 @@ fn OtherCall(
     let call = store.call(id)?;
     let state = Memo::new(move |_| call.with(|call| call.state));
     let pending = Memo::new(move |_| call.with(pending_label));
+    let recalled = store.recalled(call);
     Some(view! {
-        <li class="call-row other-call">
+        <li class="call-row other-call" class:recall=move || recalled.get()>
             <CallParty call />
             <span class="call-state">
                 {move || pending.get().unwrap_or_else(|| state_label(state.get()).to_owned())}
+                {recall_alert(recalled)}
             </span>
             <Elapsed since=answered_since(call) label="Duration" />
             <CallButton
@@ -167,6 +201,15 @@ fn OtherCall(
             </CallButton>
         </li>
     })
+}
+
+/// "On hold too long" while `recalled`, announced as an alert.
+fn recall_alert(recalled: Memo<bool>) -> impl IntoView {
+    move || {
+        recalled
+            .get()
+            .then(|| view! { <span class="recall-alert" role="alert">"On hold too long"</span> })
+    }
 }
 
 /// When the call's duration starts: its answer time (the queue time until the server says).

@@ -30,13 +30,36 @@ pub fn ChatWindow() -> impl IntoView {
             focus_in(root, "input[type=search]");
         }
     };
+    // A place remembered on a larger screen may be off this one: back into view when the
+    // window opens and when the browser window shrinks.
+    let placement = chat.placement();
+    let keep_in_view_now = move || {
+        let (Placement::Moved { left, top }, Some(window), true) = (
+            placement.get_untracked(),
+            dialog.get_untracked(),
+            window_open.get_untracked(),
+        ) else {
+            return;
+        };
+        let Some(viewport) = viewport() else {
+            return;
+        };
+        let size = (window.offset_width(), window.offset_height());
+        let (left, top) = keep_in_view(left, top, size, viewport);
+        chat.place_window(Placement::Moved { left, top }, false);
+    };
     Effect::new(move |was_open: Option<bool>| {
         let is_open = window_open.get();
         if is_open && was_open != Some(true) {
-            request_animation_frame(focus_start);
+            request_animation_frame(move || {
+                keep_in_view_now();
+                focus_start();
+            });
         }
         is_open
     });
+    let resize = window_event_listener(leptos::ev::resize, move |_| keep_in_view_now());
+    on_cleanup(move || resize.remove());
     let keydown = move |event: KeyboardEvent| {
         if event.key() == "Escape" && !event.default_prevented() {
             event.prevent_default();
@@ -47,7 +70,6 @@ pub fn ChatWindow() -> impl IntoView {
     // Dragging the title bar moves the window: where the pointer went down, and where the
     // window was then.
     let drag = StoredValue::new(None::<(i32, i32, i32, i32)>);
-    let placement = chat.placement();
     let start_drag = move |event: PointerEvent| {
         let on_button = event
             .target()
@@ -79,10 +101,7 @@ pub fn ChatWindow() -> impl IntoView {
         let (x, y, left, top) = drag.get_value()?;
         let window = dialog.get_untracked()?;
         let size = (window.offset_width(), window.offset_height());
-        let viewport = (
-            leptos::prelude::window().inner_width().ok()?.as_f64()? as i32,
-            leptos::prelude::window().inner_height().ok()?.as_f64()? as i32,
-        );
+        let viewport = viewport()?;
         let (left, top) = keep_in_view(
             left + event.client_x() - x,
             top + event.client_y() - y,
@@ -99,6 +118,13 @@ pub fn ChatWindow() -> impl IntoView {
     let end_drag = move |event: PointerEvent| {
         if let Some(placement) = moved_to(&event) {
             chat.place_window(placement, true);
+        }
+        drag.set_value(None);
+    };
+    // A drag the browser took over (a touch scroll, a lost capture) just ends where it was.
+    let cancel_drag = move |_: PointerEvent| {
+        if drag.get_value().is_some() {
+            chat.place_window(placement.get_untracked(), true);
         }
         drag.set_value(None);
     };
@@ -146,6 +172,8 @@ pub fn ChatWindow() -> impl IntoView {
                 on:pointerdown=start_drag
                 on:pointermove=follow_drag
                 on:pointerup=end_drag
+                on:pointercancel=cancel_drag
+                on:lostpointercapture=cancel_drag
             >
                 <button
                     type="button"
@@ -183,4 +211,13 @@ pub fn ChatWindow() -> impl IntoView {
             </div>
         </div>
     }
+}
+
+/// The browser window's inner size in CSS pixels.
+fn viewport() -> Option<(i32, i32)> {
+    let window = leptos::prelude::window();
+    Some((
+        window.inner_width().ok()?.as_f64()? as i32,
+        window.inner_height().ok()?.as_f64()? as i32,
+    ))
 }

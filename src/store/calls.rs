@@ -7,7 +7,8 @@ use std::time::Duration;
 use leptos::logging::{error, warn};
 use leptos::prelude::*;
 use switchboard_protocol::{
-    Call, CallId, CallState, ClientFrame, EntryId, ErrorCode, Line, LineLamp, LineState,
+    Call, CallId, CallState, ClientFrame, DEFAULT_HOLD_RECALL_SECS, EntryId, ErrorCode, Line,
+    LineLamp, LineState,
 };
 
 use super::{ConnectionState, Store, browser_now_ms, set_if_changed};
@@ -22,6 +23,24 @@ impl Store {
         self.config.with(|config| {
             let lines = config.as_ref().map_or(&[][..], |config| &config.lines);
             crate::calls::line_of(lines, dialled).cloned()
+        })
+    }
+
+    /// Seconds on hold before a call is recalled, as the server configured it; tracked.
+    pub fn hold_recall_secs(&self) -> u32 {
+        self.config.with(|config| {
+            config
+                .as_ref()
+                .map_or(DEFAULT_HOLD_RECALL_SECS, |config| config.hold_recall_secs)
+        })
+    }
+
+    /// Whether `call` has been on hold past the configured recall time; follows the clock.
+    pub fn recalled(&self, call: Signal<Call>) -> Memo<bool> {
+        let store = *self;
+        Memo::new(move |_| {
+            let secs = store.hold_recall_secs();
+            call.with(|call| crate::calls::recalled(call, store.now.get(), secs))
         })
     }
 

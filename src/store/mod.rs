@@ -94,6 +94,7 @@ impl Store {
                 queue_order(&calls, config.as_ref().map_or(&[], |config| &config.lines))
             })
         });
+        let now = RwSignal::new(0_i64);
         let answered = Memo::new(move |_| answered_order(&read_calls()));
         let current_call = Memo::new(move |_| answered.with(|ids| ids.first().copied()));
         // Chat messages start with the current call's source party (issue 5, call context).
@@ -121,7 +122,7 @@ impl Store {
             answered,
             current_call,
             clock_offset: StoredValue::new(0),
-            now: RwSignal::new(0),
+            now,
             call_notice: RwSignal::new(None),
             notices: StoredValue::new(0),
             handshake: StoredValue::new(Handshake::default()),

@@ -116,8 +116,16 @@ test('shortcut keys other than function keys do nothing while typing; call keys 
   await expect(page.getByRole('dialog', { name: 'Keyboard shortcuts' })).toBeVisible();
   await page.keyboard.press('Escape');
   await expect(search).toBeFocused();
-  // Alice has no call panes: the call keys do nothing, and say nothing.
+  // Alice has no call panes: the call keys do nothing, not even keep the browser's own use
+  // of the key (a listener added now runs after the console's, and sees what it did).
+  await page.evaluate(() =>
+    addEventListener('keydown', (event) => ((window as unknown as { prevented: boolean }).prevented = event.defaultPrevented)),
+  );
   await page.keyboard.press('F2');
+  expect(await page.evaluate(() => (window as unknown as { prevented: boolean }).prevented)).toBe(false);
+  await page.keyboard.press('F1');
+  expect(await page.evaluate(() => (window as unknown as { prevented: boolean }).prevented)).toBe(true);
+  await page.keyboard.press('Escape');
   await expect(page.getByRole('region', { name: 'Queued calls' })).toHaveCount(0);
   await expect(page.getByText('No call is waiting.')).toHaveCount(0);
 });

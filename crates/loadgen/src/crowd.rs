@@ -90,7 +90,9 @@ pub fn fitting_steps(steps: &[usize]) -> anyhow::Result<(Vec<usize>, Option<Stri
     if fitting.len() == steps.len() {
         return Ok((fitting, None));
     }
-    fitting.push(most);
+    if !fitting.contains(&most) {
+        fitting.push(most);
+    }
     let why = format!(
         "this machine allows a process {limit} open files and the bench may not raise it, so \
          the steps above {most} connections could not be run (each end of a connection is a \

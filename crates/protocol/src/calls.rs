@@ -156,6 +156,10 @@ pub struct Call {
     pub queued_at_ms: i64,
     /// When the operator first answered, milliseconds since the Unix epoch (server clock).
     pub answered_at_ms: Option<i64>,
+    /// While the call is on hold: since when (server clock). The console recalls a call held
+    /// longer than [`crate::ClientConfig::hold_recall_secs`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_at_ms: Option<i64>,
     /// The directory entry the call is being transferred to.
     #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
     pub transfer_target: Option<EntryId>,

@@ -68,7 +68,12 @@ impl Keys {
     /// included, share a key; the error names the shortcut as the configuration does.
     pub fn check(&self, chat_key: &str) -> Result<(), String> {
         let chat = KeyChord::parse(chat_key).map_err(|err| format!("chat_key: {err}"))?;
-        let mut seen = vec![("chat_key".to_owned(), chat)];
+        let help = KeyChord::parse("?").expect("a valid key");
+        let mut seen = vec![("\"?\" (help)".to_owned(), help)];
+        if let Some((other, _)) = seen.iter().find(|(_, seen)| seen.same_as(&chat)) {
+            return Err(format!("chat_key and {other} are both \"{chat_key}\""));
+        }
+        seen.push(("chat_key".to_owned(), chat));
         for (name, text) in self.all() {
             let chord = KeyChord::parse(text).map_err(|err| format!("keys.{name}: {err}"))?;
             if let Some((other, _)) = seen.iter().find(|(_, seen)| seen.same_as(&chord)) {
@@ -119,7 +124,30 @@ impl KeyChord {
         if rest.is_empty() {
             return Err("a key must be named, e.g. \"F2\"".into());
         }
-        chord.key = rest.to_owned();
+        let character = rest.chars().count() == 1;
+        chord.key = if character {
+            rest.to_owned()
+        } else {
+            NAMED_KEYS
+                .iter()
+                .chain(FUNCTION_KEYS.iter())
+                .find(|name| name.eq_ignore_ascii_case(rest))
+                .map(|name| (*name).to_owned())
+                .ok_or_else(|| {
+                    format!(
+                        "\"{text}\": \"{rest}\" is not a key shortcuts may use (F1 to F24, \
+                         arrows, Home, End, PageUp, PageDown, Insert, or one character; not \
+                         Enter, Escape, Tab or Space, which every control needs)"
+                    )
+                })?
+        };
+        if character && rest.trim().is_empty() {
+            return Err(format!("\"{text}\": Space is not a key shortcuts may use"));
+        }
+        // A character already says whether Shift was down ("?" is Shift+/ on most layouts).
+        if character {
+            chord.shift = false;
+        }
         Ok(chord)
     }
 
@@ -128,7 +156,7 @@ impl KeyChord {
     /// down, and letters compare without case.
     pub fn matches(&self, key: &str, ctrl: bool, alt: bool, shift: bool, meta: bool) -> bool {
         let character = key.chars().count() == 1;
-        (self.key == key || (character && self.key.eq_ignore_ascii_case(key)))
+        self.key.eq_ignore_ascii_case(key)
             && self.ctrl == ctrl
             && self.alt == alt
             && self.meta == meta
@@ -147,6 +175,23 @@ impl KeyChord {
         is_function_key(&self.key)
     }
 }
+
+/// `KeyboardEvent.key` names a shortcut may use besides function keys and characters.
+const NAMED_KEYS: [&str; 9] = [
+    "ArrowUp",
+    "ArrowDown",
+    "ArrowLeft",
+    "ArrowRight",
+    "Home",
+    "End",
+    "PageUp",
+    "PageDown",
+    "Insert",
+];
+const FUNCTION_KEYS: [&str; 24] = [
+    "F1", "F2", "F3", "F4", "F5", "F6", "F7", "F8", "F9", "F10", "F11", "F12", "F13", "F14", "F15",
+    "F16", "F17", "F18", "F19", "F20", "F21", "F22", "F23", "F24",
+];
 
 /// Whether `key` (`KeyboardEvent.key`) is a function key, F1 to F24.
 pub fn is_function_key(key: &str) -> bool {
@@ -169,6 +214,16 @@ mod tests {
         assert_eq!(KeyChord::parse("Ctrl++").unwrap().key, "+");
         assert!(KeyChord::parse("Hyper+F2").is_err());
         assert!(KeyChord::parse("  ").is_err());
+        // Named keys take their one spelling; only keys a shortcut may use.
+        assert_eq!(KeyChord::parse("alt+arrowup").unwrap().key, "ArrowUp");
+        assert_eq!(KeyChord::parse("f4").unwrap().key, "F4");
+        for refused in ["Enter", "Escape", "Tab", " ", "F25", "Foo", "Ctrl+"] {
+            assert!(KeyChord::parse(refused).is_err(), "{refused:?}");
+        }
+        assert!(
+            !KeyChord::parse("Shift+h").unwrap().shift,
+            "a character carries its Shift"
+        );
     }
 
     #[test]
@@ -191,6 +246,11 @@ mod tests {
         let letter = KeyChord::parse("Alt+h").unwrap();
         assert!(letter.matches("H", false, true, true, false));
         assert!(!letter.matches("h", false, false, false, false));
+        let release = KeyChord::parse("f4").unwrap();
+        assert!(
+            release.matches("F4", false, false, false, false),
+            "written in any case"
+        );
     }
 
     #[test]

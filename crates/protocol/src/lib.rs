@@ -324,6 +324,16 @@ pub struct ClientConfig {
     /// The company's lines by dialled number (absent from older servers: none).
     #[serde(default)]
     pub lines: Vec<Line>,
+    /// A call on hold longer than this turns to an alert in the operator's console.
+    #[serde(default = "default_hold_recall_secs")]
+    pub hold_recall_secs: u32,
+}
+
+/// The `hold_recall_secs` of servers that do not send one.
+pub const DEFAULT_HOLD_RECALL_SECS: u32 = 60;
+
+fn default_hold_recall_secs() -> u32 {
+    DEFAULT_HOLD_RECALL_SECS
 }
 
 /// Limits the server enforces.
@@ -463,6 +473,7 @@ mod tests {
                 colour: "#1e3a5f".into(),
                 greeting: "Good morning, Contoso, how can I help?".into(),
             }],
+            hold_recall_secs: DEFAULT_HOLD_RECALL_SECS,
         }
     }
 
@@ -497,6 +508,7 @@ mod tests {
             state: CallState::Queued,
             queued_at_ms: 1_700_000_000_000,
             answered_at_ms: None,
+            held_at_ms: None,
             transfer_target: None,
             caller_entry: None,
             pending: None,
@@ -614,6 +626,7 @@ mod tests {
             ServerFrame::Call(Call {
                 state: CallState::Transferring,
                 answered_at_ms: Some(1_700_000_002_000),
+                held_at_ms: None,
                 transfer_target: Some(12),
                 ..sample_call()
             }),

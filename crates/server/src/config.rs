@@ -9,7 +9,8 @@ use std::{
 use clap::Parser;
 use serde::Deserialize;
 use switchboard_protocol::{
-    ClientConfig, DEFAULT_HISTORY_PAGE_MAX, Limits, Line, Mode, Role, is_hex_colour, keys::Keys,
+    ClientConfig, DEFAULT_HISTORY_PAGE_MAX, DEFAULT_HOLD_RECALL_SECS, Limits, Line, Mode, Role,
+    is_hex_colour, keys::Keys,
 };
 
 use crate::{
@@ -235,6 +236,8 @@ pub struct FileConfig {
     /// `[[lines]]`: the company's lines by dialled number.
     #[serde(default)]
     pub lines: Vec<FileLine>,
+    /// Seconds a call may stay on hold before the operator's console recalls it.
+    pub hold_recall_secs: Option<u32>,
     /// Limits the server enforces.
     #[serde(default)]
     pub limits: FileLimits,
@@ -431,6 +434,8 @@ pub const MAX_CONNECTIONS: Bounds<usize> = bounds(16, 1_000_000, 10_000);
 pub const HEADER_READ_SECS: Bounds<u64> = bounds(1, 300, 10);
 /// Most messages in one history page.
 pub const HISTORY_PAGE_MAX: Bounds<u32> = bounds(1, 1000, DEFAULT_HISTORY_PAGE_MAX);
+/// `hold_recall_secs`: ten seconds to an hour.
+pub const HOLD_RECALL_SECS: Bounds<u32> = bounds(10, 3_600, DEFAULT_HOLD_RECALL_SECS);
 /// `--session-idle-minutes`: a minute to 30 days.
 pub const SESSION_IDLE_MINUTES: Bounds<u32> = bounds(1, 30 * 24 * 60, 720);
 /// `--bench-users`: the benchmarks seed up to 50,000 (tests/bench/console.bench.ts).
@@ -621,6 +626,9 @@ impl Config {
         }
         let keys = console_keys(file.keys, &chat_key)?;
         let lines = company_lines(file.lines)?;
+        let hold_recall_secs = HOLD_RECALL_SECS
+            .check("hold_recall_secs", file.hold_recall_secs)
+            .map_err(ConfigError::Invalid)?;
         let predefined_messages = match file.predefined_messages {
             Some(messages) => messages,
             None if cli.demo => DEMO_PREDEFINED_MESSAGES.map(String::from).to_vec(),
@@ -679,6 +687,7 @@ impl Config {
                 limits: client_limits,
                 keys,
                 lines,
+                hold_recall_secs,
             },
         })
     }

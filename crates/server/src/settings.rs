@@ -23,7 +23,14 @@ pub async fn load(db: &AnyPool, config: &Config) -> Result<ClientConfig, sqlx::E
     match stored.map(|json| serde_json::from_str::<ChatSettings>(&json)) {
         Some(Ok(settings)) => {
             client.predefined_messages = settings.predefined_messages;
-            client.chat_key = settings.chat_key;
+            // Saved before the other shortcuts had keys, a chat key may now be one of them.
+            match client.keys.check(&settings.chat_key) {
+                Ok(()) => client.chat_key = settings.chat_key,
+                Err(clash) => tracing::warn!(
+                    %clash,
+                    "the saved chat key clashes with a shortcut; the config file's is used"
+                ),
+            }
         }
         Some(Err(err)) => tracing::warn!(%err, "stored chat settings are unreadable; ignored"),
         None => {}

@@ -305,7 +305,7 @@ async fn operators_act_through_the_websocket_and_every_console_follows() {
 }
 
 #[tokio::test]
-async fn a_restart_keeps_queued_and_active_calls() {
+async fn a_restart_keeps_queued_active_and_held_calls() {
     let server = TestServer::start().await;
     let waiting = queue(&server, jane()).await;
     let talking = queue(
@@ -328,18 +328,52 @@ async fn a_restart_keeps_queued_and_active_calls() {
     server
         .ingest(Method::POST, &format!("/api/calls/{}/clear", done.id), None)
         .await;
+    let held = queue(
+        &server,
+        json!({"caller_number": "+1 555 0148", "dialled": "+1 555 2100"}),
+    )
+    .await;
+    for step in ["answer", "hold"] {
+        server
+            .ingest(
+                Method::POST,
+                &format!("/api/calls/{}/{step}", held.id),
+                None,
+            )
+            .await;
+    }
     let before = open_calls(&server).await;
 
+    // Kept whole, the time a held call went on hold included (the console recalls it). The
+    // telephone system answering the third call held the one in progress itself.
     let server = server.restart().await;
     let after = open_calls(&server).await;
     assert_eq!(after, before);
-    let states: Vec<_> = after.iter().map(|c| (c.id, c.state)).collect();
+    let states: Vec<_> = after
+        .iter()
+        .map(|c| (c.id, c.state, c.held_at_ms.is_some()))
+        .collect();
     assert_eq!(
         states,
         [
-            (waiting.id, CallState::Queued),
-            (talking.id, CallState::Active)
+            (waiting.id, CallState::Queued, false),
+            (talking.id, CallState::Held, true),
+            (held.id, CallState::Held, true)
         ]
+    );
+    // Retrieved, it is no longer on hold.
+    server
+        .ingest(
+            Method::POST,
+            &format!("/api/calls/{}/answer", held.id),
+            None,
+        )
+        .await;
+    let retrieved = open_calls(&server).await;
+    let retrieved = retrieved.iter().find(|c| c.id == held.id).unwrap();
+    assert_eq!(
+        (retrieved.state, retrieved.held_at_ms),
+        (CallState::Active, None)
     );
 }
 

@@ -124,6 +124,10 @@ fn from_row(row: &AnyRow) -> Call {
         state: CallState::parse(&state).unwrap_or(CallState::Cleared),
         queued_at_ms: row.get("queued_at_ms"),
         answered_at_ms: row.get("answered_at_ms"),
+        // Held before the time was kept (an upgrade): counted from now.
+        held_at_ms: row
+            .get::<Option<i64>, _>("held_at_ms")
+            .or_else(|| (state == "held").then(now_ms)),
         transfer_target: row.get("transfer_target"),
         caller_entry: row.get("caller_entry"),
         pending: None,
@@ -284,6 +288,7 @@ impl Calls {
             state: CallState::Queued,
             queued_at_ms,
             answered_at_ms: None,
+            held_at_ms: None,
             transfer_target: None,
             caller_entry,
             pending: None,
@@ -470,14 +475,15 @@ impl Calls {
             // Only from the state this node saw: with several nodes, an operator on another
             // node may have moved the call a moment ago; then nothing changes here.
             let moved = sqlx::query(
-                "UPDATE calls SET state = $1, answered_at_ms = $2, transfer_target = $3 \
-                 WHERE id = $4 AND state = $5",
+                "UPDATE calls SET state = $1, answered_at_ms = $2, transfer_target = $3, \
+                 held_at_ms = $6 WHERE id = $4 AND state = $5",
             )
             .bind(call.state.as_str())
             .bind(call.answered_at_ms)
             .bind(call.transfer_target)
             .bind(call.id)
             .bind(was.as_str())
+            .bind(call.held_at_ms)
             .execute(&mut *tx)
             .await?;
             if moved.rows_affected() == 0 {
@@ -561,6 +567,7 @@ fn moved(mut call: Call, action: CallAction, next: CallState) -> Call {
     if next == CallState::Active && call.answered_at_ms.is_none() {
         call.answered_at_ms = Some(now_ms());
     }
+    call.held_at_ms = (next == CallState::Held).then(now_ms);
     call.transfer_target = action.target();
     call.state = next;
     call.pending = None;

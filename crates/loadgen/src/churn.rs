@@ -264,7 +264,14 @@ pub async fn run(server_bin: &Path, plan: &ChurnPlan) -> anyhow::Result<ChurnRun
             } else {
                 run.everyone.push(phase);
             }
-            tokio::time::sleep(Duration::from_secs(2)).await;
+            // The server lets go of the phase's consoles before the next opens as many again:
+            // both at once would pass the open-files limit.
+            let settled = Instant::now() + Duration::from_secs(60);
+            while system::open_fds(target.pid)? > (plan.changers + 1_000) as u64
+                && Instant::now() < settled
+            {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
         }
     }
     drop(changers);

@@ -205,6 +205,63 @@ pub fn is_hex_colour(text: &str) -> bool {
         .is_some_and(|hex| matches!(hex.len(), 3 | 6) && hex.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
+/// A caller who hung up while queued, kept for the operators to call back until one marks
+/// it done; every operator's console shows the same list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MissedCall {
+    /// The call the caller hung up on.
+    pub call: CallId,
+    pub caller_name: String,
+    pub caller_number: String,
+    /// The number the caller dialled (their line).
+    pub dialled: String,
+    /// The directory entry whose number the caller called from, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller_entry: Option<EntryId>,
+    pub queued_at_ms: i64,
+    /// When the caller hung up: they waited from `queued_at_ms` until then.
+    pub missed_at_ms: i64,
+    /// The last call back: who asked for it, and when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub called_back: Option<CalledBack>,
+}
+
+/// An operator called a missed caller back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CalledBack {
+    /// Display name of the operator.
+    pub by: String,
+    pub at_ms: i64,
+}
+
+/// Night service: while the switchboard is closed the telephone system sends calls where it
+/// sends them at night, and every operator's queue says so.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NightService {
+    pub closed: bool,
+    /// Who switched last: an operator's display name, or "opening hours".
+    pub by: String,
+    /// Since when, ms since the Unix epoch (server clock).
+    pub since_ms: i64,
+}
+
+/// A call an operator handled, for their list of today's calls.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandledCall {
+    pub call: CallId,
+    pub caller_name: String,
+    pub caller_number: String,
+    pub dialled: String,
+    /// When this operator first answered it.
+    pub answered_at_ms: i64,
+    /// When it ended; `None` while it goes on.
+    pub ended_at_ms: Option<i64>,
+    /// Whom it was transferred to (the entry's name), if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transferred_to: Option<String>,
+}
+
 /// The line state of a telephone (the busy lamp field), as the telephone system reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

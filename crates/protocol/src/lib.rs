@@ -19,8 +19,8 @@ pub use admin::{
     NewAccount, PasswordReset, Role, SettingsInForce, SyncStatus,
 };
 pub use calls::{
-    Call, CallAction, CallId, CallState, Line, LineLamp, LineState, NewCall, PendingCommand,
-    TransferRequest, is_hex_colour,
+    Call, CallAction, CallId, CallState, CalledBack, HandledCall, Line, LineLamp, LineState,
+    MissedCall, NewCall, NightService, PendingCommand, TransferRequest, is_hex_colour,
 };
 pub use chat::{
     ChatMessage, ChatRefusal, ConversationId, ConversationSummary, Marker, MarkerUpdate, MessageId,
@@ -97,6 +97,15 @@ pub enum ClientFrame {
     /// these users only (operators get everyone's); the server answers `watched` with the
     /// presence of the users added.
     Watch { users: Vec<UserId> },
+    /// Operators only: call a missed caller back, through the telephone system (it rings
+    /// the operator's telephone and dials the caller).
+    CallBack { call: CallId },
+    /// Operators only: a missed call needs nothing more; it leaves every operator's list.
+    MissedDone { call: CallId },
+    /// Operators only: close the switchboard (night service) or open it again.
+    SetNightService { closed: bool },
+    /// Operators only: the calls this operator handled today; answered with `todays_calls`.
+    TodaysCalls,
 }
 
 /// Most users one `watch` may name.
@@ -209,6 +218,19 @@ pub enum ServerFrame {
         lamps: Vec<LineLamp>,
         snapshot: bool,
     },
+    /// Operators only: callers who hung up while queued. `snapshot` replaces the list (after
+    /// `hello`); otherwise `missed` are new or changed and `done` left the list.
+    MissedCalls {
+        missed: Vec<MissedCall>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        done: Vec<CallId>,
+        snapshot: bool,
+    },
+    /// Operators only: whether the switchboard is closed (at hello and on each change).
+    NightService(NightService),
+    /// Answer to `todays_calls`: this operator's calls since midnight (server time), the
+    /// most recent first.
+    TodaysCalls { calls: Vec<HandledCall> },
 }
 
 /// Someone who can sign in and chat.
@@ -553,6 +575,10 @@ mod tests {
             },
             ClientFrame::Ping,
             ClientFrame::Watch { users: vec![2, 3] },
+            ClientFrame::CallBack { call: 4 },
+            ClientFrame::MissedDone { call: 4 },
+            ClientFrame::SetNightService { closed: true },
+            ClientFrame::TodaysCalls,
         ];
         for frame in frames {
             assert_eq!(ClientFrame::decode(&frame.encode()).unwrap(), frame);
@@ -588,6 +614,39 @@ mod tests {
             },
             ServerFrame::ConfigChanged(sample_config()),
             ServerFrame::Pong,
+            ServerFrame::MissedCalls {
+                missed: vec![MissedCall {
+                    call: 4,
+                    caller_name: "Jane Doe".into(),
+                    caller_number: "+1 555 0100".into(),
+                    dialled: "+1 555 2000".into(),
+                    caller_entry: None,
+                    queued_at_ms: 1_700_000_000_000,
+                    missed_at_ms: 1_700_000_045_000,
+                    called_back: Some(CalledBack {
+                        by: "Olga Operator".into(),
+                        at_ms: 1_700_000_100_000,
+                    }),
+                }],
+                done: vec![3],
+                snapshot: false,
+            },
+            ServerFrame::NightService(NightService {
+                closed: true,
+                by: "opening hours".into(),
+                since_ms: 1_700_000_000_000,
+            }),
+            ServerFrame::TodaysCalls {
+                calls: vec![HandledCall {
+                    call: 4,
+                    caller_name: String::new(),
+                    caller_number: "+1 555 0100".into(),
+                    dialled: "+1 555 2000".into(),
+                    answered_at_ms: 1_700_000_000_000,
+                    ended_at_ms: None,
+                    transferred_to: Some("Bob Baker".into()),
+                }],
+            },
             ServerFrame::Watched {
                 presence: vec![PresenceUpdate {
                     user: 2,

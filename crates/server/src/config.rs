@@ -14,7 +14,7 @@ use switchboard_protocol::{
 };
 
 use crate::{
-    calls::asterisk::AsteriskConfig,
+    calls::{asterisk::AsteriskConfig, night::OpeningHours},
     directory::ldap::LdapConfig,
     federation::XmppConfig,
     tls::{Tls, TlsError},
@@ -238,6 +238,8 @@ pub struct FileConfig {
     pub lines: Vec<FileLine>,
     /// Seconds a call may stay on hold before the operator's console recalls it.
     pub hold_recall_secs: Option<u32>,
+    /// `[opening_hours]`: night service follows them (operators may still switch).
+    pub opening_hours: Option<OpeningHours>,
     /// Limits the server enforces.
     #[serde(default)]
     pub limits: FileLimits,
@@ -501,6 +503,8 @@ pub struct Config {
     pub asterisk: Option<AsteriskConfig>,
     /// How long an operator's command may wait for the telephone system's confirmation.
     pub confirm_within: std::time::Duration,
+    /// When the switchboard is open; night service follows them.
+    pub opening_hours: Option<OpeningHours>,
     pub client: ClientConfig,
 }
 
@@ -648,6 +652,9 @@ impl Config {
         if let Some(xmpp) = &file.xmpp {
             xmpp.check().map_err(ConfigError::Invalid)?;
         }
+        if let Some(hours) = &file.opening_hours {
+            hours.check().map_err(ConfigError::Invalid)?;
+        }
         if cli.nats_url.is_some() && !crate::storage::is_postgres_url(&database_url) {
             return Err(ConfigError::Flag(
                 "--nats-url joins nodes that share one database: it needs \
@@ -660,6 +667,7 @@ impl Config {
             ldap: file.directory.ldap,
             xmpp: file.xmpp,
             asterisk: file.pbx.asterisk,
+            opening_hours: file.opening_hours,
             confirm_within: std::time::Duration::from_secs(
                 PBX_CONFIRM_SECS
                     .check("pbx.confirm_secs", file.pbx.confirm_secs)

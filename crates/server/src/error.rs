@@ -89,9 +89,9 @@ impl AppError {
                 (StatusCode::UNAUTHORIZED, "unauthenticated")
             }
             AppError::Call(err) => match err {
-                CallError::UnknownCall(_) | CallError::UnknownReference { .. } => {
-                    (StatusCode::NOT_FOUND, "not_found")
-                }
+                CallError::UnknownCall(_)
+                | CallError::UnknownReference { .. }
+                | CallError::NoMissedCall(_) => (StatusCode::NOT_FOUND, "not_found"),
                 CallError::IllegalMove { .. } | CallError::Pending { .. } => {
                     (StatusCode::CONFLICT, "illegal_move")
                 }

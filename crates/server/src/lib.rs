@@ -126,6 +126,9 @@ pub async fn prepare(
         let rate = state.config.simulator_calls_per_minute;
         tokio::spawn(calls::simulator::run(state.clone(), rate));
     }
+    if let Some(hours) = state.config.opening_hours.clone() {
+        tokio::spawn(calls::night::follow(state.clone(), hours));
+    }
     Ok(state)
 }
 

@@ -104,6 +104,10 @@ async fn a_users_call_frames_are_forbidden_and_change_nothing() {
             blind: false,
         },
         ClientFrame::ClearCall { call: call.id },
+        ClientFrame::CallBack { call: call.id },
+        ClientFrame::MissedDone { call: call.id },
+        ClientFrame::SetNightService { closed: true },
+        ClientFrame::TodaysCalls,
     ];
     for frame in frames {
         alice.send(&frame).await;
@@ -118,6 +122,13 @@ async fn a_users_call_frames_are_forbidden_and_change_nothing() {
     let calls: Vec<Call> = serde_json::from_value(body["calls"].clone()).unwrap();
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0].state, CallState::Queued, "the call did not move");
+    let night: serde_json::Value = server
+        .ingest(Method::GET, "/api/night-service", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(night["closed"], false, "the switchboard stayed open");
 }
 
 #[tokio::test]

@@ -12,11 +12,11 @@ use axum_extra::extract::WithRejection;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
-use switchboard_protocol::{Call, CallAction, CallId, NewCall, TransferRequest};
+use switchboard_protocol::{Call, CallAction, CallId, NewCall, NightService, TransferRequest};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{CallError, Source};
-use crate::{error::AppError, state::AppState};
+use crate::{directory::dialable, error::AppError, state::AppState};
 
 /// Proof that a request carries the ingest token. Rejects with 401.
 pub struct IngestToken;
@@ -59,11 +59,13 @@ pub struct CallEvent {
     pub seq: i64,
     #[schema(value_type = i64)]
     pub call: CallId,
-    /// `queue`, `answer`, `hold`, `transfer`, `blind_transfer` or `clear`.
+    /// `queue`, `answer`, `hold`, `transfer`, `blind_transfer`, `clear`, or the command
+    /// `call_back` (dial `target_number` for the operator).
     pub action: String,
     /// The transfer target (a directory entry), for `transfer` and `blind_transfer`.
     pub target: Option<i64>,
-    /// The number a PBX dials to reach the target: its extension, else its first number.
+    /// The number a PBX dials: the target's extension, else its first number; for
+    /// `call_back`, the caller's.
     pub target_number: Option<String>,
     /// State of the call after the event.
     pub state: String,
@@ -241,8 +243,9 @@ pub async fn events(
         ));
     }
     let rows = sqlx::query(
-        "SELECT seq, call_id, action, target, state, source, at_ms, command FROM call_events \
-         WHERE seq > $1 ORDER BY seq LIMIT $2",
+        "SELECT e.seq, e.call_id, e.action, e.target, e.state, e.source, e.at_ms, e.command, \
+         c.caller_number FROM call_events e JOIN calls c ON c.id = e.call_id \
+         WHERE e.seq > $1 ORDER BY e.seq LIMIT $2",
     )
     .bind(query.after)
     .bind(i64::from(limit))
@@ -255,9 +258,14 @@ pub async fn events(
             call: row.get("call_id"),
             action: row.get("action"),
             target: row.get("target"),
-            target_number: row
-                .get::<Option<i64>, _>("target")
-                .and_then(|target| state.directory.dial_number(target)),
+            target_number: match row.get::<Option<i64>, _>("target") {
+                Some(target) => state.directory.dial_number(target),
+                // A call back dials the caller.
+                None if row.get::<String, _>("action") == "call_back" => {
+                    dialable(&row.get::<String, _>("caller_number"))
+                }
+                None => None,
+            },
             state: row.get("state"),
             source: row.get("source"),
             command: row.get::<i64, _>("command") != 0,
@@ -267,9 +275,24 @@ pub async fn events(
     Ok(Json(CallEventList { events }))
 }
 
-/// Routes of `/api/calls`.
+/// Whether the switchboard is closed (night service): an integration routes calls elsewhere
+/// while it is.
+#[utoipa::path(get, path = "/api/night-service", tag = "calls", security(("ingest_token" = [])),
+    responses(
+        (status = 200, description = "Night service now", body = NightService),
+        (status = 401, description = "Missing or wrong token", body = switchboard_protocol::ApiError),
+    ))]
+pub async fn night_service(
+    _: IngestToken,
+    State(state): State<AppState>,
+) -> Result<Json<NightService>, AppError> {
+    Ok(Json(state.calls.night_service().await?))
+}
+
+/// Routes of `/api/calls` and `/api/night-service`.
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/api/night-service", get(night_service))
         .route("/api/calls", get(list).post(queue))
         .route("/api/calls/events", get(events))
         .route("/api/calls/{id}/answer", post(answer))

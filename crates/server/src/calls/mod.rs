@@ -11,7 +11,10 @@ pub mod adapter;
 pub mod asterisk;
 pub mod ingest;
 pub mod lamps;
+pub mod missed;
+pub mod night;
 pub mod simulator;
+pub mod today;
 
 use std::{
     collections::BTreeMap,
@@ -44,7 +47,7 @@ pub enum Source {
 }
 
 impl Source {
-    fn label(&self) -> String {
+    pub(crate) fn label(&self) -> String {
         match self {
             Source::Telephony => "telephony".into(),
             Source::Operator(username) => format!("operator:{username}"),
@@ -82,6 +85,9 @@ pub enum CallError {
         operator: String,
         doing: &'static str,
     },
+    /// 404 / `not_found`: no missed call to act on (another operator marked it done).
+    #[error("There is no missed call {0} to act on: another operator may have dealt with it.")]
+    NoMissedCall(CallId),
     /// 502 / `telephony`: the telephone system refused.
     #[error(transparent)]
     Adapter(#[from] AdapterError),
@@ -463,6 +469,10 @@ impl Calls {
             .map(|other| other.state)
             .chain([call.state])
             .collect();
+        // The caller hung up while waiting: a missed call for the operators to call back.
+        let missed = matches!(source, Source::Telephony)
+            && next == CallState::Cleared
+            && call.state == CallState::Queued;
         let held = displaced.map(|other| moved(other, CallAction::Hold, CallState::Held));
         let moved = moved(call, action, next);
         let changes: Vec<(&Call, &str)> = held
@@ -496,6 +506,9 @@ impl Calls {
             }
             record(&mut tx, call, verb, source).await?;
         }
+        if missed {
+            Self::mark_missed(&mut tx, id).await?;
+        }
         tx.commit().await?;
         for (call, _) in changes {
             if call.state == CallState::Cleared {
@@ -506,6 +519,10 @@ impl Calls {
             self.publish(call);
         }
         self.moved.notify_waiters();
+        drop(open);
+        if missed {
+            self.publish_missed(id).await;
+        }
         Ok(moved)
     }
 

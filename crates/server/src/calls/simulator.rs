@@ -1,5 +1,5 @@
 //! The demo's simulated exchange: queues calls from colleagues and outside numbers now and
-//! then, and lets callers who waited too long hang up.
+//! then (not while the switchboard is closed), and lets callers who waited too long hang up.
 
 use std::{sync::Arc, time::Duration};
 
@@ -79,6 +79,15 @@ pub async fn run(state: AppState, calls_per_minute: u32) {
             .filter(|c| c.state == CallState::Queued)
             .count()
             >= MAX_QUEUED
+        {
+            continue;
+        }
+        // At night the exchange sends callers elsewhere.
+        if state
+            .calls
+            .night_service()
+            .await
+            .is_ok_and(|night| night.closed)
         {
             continue;
         }

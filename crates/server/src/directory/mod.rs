@@ -36,6 +36,17 @@ pub fn digits(number: &str) -> String {
     number.chars().filter(char::is_ascii_digit).collect()
 }
 
+/// `number` as a telephone system dials it: its digits, with the leading `+` of an
+/// international one; `None` without digits.
+pub fn dialable(number: &str) -> Option<String> {
+    let plus = if number.trim_start().starts_with('+') {
+        "+"
+    } else {
+        ""
+    };
+    Some(format!("{plus}{}", digits(number))).filter(|dialled| dialled.len() > plus.len())
+}
+
 /// The entry's internal extension: its first number made of at most [`EXTENSION_DIGITS`]
 /// digits and nothing else.
 pub fn extension(entry: &DirectoryEntry) -> Option<&str> {
@@ -167,6 +178,14 @@ impl Directory {
         self.current().entries.contains_key(&id)
     }
 
+    /// The name of entry `id`, or "entry N" once it left the directory.
+    pub fn name_of(&self, id: EntryId) -> String {
+        self.current()
+            .entries
+            .get(&id)
+            .map_or_else(|| format!("entry {id}"), |entry| entry.name.clone())
+    }
+
     /// The entry one of whose numbers has the digits of `number` (a caller's number).
     pub fn by_number(&self, number: &str) -> Option<DirectoryEntry> {
         let loaded = self.current();
@@ -182,13 +201,7 @@ impl Directory {
         if let Some(extension) = extension(entry) {
             return Some(extension.to_owned());
         }
-        let first = entry.numbers.first()?;
-        let plus = if first.trim_start().starts_with('+') {
-            "+"
-        } else {
-            ""
-        };
-        Some(format!("{plus}{}", digits(first))).filter(|number| number.len() > plus.len())
+        dialable(entry.numbers.first()?)
     }
 
     /// Every entry with an extension: the lines whose state the busy lamp field shows.

@@ -5,7 +5,7 @@
 use sqlx::{AnyPool, Row};
 
 /// The tables, parents before children (foreign keys hold at every insert).
-const TABLES: [&str; 15] = [
+const TABLES: [&str; 16] = [
     "users",
     "sessions",
     "directory_entries",
@@ -21,6 +21,7 @@ const TABLES: [&str; 15] = [
     "xmpp_inbound",
     "xmpp_forwarded",
     "xmpp_subscribers",
+    "night_service",
 ];
 /// Rows per `INSERT` (PostgreSQL takes at most 65,535 bound values per statement).
 const ROWS_PER_INSERT: usize = 500;

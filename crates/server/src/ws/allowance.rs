@@ -52,7 +52,11 @@ impl FrameKind {
             ClientFrame::AnswerCall { .. }
             | ClientFrame::HoldCall { .. }
             | ClientFrame::TransferCall { .. }
-            | ClientFrame::ClearCall { .. } => FrameKind::Call,
+            | ClientFrame::ClearCall { .. }
+            | ClientFrame::CallBack { .. }
+            | ClientFrame::MissedDone { .. }
+            | ClientFrame::SetNightService { .. } => FrameKind::Call,
+            ClientFrame::TodaysCalls => FrameKind::History,
             ClientFrame::SetNote { .. } => FrameKind::Note,
             ClientFrame::Ping => FrameKind::Ping,
             ClientFrame::Watch { .. } => FrameKind::Watch,

@@ -438,6 +438,10 @@ impl Connection {
             ClientFrame::SetNote { entry, text } => self.set_note(entry, text).await,
             ClientFrame::Ping => self.send_frame(&ServerFrame::Pong).await,
             ClientFrame::Watch { users } => self.watch(users).await,
+            ClientFrame::CallBack { call } => self.call_back(call).await,
+            ClientFrame::MissedDone { call } => self.missed_done(call).await,
+            ClientFrame::SetNightService { closed } => self.set_night_service(closed).await,
+            ClientFrame::TodaysCalls => self.todays_calls().await,
         }
     }
 
@@ -531,7 +535,7 @@ impl Connection {
         Ok(())
     }
 
-    /// Calls and operator notes, for an operator's console after joining: a change from now
+    /// Calls, operator notes, missed calls and night service, for an operator's console after joining: a change from now
     /// on is in the snapshot, the queue, or both (changes are whole calls and whole notes, so
     /// seeing one twice is harmless).
     async fn operator_snapshots(&mut self) -> Result<(), Stop> {
@@ -539,19 +543,27 @@ impl Connection {
         self.send_frame(&calls).await?;
         self.send_frame(&self.state.calls.telephony_frame()).await?;
         self.send_frame(&self.state.calls.lamps.snapshot()).await?;
-        match crate::directory::notes::all(&self.state.db).await {
-            Ok(notes) => {
+        let stored = async {
+            let notes = crate::directory::notes::all(&self.state.db).await?;
+            let missed = self.state.calls.missed_snapshot().await?;
+            let night = self.state.calls.night_frame().await?;
+            Ok::<_, sqlx::Error>((notes, missed, night))
+        };
+        match stored.await {
+            Ok((notes, missed, night)) => {
                 self.send_frame(&ServerFrame::Notes {
                     notes,
                     snapshot: true,
                 })
-                .await
+                .await?;
+                self.send_frame(&missed).await?;
+                self.send_frame(&night).await
             }
             Err(err) => {
-                tracing::error!(%err, "loading operator notes");
+                tracing::error!(%err, "loading notes, missed calls or night service");
                 Err(Stop::Close(
                     close_code::ERROR,
-                    "could not load notes; reconnect",
+                    "could not load the operator's lists; reconnect",
                 ))
             }
         }

@@ -215,6 +215,44 @@ impl Ari {
         self.post(&format!("/channels/{id}"), &query).await
     }
 
+    /// Dials `endpoint` and, once answered, runs `extension` of `context` in the dialplan
+    /// (a call back: the operator's telephone first, then the caller's number).
+    pub async fn dial_to_extension(
+        &self,
+        endpoint: &str,
+        context: &str,
+        extension: &str,
+        caller_id: &str,
+    ) -> Result<(), AriError> {
+        let query = [
+            ("endpoint", endpoint),
+            ("context", context),
+            ("extension", extension),
+            ("priority", "1"),
+            ("callerId", caller_id),
+            ("timeout", "30"),
+        ];
+        self.post("/channels", &query).await
+    }
+
+    /// Sets a global dialplan variable (`${name}` in extensions.conf).
+    pub async fn set_global(&self, name: &str, value: &str) -> Result<(), AriError> {
+        let query = [("variable", name), ("value", value)];
+        self.post("/asterisk/variable", &query).await
+    }
+
+    /// Reads a global dialplan variable.
+    pub async fn global(&self, name: &str) -> Result<String, AriError> {
+        #[derive(serde::Deserialize)]
+        struct Variable {
+            value: String,
+        }
+        let path = format!("/asterisk/variable?variable={name}");
+        self.get::<Variable>(&path)
+            .await
+            .map(|variable| variable.value)
+    }
+
     /// Sends a channel out of the application to `extension` of `context` (a blind transfer).
     pub async fn continue_to(
         &self,

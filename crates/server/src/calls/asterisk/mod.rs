@@ -10,6 +10,10 @@
 //! call (`sb-<call>-op-…`, `sb-<call>-consult-…`), so on every (re)connect the adapter
 //! rebuilds what it knows from Asterisk's channels and bridges: a Switchboard restart loses
 //! no call. Each line's device state feeds the busy lamp field.
+//!
+//! A call back dials the operator's telephone and, once answered, the caller's number in
+//! `context`. Night service sets the global variable `SWITCHBOARD_CLOSED` (1 or 0), which
+//! the dialplan reads to send calls elsewhere at night.
 
 pub mod ari;
 
@@ -25,7 +29,9 @@ use std::{
 
 use futures_util::{StreamExt, future::BoxFuture};
 use serde::Deserialize;
-use switchboard_protocol::{Call, CallAction, CallId, CallState, EntryId, LineState, NewCall};
+use switchboard_protocol::{
+    Call, CallAction, CallId, CallState, EntryId, LineState, MissedCall, NewCall,
+};
 use tokio::sync::{mpsc, oneshot};
 
 use self::ari::{Ari, AriError, Channel, Event};
@@ -33,7 +39,10 @@ use super::{
     Source,
     adapter::{AdapterError, CallControl, Command, Confirmed},
 };
-use crate::state::AppState;
+use crate::{directory::dialable, state::AppState};
+
+/// The global dialplan variable that says the switchboard is closed ("1") or open ("0").
+pub const NIGHT_VARIABLE: &str = "SWITCHBOARD_CLOSED";
 
 /// Longest wait between two connection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -254,6 +263,24 @@ impl Asterisk {
         Ok((id, rx))
     }
 
+    /// The Asterisk endpoint of `operator`'s telephone.
+    fn operator_endpoint(
+        &self,
+        operator: &str,
+        action: &'static str,
+    ) -> Result<&str, AdapterError> {
+        self.config
+            .operators
+            .get(operator)
+            .map(String::as_str)
+            .ok_or_else(|| AdapterError {
+                action,
+                reason: format!(
+                    "no telephone is set for operator {operator} (pbx.asterisk.operators)"
+                ),
+            })
+    }
+
     /// Dials the operator's telephone for `call` and waits until it answers; it then sits in
     /// the call's bridge.
     async fn operator_line(
@@ -262,14 +289,7 @@ impl Asterisk {
         operator: &str,
         action: &'static str,
     ) -> Result<String, AdapterError> {
-        let Some(endpoint) = self.config.operators.get(operator) else {
-            return Err(AdapterError {
-                action,
-                reason: format!(
-                    "no telephone is set for operator {operator} (pbx.asterisk.operators)"
-                ),
-            });
-        };
+        let endpoint = self.operator_endpoint(operator, action)?;
         let (line, answered) = self
             .dial(call, "op", endpoint)
             .await
@@ -551,6 +571,35 @@ impl CallControl for Asterisk {
                 .await
                 .unwrap_or_else(|_| Err(lost("the command was lost")));
             done.map(|()| Confirmed::Done)
+        })
+    }
+
+    fn call_back<'a>(
+        &'a self,
+        missed: &'a MissedCall,
+        operator: &'a str,
+    ) -> BoxFuture<'a, Result<(), AdapterError>> {
+        Box::pin(async move {
+            let endpoint = self.operator_endpoint(operator, "call back")?;
+            let number = dialable(&missed.caller_number).ok_or_else(|| AdapterError {
+                action: "call back",
+                reason: format!("{:?} is not a number to dial", missed.caller_number),
+            })?;
+            let caller_id = format!("Call back <{number}>");
+            self.ari
+                .dial_to_extension(endpoint, &self.config.context, &number, &caller_id)
+                .await
+                .map_err(refused("call back"))
+        })
+    }
+
+    fn night_service(&self, closed: bool) -> BoxFuture<'_, Result<(), AdapterError>> {
+        let value = if closed { "1" } else { "0" };
+        Box::pin(async move {
+            self.ari
+                .set_global(NIGHT_VARIABLE, value)
+                .await
+                .map_err(refused(if closed { "close" } else { "open" }))
         })
     }
 }

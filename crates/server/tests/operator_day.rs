@@ -1,0 +1,411 @@
+//! The operator's shared lists on the server: missed calls (kept, shared, called back through
+//! the telephone system, marked done once), night service (switched by an operator or the
+//! opening hours, told to the telephone system, kept) and each operator's calls of today.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Client, TestServer};
+use reqwest::Method;
+use serde_json::{Value, json};
+use switchboard_protocol::{
+    AccountChange, Call, CallState, ClientFrame, ErrorCode, HandledCall, MissedCall, NightService,
+    Role, ServerFrame,
+};
+
+async fn queue(server: &TestServer, name: &str, number: &str) -> Call {
+    let body = json!({"caller_name": name, "caller_number": number, "dialled": "+1 555 2000"});
+    let response = server.ingest(Method::POST, "/api/calls", Some(body)).await;
+    assert_eq!(response.status(), 201);
+    response.json().await.unwrap()
+}
+
+/// The telephone system reports `action` on `call` through the ingest API.
+async fn report(server: &TestServer, call: &Call, action: &str) {
+    let path = format!("/api/calls/{}/{action}", call.id);
+    assert_eq!(server.ingest(Method::POST, &path, None).await.status(), 200);
+}
+
+/// The next change of the missed calls list: (missed or changed, done).
+async fn missed_change(console: &mut Client) -> (Vec<MissedCall>, Vec<i64>) {
+    console
+        .recv_until(|frame| match frame {
+            ServerFrame::MissedCalls {
+                missed,
+                done,
+                snapshot: false,
+            } => Some((missed, done)),
+            _ => None,
+        })
+        .await
+}
+
+fn missed_snapshot(frames: &[ServerFrame]) -> Vec<MissedCall> {
+    frames
+        .iter()
+        .find_map(|frame| match frame {
+            ServerFrame::MissedCalls {
+                missed,
+                snapshot: true,
+                ..
+            } => Some(missed.clone()),
+            _ => None,
+        })
+        .expect("operators get the missed calls at hello")
+}
+
+fn night_at_hello(frames: &[ServerFrame]) -> NightService {
+    frames
+        .iter()
+        .find_map(|frame| match frame {
+            ServerFrame::NightService(night) => Some(night.clone()),
+            _ => None,
+        })
+        .expect("operators get night service at hello")
+}
+
+async fn refusal(console: &mut Client) -> (ErrorCode, String) {
+    console
+        .recv_until(|frame| match frame {
+            ServerFrame::Error { code, message } => Some((code, message)),
+            _ => None,
+        })
+        .await
+}
+
+/// A second operator: alice, promoted by the admin.
+async fn second_operator(server: &TestServer) -> (Client, Vec<ServerFrame>) {
+    let admin = server.sign_in("admin", "admin").await.unwrap();
+    let promote = AccountChange {
+        role: Some(Role::Operator),
+        active: None,
+    };
+    let response = server
+        .http()
+        .patch(server.url("/api/admin/users/alice"))
+        .header("cookie", admin)
+        .json(&promote)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    server.connect("alice").await
+}
+
+#[tokio::test]
+async fn a_caller_who_hangs_up_while_queued_is_missed_for_every_operator_until_one_is_done() {
+    let server = TestServer::start().await;
+    let (mut operator, frames) = server.connect("operator").await;
+    assert!(missed_snapshot(&frames).is_empty());
+    let (mut alice, _) = second_operator(&server).await;
+
+    let hung_up = queue(&server, "Jane Doe", "+1 555 0100").await;
+    let answered = queue(&server, "Northwind", "+1 555 0147").await;
+    report(&server, &hung_up, "clear").await;
+    report(&server, &answered, "answer").await;
+    report(&server, &answered, "clear").await;
+    for console in [&mut operator, &mut alice] {
+        let (missed, done) = missed_change(console).await;
+        assert!(done.is_empty());
+        assert_eq!(missed.len(), 1);
+        let missed = &missed[0];
+        assert_eq!(
+            (
+                missed.call,
+                missed.caller_name.as_str(),
+                missed.dialled.as_str()
+            ),
+            (hung_up.id, "Jane Doe", "+1 555 2000")
+        );
+        assert!(missed.missed_at_ms >= missed.queued_at_ms);
+        assert_eq!(missed.called_back, None);
+    }
+
+    operator
+        .send(&ClientFrame::CallBack { call: hung_up.id })
+        .await;
+    for console in [&mut operator, &mut alice] {
+        let (missed, _) = missed_change(console).await;
+        let called_back = missed[0].called_back.clone().expect("called back");
+        assert_eq!(called_back.by, "Operator");
+    }
+
+    // The list is kept: a console connecting later (or after a restart) gets it.
+    let server = server.restart().await;
+    let (mut operator, frames) = server.connect("operator").await;
+    let listed = missed_snapshot(&frames);
+    assert_eq!(listed.len(), 1, "only the caller who hung up: {listed:?}");
+    assert_eq!(listed[0].call, hung_up.id);
+    let (mut alice, _) = server.connect("alice").await;
+
+    alice
+        .send(&ClientFrame::MissedDone { call: hung_up.id })
+        .await;
+    for console in [&mut operator, &mut alice] {
+        let (missed, done) = missed_change(console).await;
+        assert_eq!((missed, done), (vec![], vec![hung_up.id]));
+    }
+    // Done once: the second operator to click is told, and nothing changes.
+    operator
+        .send(&ClientFrame::MissedDone { call: hung_up.id })
+        .await;
+    let (code, message) = refusal(&mut operator).await;
+    assert_eq!(code, ErrorCode::NotFound);
+    assert!(message.contains("another operator"), "{message}");
+    operator
+        .send(&ClientFrame::CallBack { call: answered.id })
+        .await;
+    assert_eq!(refusal(&mut operator).await.0, ErrorCode::NotFound);
+    let (_, frames) = server.connect("operator").await;
+    assert!(missed_snapshot(&frames).is_empty());
+}
+
+#[tokio::test]
+async fn a_call_back_goes_to_a_pbx_integration_with_the_number_to_dial() {
+    let server = TestServer::start()
+        .await
+        .restart_with(|config| config.demo = false)
+        .await;
+    let call = queue(&server, "", "+44 20 7946 0018").await;
+    report(&server, &call, "clear").await;
+    let (mut operator, _) = server.connect("operator").await;
+    operator
+        .send(&ClientFrame::CallBack { call: call.id })
+        .await;
+    let (missed, _) = missed_change(&mut operator).await;
+    assert!(missed[0].called_back.is_some());
+    let feed: Value = server
+        .ingest(Method::GET, "/api/calls/events?after=0", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let command = feed["events"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (
+            &command["action"],
+            &command["target_number"],
+            &command["source"],
+            &command["command"]
+        ),
+        (
+            &json!("call_back"),
+            &json!("+442079460018"),
+            &json!("operator:operator"),
+            &json!(true)
+        )
+    );
+}
+
+#[tokio::test]
+async fn night_service_is_switched_by_an_operator_shared_and_kept() {
+    let server = TestServer::start().await;
+    let (mut operator, frames) = server.connect("operator").await;
+    assert!(!night_at_hello(&frames).closed);
+    let (mut alice, _) = second_operator(&server).await;
+
+    alice
+        .send(&ClientFrame::SetNightService { closed: true })
+        .await;
+    for console in [&mut operator, &mut alice] {
+        let night = console
+            .recv_until(|frame| match frame {
+                ServerFrame::NightService(night) => Some(night),
+                _ => None,
+            })
+            .await;
+        assert!(night.closed);
+        assert_eq!(night.by, "Alice Archer");
+    }
+    // The PBX integration reads it.
+    let read: NightService = server
+        .ingest(Method::GET, "/api/night-service", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(read.closed);
+    let anonymous = server
+        .http()
+        .get(server.url("/api/night-service"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401, "the ingest token is needed");
+
+    let server = server.restart().await;
+    let (_, frames) = server.connect("operator").await;
+    assert!(night_at_hello(&frames).closed, "kept across a restart");
+}
+
+#[tokio::test]
+async fn opening_hours_close_the_switchboard_when_they_say_so() {
+    use chrono::{Local, NaiveTime, Timelike, Weekday};
+    use switchboard_server::calls::night::{BY_OPENING_HOURS, OpeningHours};
+
+    // Open only during a minute that has passed today: closed now, since that minute.
+    let now = Local::now().time();
+    let (open, close) = if now.hour() >= 1 {
+        (
+            NaiveTime::from_hms_opt(0, 0, 0),
+            NaiveTime::from_hms_opt(0, 1, 0),
+        )
+    } else {
+        // Just after midnight: open from 23:58 to 23:59 on every day (yesterday's closing).
+        (
+            NaiveTime::from_hms_opt(23, 58, 0),
+            NaiveTime::from_hms_opt(23, 59, 0),
+        )
+    };
+    let hours = OpeningHours {
+        days: vec![
+            Weekday::Mon,
+            Weekday::Tue,
+            Weekday::Wed,
+            Weekday::Thu,
+            Weekday::Fri,
+            Weekday::Sat,
+            Weekday::Sun,
+        ],
+        open: open.unwrap(),
+        close: close.unwrap(),
+    };
+    let with_hours = |config: &mut switchboard_server::config::Config| {
+        config.opening_hours = Some(hours.clone());
+    };
+    let server = TestServer::start_with(with_hours).await;
+    let (mut operator, frames) = server.connect("operator").await;
+    let night = if night_at_hello(&frames).closed {
+        night_at_hello(&frames)
+    } else {
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            operator.recv_until(|frame| match frame {
+                ServerFrame::NightService(night) => Some(night),
+                _ => None,
+            }),
+        )
+        .await
+        .expect("the hours close the switchboard")
+    };
+    assert!(night.closed);
+    assert_eq!(night.by, BY_OPENING_HOURS);
+
+    // An operator's switch holds until the hours next switch.
+    operator
+        .send(&ClientFrame::SetNightService { closed: false })
+        .await;
+    let opened = operator
+        .recv_until(|frame| match frame {
+            ServerFrame::NightService(night) => Some(night),
+            _ => None,
+        })
+        .await;
+    assert!(!opened.closed);
+    let server = server.restart_with(with_hours).await;
+    let (_, frames) = server.connect("operator").await;
+    assert!(
+        !night_at_hello(&frames).closed,
+        "the hours did not undo the operator's later switch"
+    );
+}
+
+#[tokio::test]
+async fn todays_calls_list_what_this_operator_answered_and_where_it_went() {
+    let server = TestServer::start().await;
+    let (mut operator, frames) = server.connect("operator").await;
+    let bob = frames
+        .iter()
+        .find_map(|frame| match frame {
+            ServerFrame::DirectorySnapshot { entries, .. } => {
+                entries.iter().find(|e| e.name == "Bob Baker").map(|e| e.id)
+            }
+            _ => None,
+        })
+        .unwrap();
+    let transferred = queue(&server, "Jane Doe", "+1 555 0100").await;
+    let released = queue(&server, "Contoso Ltd", "+1 555 0163").await;
+    let not_mine = queue(&server, "Fabrikam Inc", "+1 555 0182").await;
+    let (mut alice, _) = second_operator(&server).await;
+
+    let moves = [
+        (
+            ClientFrame::AnswerCall {
+                call: transferred.id,
+            },
+            CallState::Active,
+        ),
+        (
+            ClientFrame::TransferCall {
+                call: transferred.id,
+                target: bob,
+                blind: false,
+            },
+            CallState::Transferring,
+        ),
+        (
+            ClientFrame::ClearCall {
+                call: transferred.id,
+            },
+            CallState::Cleared,
+        ),
+        (
+            ClientFrame::AnswerCall { call: released.id },
+            CallState::Active,
+        ),
+        (
+            ClientFrame::ClearCall { call: released.id },
+            CallState::Cleared,
+        ),
+    ];
+    for (frame, state) in moves {
+        operator.send(&frame).await;
+        operator
+            .recv_until(|frame| match frame {
+                ServerFrame::Call(call) if call.pending.is_none() && call.state == state => {
+                    Some(())
+                }
+                _ => None,
+            })
+            .await;
+    }
+    alice
+        .send(&ClientFrame::AnswerCall { call: not_mine.id })
+        .await;
+    alice
+        .recv_until(|frame| match frame {
+            ServerFrame::Call(call) if call.state == CallState::Active => Some(()),
+            _ => None,
+        })
+        .await;
+
+    operator.send(&ClientFrame::TodaysCalls).await;
+    let calls: Vec<HandledCall> = operator
+        .recv_until(|frame| match frame {
+            ServerFrame::TodaysCalls { calls } => Some(calls),
+            _ => None,
+        })
+        .await;
+    let ids: Vec<i64> = calls.iter().map(|call| call.call).collect();
+    assert_eq!(
+        ids,
+        vec![released.id, transferred.id],
+        "newest first, only mine"
+    );
+    assert_eq!(calls[1].transferred_to.as_deref(), Some("Bob Baker"));
+    assert_eq!(calls[0].transferred_to, None);
+    for call in &calls {
+        let ended = call.ended_at_ms.expect("ended");
+        assert!(ended >= call.answered_at_ms);
+    }
+    alice.send(&ClientFrame::TodaysCalls).await;
+    let theirs = alice
+        .recv_until(|frame| match frame {
+            ServerFrame::TodaysCalls { calls } => Some(calls),
+            _ => None,
+        })
+        .await;
+    assert_eq!(theirs.len(), 1);
+    assert_eq!((theirs[0].call, theirs[0].ended_at_ms), (not_mine.id, None));
+}

@@ -8,8 +8,8 @@ use switchboard_protocol::User;
 
 use crate::api::{self, RequestError};
 use crate::components::{
-    ActiveCall, ChatLayer, ConnectionStatus, Directory, Login, QueuedCalls, ShortcutsHelp, Toolbar,
-    TransferAssistant,
+    ActiveCall, ChatLayer, ConnectionStatus, Directory, Login, MissedCalls, QueuedCalls,
+    ShortcutsHelp, TodaysCalls, Toolbar, TransferAssistant,
 };
 use crate::keys::{self, Targets};
 use crate::store::{ConnectionState, Store};
@@ -97,6 +97,7 @@ fn console(user: User, session: RwSignal<Session>) -> impl IntoView {
     });
     let directory_search = NodeRef::<html::Input>::new();
     let help_open = RwSignal::new(false);
+    let todays_calls_open = RwSignal::new(false);
     keys::listen(
         store,
         Targets {
@@ -115,7 +116,9 @@ fn console(user: User, session: RwSignal<Session>) -> impl IntoView {
                     <QueuedCalls />
                     <ActiveCall on_transfer=start_transfer />
                     <TransferAssistant search=transfer_search />
+                    <MissedCalls />
                 </div>
+                <TodaysCalls open=todays_calls_open />
             }
         })
     };
@@ -128,7 +131,7 @@ fn console(user: User, session: RwSignal<Session>) -> impl IntoView {
                 store.chat().window_open().get() && store.chat().placement().get().is_docked()
             }
         >
-            <Toolbar on_sign_out=sign_out />
+            <Toolbar on_sign_out=sign_out todays_calls=todays_calls_open />
             <main class="panes" class:calls=move || role.get().handles_calls()>
                 {call_column}
                 <Directory search=directory_search />

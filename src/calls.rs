@@ -2,7 +2,7 @@
 
 use std::cmp::Reverse;
 
-use switchboard_protocol::{Call, CallAction, CallId, CallState, Line};
+use switchboard_protocol::{Call, CallAction, CallId, CallState, HandledCall, Line};
 
 /// Ids of the queued calls, those to the highest priority line first, then oldest first;
 /// calls queued in the same millisecond keep id order, so every tab of the operator shows the
@@ -82,12 +82,31 @@ pub fn can(action: CallAction, state: CallState) -> bool {
 
 /// The caller as the operator reads it: the reported name, or "Unknown caller" when the
 /// telephone system gave none.
-pub fn caller_label(call: &Call) -> &str {
-    if call.caller_name.trim().is_empty() {
+pub fn caller_label(caller_name: &str) -> &str {
+    if caller_name.trim().is_empty() {
         "Unknown caller"
     } else {
-        &call.caller_name
+        caller_name
     }
+}
+
+/// Whether a handled call matches what the operator typed: part of the caller's name (any
+/// case) or of their number's digits. Everything matches an empty query.
+pub fn handled_matches(call: &HandledCall, query: &str) -> bool {
+    let query = query.trim();
+    let digits: String = query.chars().filter(char::is_ascii_digit).collect();
+    query.is_empty()
+        || call
+            .caller_name
+            .to_lowercase()
+            .contains(&query.to_lowercase())
+        || (!digits.is_empty()
+            && call
+                .caller_number
+                .chars()
+                .filter(char::is_ascii_digit)
+                .collect::<String>()
+                .contains(&digits))
 }
 
 /// A call's state in the operator's words, as the call panes show it.
@@ -141,6 +160,25 @@ mod tests {
             transfer_target: None,
             caller_entry: None,
             pending: None,
+        }
+    }
+
+    #[test]
+    fn todays_calls_are_found_by_part_of_the_name_or_the_number() {
+        let handled = HandledCall {
+            call: 1,
+            caller_name: "John Smith".into(),
+            caller_number: "+44 20 7946 0018".into(),
+            dialled: "2000".into(),
+            answered_at_ms: 0,
+            ended_at_ms: None,
+            transferred_to: None,
+        };
+        for query in ["", "smith", "SMITH ", "7946-0018", "20 7946"] {
+            assert!(handled_matches(&handled, query), "{query:?}");
+        }
+        for query in ["Smyth", "555", "-"] {
+            assert!(!handled_matches(&handled, query), "{query:?}");
         }
     }
 
@@ -244,9 +282,9 @@ mod tests {
     #[test]
     fn a_caller_without_a_name_is_unknown() {
         let mut anonymous = call(1, CallState::Queued, 0, None);
-        assert_eq!(caller_label(&anonymous), "Caller 1");
+        assert_eq!(caller_label(&anonymous.caller_name), "Caller 1");
         anonymous.caller_name = "  ".into();
-        assert_eq!(caller_label(&anonymous), "Unknown caller");
+        assert_eq!(caller_label(&anonymous.caller_name), "Unknown caller");
     }
 
     #[test]

@@ -15,7 +15,7 @@ pub fn CallParty(
 ) -> impl IntoView {
     let (name, number, user) = call.with_untracked(|call| {
         (
-            caller_label(call).to_owned(),
+            caller_label(&call.caller_name).to_owned(),
             call.caller_number.clone(),
             call.caller_user,
         )

@@ -1,5 +1,5 @@
 //! Queued calls pane: waiting calls by their line's priority, then oldest first, each answered
-//! by button, double-click or Enter.
+//! by button, double-click or Enter; night service is switched and shown here.
 
 use leptos::ev::{KeyboardEvent, MouseEvent};
 use leptos::prelude::*;
@@ -9,6 +9,7 @@ use web_sys::Element;
 
 use super::{CallButton, CallParty, Elapsed, LineLabel, entry_menu_key, on_entry_contextmenu};
 use crate::calls::pending_label;
+use crate::chat::time::{clock, local};
 use crate::store::Store;
 
 /// The calls waiting for the operator. Rows are keyed by call id: a new call adds a row, an
@@ -20,6 +21,18 @@ pub fn QueuedCalls() -> impl IntoView {
     let telephony_up = store.telephony_up();
     let count = move || queue.with(Vec::len);
     let any_waiting = move || queue.with(|queue| !queue.is_empty());
+    let night = store.night_service();
+    let closed = move || night.with(|night| night.as_ref().is_some_and(|night| night.closed));
+    let closed_since = move || {
+        night.with(|night| {
+            let night = night.as_ref()?;
+            let since = local(night.since_ms).map(clock).unwrap_or_default();
+            Some(format!(
+                "Closed (night service) since {since}, by {}: calls go where the telephone system sends them at night.",
+                night.by
+            ))
+        })
+    };
     view! {
         <section class="pane queued-calls" aria-label="Queued calls">
             <header class="pane-header">
@@ -27,7 +40,19 @@ pub fn QueuedCalls() -> impl IntoView {
                 <span class="pane-count" class:waiting=any_waiting>
                     {move || format!("{} waiting", count())}
                 </span>
+                <span class="toolbar-spacer"></span>
+                <CallButton
+                    class="night-service"
+                    on_press=move |_| store.set_night_service(!closed())
+                >
+                    {move || if closed() { "Open switchboard" } else { "Close switchboard" }}
+                </CallButton>
             </header>
+            <Show when=closed>
+                <p class="night-notice" role="status">
+                    {closed_since}
+                </p>
+            </Show>
             <Show when=move || !telephony_up.get()>
                 <p class="call-notice" role="alert">
                     "Telephone system unavailable: calls cannot be handled until it is back (chat works)."

@@ -1,4 +1,5 @@
-//! Console toolbar: chat button, settings, who is signed in, own presence picker, sign-out.
+//! Console toolbar: chat button, today's calls (operators), settings, who is signed in, own
+//! presence picker, sign-out.
 
 use leptos::prelude::*;
 use switchboard_protocol::PresenceState;
@@ -12,6 +13,8 @@ pub fn Toolbar(
     /// Called when the user asks to sign out.
     #[prop(into)]
     on_sign_out: Callback<()>,
+    /// Opens the "Today's calls" dialog (operators).
+    todays_calls: RwSignal<bool>,
 ) -> impl IntoView {
     let store = expect_context::<Store>();
     let role = store.role();
@@ -21,6 +24,15 @@ pub fn Toolbar(
         role.get()
             .administers()
             .then(|| view! { <a href="/admin/" target="_blank">"Administration"</a> })
+    };
+    let todays_calls_button = move || {
+        role.get().handles_calls().then(|| {
+            view! {
+                <button type="button" on:click=move |_| todays_calls.set(true)>
+                    "Today's calls"
+                </button>
+            }
+        })
     };
     let me = store.me();
     let my_presence = store.presence(me.with_untracked(|me| me.id));
@@ -61,6 +73,7 @@ pub fn Toolbar(
                 >
                     "Chat"
                 </button>
+                {todays_calls_button}
                 <SettingsMenu />
                 {administration_link}
                 <span class="toolbar-spacer"></span>

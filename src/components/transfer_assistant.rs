@@ -262,7 +262,7 @@ fn TransferTarget(
     let store = expect_context::<Store>();
     let directory = store.directory();
     let caller = store
-        .with_call(call, |call| caller_label(call).to_owned())
+        .with_call(call, |call| caller_label(&call.caller_name).to_owned())
         .unwrap_or_default();
     let complete = NodeRef::<html::Button>::new();
     if take_focus {

@@ -142,10 +142,10 @@ impl Store {
     /// A call action the operator must not believe was done: say so when it could not be sent.
     /// Until the connection is back with fresh snapshots the calls shown may be stale, so
     /// nothing is sent before then (docs/design.md, honest connection state).
-    fn send_call_action(&self, frame: ClientFrame) {
+    pub(super) fn send_call_action(&self, frame: ClientFrame) {
         let connected = self.connection.get_untracked() == ConnectionState::Connected;
         if !(connected && self.send(frame)) {
-            self.notify("Not connected to the server: the call was not changed.".to_owned());
+            self.notify("Not connected to the server: nothing was changed.".to_owned());
         }
     }
 

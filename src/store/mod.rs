@@ -1,20 +1,23 @@
 //! The console's one store: server state fed by the WebSocket client, read by components.
 //! Its parts, each an `impl Store` of its own: [`connection`] (the socket, the handshake),
 //! [`directory`] (entries, search, operator notes), [`presence`], [`calls`] (calls, the
-//! clock, lamps); chat lives in `crate::chat`.
+//! clock, lamps), [`switchboard`] (missed calls, night service, today's calls); chat lives
+//! in `crate::chat`.
 
 mod calls;
 mod connection;
 mod directory;
 mod presence;
+mod switchboard;
 
 use std::collections::HashMap;
 
 use futures::channel::mpsc::UnboundedSender;
 use leptos::prelude::*;
 use switchboard_protocol::{
-    Call, CallId, ClientConfig, ClientFrame, DirectoryEntry, EntryId, EntryNote, LineState, Mode,
-    PresenceState, PresenceUpdate, Role, ServerFrame, User, UserId,
+    Call, CallId, ClientConfig, ClientFrame, DirectoryEntry, EntryId, EntryNote, HandledCall,
+    LineState, MissedCall, Mode, NightService, PresenceState, PresenceUpdate, Role, ServerFrame,
+    User, UserId,
 };
 
 use crate::calls::{answered_order, caller_label, queue_order};
@@ -62,6 +65,12 @@ pub struct Store {
     answered: Memo<Vec<CallId>>,
     /// The call the Active call pane shows.
     current_call: Memo<Option<CallId>>,
+    /// Callers who hung up while queued, newest first (operators only).
+    missed: RwSignal<Vec<MissedCall>>,
+    /// Whether the switchboard is closed (operators only).
+    night: RwSignal<Option<NightService>>,
+    /// The operator's calls of today, as last asked for.
+    todays_calls: RwSignal<Option<Vec<HandledCall>>>,
     /// Server clock minus browser clock, in ms, from the last calls snapshot: waiting times
     /// count from server timestamps, so a browser clock that is off must not skew them.
     clock_offset: StoredValue<i64>,
@@ -100,7 +109,12 @@ impl Store {
         // Chat messages start with the current call's source party (issue 5, call context).
         let call_context = Signal::derive(move || {
             let call = calls.with(|calls| calls.get(&current_call.get()?).cloned())?;
-            call.with(|call| Some((caller_label(call).to_owned(), call.caller_number.clone())))
+            call.with(|call| {
+                Some((
+                    caller_label(&call.caller_name).to_owned(),
+                    call.caller_number.clone(),
+                ))
+            })
         });
         let chat = ChatState::new(me.id, call_context);
         Store {
@@ -121,6 +135,9 @@ impl Store {
             queue,
             answered,
             current_call,
+            missed: RwSignal::new(Vec::new()),
+            night: RwSignal::new(None),
+            todays_calls: RwSignal::new(None),
             clock_offset: StoredValue::new(0),
             now,
             call_notice: RwSignal::new(None),
@@ -205,6 +222,13 @@ impl Store {
             ServerFrame::Federation { down } => self.federation_down.set(down),
             ServerFrame::Telephony { available } => set_if_changed(&self.telephony_up, available),
             ServerFrame::Lamps { lamps, snapshot } => self.update_lamps(lamps, snapshot),
+            ServerFrame::MissedCalls {
+                missed,
+                done,
+                snapshot,
+            } => self.update_missed(missed, done, snapshot),
+            ServerFrame::NightService(night) => self.night.set(Some(night)),
+            ServerFrame::TodaysCalls { calls } => self.todays_calls.set(Some(calls)),
         }
     }
 }

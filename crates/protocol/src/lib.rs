@@ -106,6 +106,10 @@ pub enum ClientFrame {
     SetNightService { closed: bool },
     /// Operators only: the calls this operator handled today; answered with `todays_calls`.
     TodaysCalls,
+    /// The signed-in user is absent until `until_ms` (in the future, within a year): every
+    /// console shows them away with `text` beside their presence. An empty text ends the
+    /// absence now.
+    SetAbsence { text: String, until_ms: i64 },
 }
 
 /// Most users one `watch` may name.
@@ -231,7 +235,28 @@ pub enum ServerFrame {
     /// Answer to `todays_calls`: this operator's calls since midnight (server time), the
     /// most recent first.
     TodaysCalls { calls: Vec<HandledCall> },
+    /// Absences: `snapshot` replaces every absence the console held (after `hello`);
+    /// otherwise `absences` are new or changed and the absences of `ended` are over.
+    Absences {
+        absences: Vec<Absence>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        ended: Vec<UserId>,
+        snapshot: bool,
+    },
 }
+
+/// A user away for a while ("On leave until 3 Dec, ask Bob Baker"): consoles show them away
+/// with the text beside their presence until `until_ms`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Absence {
+    pub user: UserId,
+    pub text: String,
+    /// When it ends, ms since the Unix epoch.
+    pub until_ms: i64,
+}
+
+/// Longest absence text, in characters.
+pub const MAX_ABSENCE_CHARS: usize = 200;
 
 /// Someone who can sign in and chat.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -579,6 +604,10 @@ mod tests {
             ClientFrame::MissedDone { call: 4 },
             ClientFrame::SetNightService { closed: true },
             ClientFrame::TodaysCalls,
+            ClientFrame::SetAbsence {
+                text: "On leave until 3 Dec, ask Bob Baker".into(),
+                until_ms: 1_700_000_000_000,
+            },
         ];
         for frame in frames {
             assert_eq!(ClientFrame::decode(&frame.encode()).unwrap(), frame);
@@ -629,6 +658,15 @@ mod tests {
                     }),
                 }],
                 done: vec![3],
+                snapshot: false,
+            },
+            ServerFrame::Absences {
+                absences: vec![Absence {
+                    user: 2,
+                    text: "On leave".into(),
+                    until_ms: 1_700_000_000_000,
+                }],
+                ended: vec![3],
                 snapshot: false,
             },
             ServerFrame::NightService(NightService {

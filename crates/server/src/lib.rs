@@ -24,6 +24,7 @@
 //! * [`bucket`]: the token bucket behind rate limits
 //! * [`demo`]: the demo company and its bots
 
+pub mod absence;
 pub mod accounts;
 pub mod admin;
 pub mod audit;
@@ -93,6 +94,7 @@ pub async fn prepare(
     let seen = audit::head(&db).await?;
     let state = AppState::load(db, config, shutdown).await?;
     tokio::spawn(audit::follow(state.clone(), seen));
+    tokio::spawn(absence::sweep(state.clone()));
     if let Some(ldap) = state.config.ldap.clone() {
         tokio::spawn(directory::ldap::run(
             state.db.clone(),

@@ -142,6 +142,8 @@ pub enum ToNodes {
     ToUser(UserId, Utf8Bytes),
     /// A frame for every operator's console (a call, a note).
     Operators(Utf8Bytes),
+    /// A frame for every console (an absence).
+    Everyone(Utf8Bytes),
     /// A chat message this node stored.
     Chat(ChatMessage),
     /// Everyone online through this node.
@@ -370,6 +372,12 @@ impl Hub {
     pub fn broadcast(&self, frame: Utf8Bytes) {
         // No receivers is fine: nobody is watching.
         let _ = self.events.send(frame);
+    }
+
+    /// [`Hub::broadcast`] on every node.
+    pub fn broadcast_everywhere(&self, frame: Utf8Bytes) {
+        self.lock().to_nodes(ToNodes::Everyone(frame.clone()));
+        self.broadcast(frame);
     }
 
     /// Sends a frame to the connections of operators only (calls, operator notes). Callers

@@ -1,6 +1,7 @@
 //! The operator's shared lists on the server: missed calls (kept, shared, called back through
 //! the telephone system, marked done once), night service (switched by an operator or the
-//! opening hours, told to the telephone system, kept) and each operator's calls of today.
+//! opening hours, told to the telephone system, kept), each operator's calls of today, and
+//! the absences everyone sees.
 
 mod common;
 
@@ -10,7 +11,7 @@ use common::{Client, TestServer};
 use reqwest::Method;
 use serde_json::{Value, json};
 use switchboard_protocol::{
-    AccountChange, Call, CallState, ClientFrame, ErrorCode, HandledCall, MissedCall, NightService,
+    Absence, AccountChange, Call, CallState, ClientFrame, ErrorCode, HandledCall, MissedCall, NightService,
     Role, ServerFrame,
 };
 
@@ -408,4 +409,101 @@ async fn todays_calls_list_what_this_operator_answered_and_where_it_went() {
         .await;
     assert_eq!(theirs.len(), 1);
     assert_eq!((theirs[0].call, theirs[0].ended_at_ms), (not_mine.id, None));
+}
+
+fn absences_at_hello(frames: &[ServerFrame]) -> Vec<Absence> {
+    frames
+        .iter()
+        .find_map(|frame| match frame {
+            ServerFrame::Absences {
+                absences,
+                snapshot: true,
+                ..
+            } => Some(absences.clone()),
+            _ => None,
+        })
+        .expect("every console gets the absences at hello")
+}
+
+async fn absence_change(console: &mut Client) -> (Vec<Absence>, Vec<i64>) {
+    console
+        .recv_until(|frame| match frame {
+            ServerFrame::Absences {
+                absences,
+                ended,
+                snapshot: false,
+            } => Some((absences, ended)),
+            _ => None,
+        })
+        .await
+}
+
+#[tokio::test]
+async fn an_absence_reaches_every_console_until_it_ends_and_bad_ones_change_nothing() {
+    let server = TestServer::start().await;
+    let (mut alice, frames) = server.connect("alice").await;
+    let me = frames
+        .iter()
+        .find_map(|frame| match frame {
+            ServerFrame::Welcome { me, .. } => Some(me.id),
+            _ => None,
+        })
+        .unwrap();
+    let (mut bob, _) = server.connect("bob").await;
+    let now = switchboard_server::clock::now_ms();
+    let day = 86_400_000;
+    let text = "On leave until 3 Dec, ask Bob Baker";
+    alice
+        .send(&ClientFrame::SetAbsence {
+            text: text.into(),
+            until_ms: now + day,
+        })
+        .await;
+    for console in [&mut alice, &mut bob] {
+        let (absences, _) = absence_change(console).await;
+        assert_eq!(
+            absences,
+            vec![Absence {
+                user: me,
+                text: text.into(),
+                until_ms: now + day
+            }]
+        );
+    }
+    let (_, frames) = server.connect("operator").await;
+    assert_eq!(absences_at_hello(&frames).len(), 1, "kept for later consoles");
+
+    for (text, until_ms) in [
+        ("Back soon".to_owned(), now - 1_000),
+        ("Back next year".to_owned(), now + 400 * day),
+        ("x".repeat(201), now + day),
+        ("Two\nlines".to_owned(), now + day),
+    ] {
+        alice.send(&ClientFrame::SetAbsence { text, until_ms }).await;
+        assert_eq!(refusal(&mut alice).await.0, ErrorCode::InvalidRequest);
+    }
+    let (_, frames) = server.connect("operator").await;
+    assert_eq!(absences_at_hello(&frames)[0].text, text, "nothing changed");
+
+    alice
+        .send(&ClientFrame::SetAbsence {
+            text: String::new(),
+            until_ms: 0,
+        })
+        .await;
+    assert_eq!(absence_change(&mut bob).await.1, vec![me]);
+    let (_, frames) = server.connect("operator").await;
+    assert!(absences_at_hello(&frames).is_empty());
+
+    // One that ends by itself is gone from what later consoles get.
+    alice
+        .send(&ClientFrame::SetAbsence {
+            text: "Out for lunch".into(),
+            until_ms: switchboard_server::clock::now_ms() + 500,
+        })
+        .await;
+    absence_change(&mut bob).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let (_, frames) = server.connect("operator").await;
+    assert!(absences_at_hello(&frames).is_empty());
 }

@@ -62,6 +62,8 @@ enum Event {
     ToUser { user: UserId, frame: String },
     /// A frame for every operator's console.
     Operators { frame: String },
+    /// A frame for every console.
+    Everyone { frame: String },
     /// A chat message `node` stored.
     Chat { message: ChatMessage },
     /// A session ended (sign-out): its consoles close on every node. The token's hash.
@@ -182,6 +184,9 @@ fn into_event(event: ToNodes) -> Event {
         ToNodes::Operators(frame) => Event::Operators {
             frame: frame.as_str().to_owned(),
         },
+        ToNodes::Everyone(frame) => Event::Everyone {
+            frame: frame.as_str().to_owned(),
+        },
         ToNodes::Chat(message) => Event::Chat { message },
         ToNodes::CloseSession(session) => Event::CloseSession { session },
     }
@@ -212,6 +217,7 @@ async fn apply(state: &AppState, chat: &mpsc::UnboundedSender<delivery::Job>, en
             Ok(ServerFrame::Call(call)) => state.calls.changed_elsewhere(call).await,
             _ => state.hub.broadcast_operators_here(Utf8Bytes::from(frame)),
         },
+        Event::Everyone { frame } => state.hub.broadcast(Utf8Bytes::from(frame)),
         Event::Chat { message } => {
             let _ = chat.send(delivery::Job::Remote(message));
         }

@@ -5,9 +5,10 @@
 use sqlx::{AnyPool, Row};
 
 /// The tables, parents before children (foreign keys hold at every insert).
-const TABLES: [&str; 16] = [
+const TABLES: [&str; 17] = [
     "users",
     "sessions",
+    "absences",
     "directory_entries",
     "calls",
     "call_events",

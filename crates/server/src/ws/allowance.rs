@@ -44,7 +44,7 @@ impl FrameKind {
     pub fn of(frame: &ClientFrame) -> Option<Self> {
         Some(match frame {
             ClientFrame::Hello { .. } | ClientFrame::ChatSend { .. } => return None,
-            ClientFrame::SetPresence { .. } => FrameKind::Presence,
+            ClientFrame::SetPresence { .. } | ClientFrame::SetAbsence { .. } => FrameKind::Presence,
             ClientFrame::ChatRead { .. } => FrameKind::Read,
             ClientFrame::History { .. } => FrameKind::History,
             ClientFrame::SearchUsers { .. } => FrameKind::Search,

@@ -39,8 +39,8 @@ use tokio_util::sync::CancellationToken;
 
 use self::allowance::FrameKind;
 use crate::{
-    auth::CurrentSession, bucket::TokenBucket, directory::notes::MAX_NOTE_CHARS, error::AppError,
-    presence::ConnId, state::AppState,
+    absence::AbsenceError, auth::CurrentSession, bucket::TokenBucket,
+    directory::notes::MAX_NOTE_CHARS, error::AppError, presence::ConnId, state::AppState,
 };
 
 /// How often the server pings an idle console.
@@ -442,6 +442,7 @@ impl Connection {
             ClientFrame::MissedDone { call } => self.missed_done(call).await,
             ClientFrame::SetNightService { closed } => self.set_night_service(closed).await,
             ClientFrame::TodaysCalls => self.todays_calls().await,
+            ClientFrame::SetAbsence { text, until_ms } => self.set_absence(text, until_ms).await,
         }
     }
 
@@ -486,6 +487,16 @@ impl Connection {
         if self.state.config.xmpp.is_some() {
             let down = crate::federation::down_reason(&self.state);
             self.send_frame(&ServerFrame::Federation { down }).await?;
+        }
+        match crate::absence::snapshot(&self.state.db).await {
+            Ok(absences) => self.send_frame(&absences).await?,
+            Err(err) => {
+                tracing::error!(%err, "loading absences");
+                return Err(Stop::Close(
+                    close_code::ERROR,
+                    "could not load absences; reconnect",
+                ));
+            }
         }
         if role.handles_calls() {
             self.operator_snapshots().await?;
@@ -613,6 +624,28 @@ impl Connection {
                 tracing::error!(%err, "storing a note");
                 self.refuse(ErrorCode::Internal, "could not store the note; try again")
                     .await
+            }
+        }
+    }
+
+    /// `set_absence`: the signed-in user's absence, stored and sent to every console.
+    async fn set_absence(&mut self, text: String, until_ms: i64) -> Result<(), Stop> {
+        if self.joined.is_none() {
+            return self.refuse(ErrorCode::OutOfOrder, "send hello first").await;
+        }
+        let user = self.session.user.id;
+        match crate::absence::set(&self.state, user, &text, until_ms).await {
+            Ok(()) => Ok(()),
+            Err(AbsenceError::Invalid(message)) => {
+                self.refuse(ErrorCode::InvalidRequest, message).await
+            }
+            Err(AbsenceError::Database(err)) => {
+                tracing::error!(%err, "storing an absence");
+                self.refuse(
+                    ErrorCode::Internal,
+                    "could not store the absence; try again",
+                )
+                .await
             }
         }
     }

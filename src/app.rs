@@ -8,7 +8,7 @@ use switchboard_protocol::User;
 
 use crate::api::{self, RequestError};
 use crate::components::{
-    ActiveCall, ChatLayer, ConnectionStatus, Directory, Login, MissedCalls, QueuedCalls,
+    AbsenceDialog, ActiveCall, ChatLayer, ConnectionStatus, Directory, Login, MissedCalls, QueuedCalls,
     ShortcutsHelp, TodaysCalls, Toolbar, TransferAssistant,
 };
 use crate::keys::{self, Targets};
@@ -98,6 +98,7 @@ fn console(user: User, session: RwSignal<Session>) -> impl IntoView {
     let directory_search = NodeRef::<html::Input>::new();
     let help_open = RwSignal::new(false);
     let todays_calls_open = RwSignal::new(false);
+    let absence_open = RwSignal::new(false);
     keys::listen(
         store,
         Targets {
@@ -131,7 +132,7 @@ fn console(user: User, session: RwSignal<Session>) -> impl IntoView {
                 store.chat().window_open().get() && store.chat().placement().get().is_docked()
             }
         >
-            <Toolbar on_sign_out=sign_out todays_calls=todays_calls_open />
+            <Toolbar on_sign_out=sign_out todays_calls=todays_calls_open absence=absence_open />
             <main class="panes" class:calls=move || role.get().handles_calls()>
                 {call_column}
                 <Directory search=directory_search />
@@ -139,6 +140,7 @@ fn console(user: User, session: RwSignal<Session>) -> impl IntoView {
             <ConnectionStatus />
             <ChatLayer />
             <ShortcutsHelp open=help_open />
+            <AbsenceDialog open=absence_open />
         </div>
     }
 }

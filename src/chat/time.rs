@@ -1,6 +1,6 @@
-//! Times and days of messages in the operator's local time zone (chrono).
+//! Times and days (of messages, calls, absences) in the operator's local time zone (chrono).
 
-use chrono::{DateTime, Local, NaiveDate, NaiveDateTime};
+use chrono::{DateTime, Local, NaiveDate, NaiveDateTime, TimeZone};
 
 /// The local date and time of `ms` milliseconds since the epoch.
 pub fn local(ms: i64) -> Option<NaiveDateTime> {
@@ -37,6 +37,29 @@ pub fn list_time(at: NaiveDateTime, today: NaiveDate) -> String {
     }
 }
 
+/// "3 Dec 17:00": when an absence ends.
+pub fn day_and_clock(ms: i64) -> String {
+    local(ms)
+        .map(|at| at.format("%-d %b %H:%M").to_string())
+        .unwrap_or_default()
+}
+
+/// The value of a `datetime-local` input ("2026-12-03T17:00") as ms since the epoch.
+pub fn from_input(value: &str) -> Option<i64> {
+    let naive = NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M").ok()?;
+    Local
+        .from_local_datetime(&naive)
+        .earliest()
+        .map(|at| at.timestamp_millis())
+}
+
+/// `ms` as the value of a `datetime-local` input.
+pub fn to_input(ms: i64) -> String {
+    local(ms)
+        .map(|at| at.format("%Y-%m-%dT%H:%M").to_string())
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,6 +80,13 @@ mod tests {
         let at = day(3).and_hms_opt(9, 5, 0).unwrap();
         assert_eq!(list_time(at, day(3)), "09:05");
         assert_eq!(list_time(at, day(4)), "3 Mar");
+    }
+
+    #[test]
+    fn a_datetime_input_reads_back_what_it_shows() {
+        let ms = 1_700_000_040_000;
+        assert_eq!(from_input(&to_input(ms)), Some(ms));
+        assert_eq!(from_input("3 Dec"), None);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use switchboard_protocol::Call;
 
-use super::PresenceField;
+use super::{AbsenceNote, PresenceField};
 use crate::calls::caller_label;
 
 /// Who is calling, the same way in the queue, the active call and the list of held calls.
@@ -25,6 +25,7 @@ pub fn CallParty(
         <span class="party">
             <span class="party-name">{name}</span>
             <span class="party-number">{number}</span>
+            <AbsenceNote user />
         </span>
     }
 }

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use switchboard_protocol::DirectoryEntry;
 
 use super::focus::navigation_target;
-use super::{LineLamp, PresenceField, entry_menu_key, on_entry_contextmenu};
+use super::{AbsenceNote, LineLamp, PresenceField, entry_menu_key, on_entry_contextmenu};
 use crate::store::Store;
 
 /// Height of every row in pixels; the virtualized list computes positions from it.
@@ -57,7 +57,10 @@ pub fn DirectoryRow(
                 <PresenceField name=entry.name.clone() user=entry.user />
                 <LineLamp entry=entry.id name=entry.name.clone() />
             </span>
-            <span class="name">{entry.name}</span>
+            <span class="name">
+                {entry.name}
+                <AbsenceNote user=entry.user />
+            </span>
             <span class="department">{entry.department}</span>
             <span class="title">{entry.title}</span>
             <span class="numbers">{numbers}</span>

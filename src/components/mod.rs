@@ -1,5 +1,7 @@
 //! The console's components, one per file.
 
+mod absence_dialog;
+mod absence_note;
 mod active_call;
 mod administration;
 mod call_button;
@@ -35,6 +37,8 @@ mod todays_calls;
 mod toolbar;
 mod transfer_assistant;
 
+pub use absence_dialog::AbsenceDialog;
+pub use absence_note::AbsenceNote;
 pub use active_call::ActiveCall;
 pub use administration::Administration;
 pub use call_button::CallButton;

@@ -24,7 +24,8 @@ pub fn PresenceField(
         return view! { <span class="presence blank"></span> }.into_any();
     };
     let store = expect_context::<Store>();
-    let state = store.presence(user);
+    // Away while an absence runs (src/store/presence.rs).
+    let state = store.shown_presence(user);
     let name = StoredValue::new(name);
     let label =
         move || name.with_value(|name| format!("Presence of {name}: {}", state.get().as_str()));

@@ -1,5 +1,5 @@
 //! Console toolbar: chat button, today's calls (operators), settings, who is signed in, own
-//! presence picker, sign-out.
+//! presence picker and absence, sign-out.
 
 use leptos::prelude::*;
 use switchboard_protocol::PresenceState;
@@ -15,6 +15,8 @@ pub fn Toolbar(
     on_sign_out: Callback<()>,
     /// Opens the "Today's calls" dialog (operators).
     todays_calls: RwSignal<bool>,
+    /// Opens the "Absence" dialog.
+    absence: RwSignal<bool>,
 ) -> impl IntoView {
     let store = expect_context::<Store>();
     let role = store.role();
@@ -87,6 +89,13 @@ pub fn Toolbar(
                 >
                     {options}
                 </select>
+                <button
+                    type="button"
+                    disabled=move || connection.get() != ConnectionState::Connected
+                    on:click=move |_| absence.set(true)
+                >
+                    "Absence"
+                </button>
                 <button type="button" class="sign-out" on:click=move |_| on_sign_out.run(())>
                     "Sign out"
                 </button>

@@ -6,7 +6,9 @@ use leptos::prelude::*;
 use switchboard_protocol::{CallId, CallState, DirectoryEntry, EntryId};
 
 use super::focus::{focus_index, navigation_target};
-use super::{CallButton, LineLamp, PresenceField, entry_menu_key, on_entry_contextmenu};
+use super::{
+    AbsenceNote, CallButton, LineLamp, PresenceField, entry_menu_key, on_entry_contextmenu,
+};
 use crate::calls::{ANY_TRANSFER, caller_label, can};
 use crate::store::Store;
 
@@ -234,6 +236,7 @@ fn TransferMatch(
             >
                 <span class="match-name">{entry.name.clone()}</span>
                 <span class="match-details">{details}</span>
+                <AbsenceNote user=entry.user />
             </CallButton>
             <CallButton
                 class="blind-button"
@@ -339,6 +342,7 @@ fn TargetCard(
                 <span class="target-name">{entry.name}</span>
                 <span class="target-number">{main_number}</span>
                 <span class="target-role">{role}</span>
+                <AbsenceNote user=entry.user />
             </div>
             {note}
             <div class="target-other">

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use futures::channel::mpsc::UnboundedSender;
 use leptos::prelude::*;
 use switchboard_protocol::{
-    Call, CallId, ClientConfig, ClientFrame, DirectoryEntry, EntryId, EntryNote, HandledCall,
+    Absence, Call, CallId, ClientConfig, ClientFrame, DirectoryEntry, EntryId, EntryNote, HandledCall,
     LineState, MissedCall, Mode, NightService, PresenceState, PresenceUpdate, Role, ServerFrame,
     User, UserId,
 };
@@ -55,6 +55,9 @@ pub struct Store {
     /// Views showing each user's presence now (see [`Store::presence`]), and the set last
     /// sent to the server as `watch` on the current socket.
     presence_shown: StoredValue<HashMap<UserId, usize>>,
+    /// Absences by user, ended ones included until the server removes them (views check
+    /// the clock).
+    absences: RwSignal<HashMap<UserId, Absence>>,
     watch_sent: StoredValue<Option<Vec<UserId>>>,
     /// Calls not yet cleared, one signal each: a `call` update redraws the rows showing that
     /// call, and the map itself changes only when a call comes or goes.
@@ -130,6 +133,7 @@ impl Store {
             directory: RwSignal::new(Directory::default()),
             presence: StoredValue::new(HashMap::new()),
             presence_shown: StoredValue::new(HashMap::new()),
+            absences: RwSignal::new(HashMap::new()),
             watch_sent: StoredValue::new(None),
             calls,
             queue,
@@ -229,6 +233,11 @@ impl Store {
             } => self.update_missed(missed, done, snapshot),
             ServerFrame::NightService(night) => self.night.set(Some(night)),
             ServerFrame::TodaysCalls { calls } => self.todays_calls.set(Some(calls)),
+            ServerFrame::Absences {
+                absences,
+                ended,
+                snapshot,
+            } => self.update_absences(absences, ended, snapshot),
         }
     }
 }

@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 
 use leptos::prelude::*;
-use switchboard_protocol::{ClientFrame, MAX_WATCHED, PresenceState, PresenceUpdate, UserId};
+use switchboard_protocol::{
+    Absence, ClientFrame, MAX_WATCHED, PresenceState, PresenceUpdate, UserId,
+};
 
 use super::connection::whole_snapshot;
 use super::{ConnectionState, Store, set_if_changed};
@@ -17,6 +19,46 @@ impl Store {
     pub fn presence(&self, user: UserId) -> Signal<PresenceState> {
         self.show_presence_of(user);
         self.presence_signal(user).read_only().into()
+    }
+
+    /// What `user`'s presence field shows: away while an absence of theirs runs, their
+    /// presence otherwise. The calling view counts as showing them, as with
+    /// [`Store::presence`].
+    pub fn shown_presence(&self, user: UserId) -> Signal<PresenceState> {
+        let presence = self.presence(user);
+        let store = *self;
+        Signal::derive(move || {
+            if store.absence(user).is_some() {
+                PresenceState::Away
+            } else {
+                presence.get()
+            }
+        })
+    }
+
+    /// The absence of `user` while it runs, tracked; it follows the clock only while there
+    /// is one.
+    pub fn absence(&self, user: UserId) -> Option<Absence> {
+        let absence = self.absences.with(|absences| absences.get(&user).cloned())?;
+        (absence.until_ms > self.now.get()).then_some(absence)
+    }
+
+    /// Asks the server to set (or, with an empty text, end) the signed-in user's absence;
+    /// `false` when there is no connection to ask through.
+    pub fn set_my_absence(&self, text: String, until_ms: i64) -> bool {
+        self.send(ClientFrame::SetAbsence { text, until_ms })
+    }
+
+    pub(super) fn update_absences(&self, absences: Vec<Absence>, ended: Vec<UserId>, snapshot: bool) {
+        self.absences.update(|held| {
+            if snapshot {
+                held.clear();
+            }
+            for user in ended {
+                held.remove(&user);
+            }
+            held.extend(absences.into_iter().map(|absence| (absence.user, absence)));
+        });
     }
 
     /// Counts `user` as shown until the current view is cleaned up.

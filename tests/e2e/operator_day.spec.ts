@@ -1,7 +1,7 @@
 // The operator's shared lists in the console: missed calls (called back and done from any
 // operator's console, live in every other), night service, and the operator's calls of today.
 import { expect, test, type Browser, type Page } from '@playwright/test';
-import { TestServer, ingest, signIn } from './server';
+import { TestServer, ingest, signIn, userId } from './server';
 
 const TOKEN = 'e2e-ingest-token';
 
@@ -123,4 +123,59 @@ test("today's calls list who the operator answered, for how long and to whom the
   await page.keyboard.press('Escape');
   await expect(dialog).toBeHidden();
   await bobContext.close();
+});
+
+test('an absence shows as away with its note wherever the operator looks for the person, until it ends', async ({ page, browser }) => {
+  const aliceContext = await browser.newContext();
+  const alice = await aliceContext.newPage();
+  await signIn(alice, server, 'alice');
+  await signIn(page, server, 'operator');
+  const directory = page.getByRole('list', { name: 'Directory entries' });
+  await page.getByRole('searchbox', { name: 'Search directory' }).fill('Alice Archer');
+  const aliceRow = directory.getByRole('listitem').filter({ hasText: 'Alice Archer' });
+  await expect(aliceRow.getByRole('button', { name: 'Presence of Alice Archer: available' })).toBeVisible();
+
+  // Alice says she is on leave; a date in the past is refused first.
+  await alice.getByRole('toolbar', { name: 'Console toolbar' }).getByRole('button', { name: 'Absence' }).click();
+  const dialog = alice.getByRole('dialog', { name: 'Absence' });
+  await dialog.getByRole('textbox', { name: 'Absence note' }).fill('On leave until 3 Dec, ask Bob Baker');
+  const until = dialog.getByLabel('Until');
+  await until.fill('2020-01-01T09:00');
+  await dialog.getByRole('button', { name: 'Save absence' }).click();
+  await expect(dialog.getByRole('alert')).toHaveText('An absence ends in the future, within a year.');
+  const tomorrow = new Date(Date.now() + 24 * 3_600_000);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  await until.fill(`${tomorrow.getFullYear()}-${pad(tomorrow.getMonth() + 1)}-${pad(tomorrow.getDate())}T17:00`);
+  await dialog.getByRole('button', { name: 'Save absence' }).click();
+  await expect(dialog).toBeHidden();
+
+  // The operator sees her away with the note: directory, queue and transfer assistant.
+  await expect(aliceRow.getByRole('button', { name: 'Presence of Alice Archer: away' })).toBeVisible();
+  await expect(aliceRow).toContainText('On leave until 3 Dec, ask Bob Baker');
+  await ingest(server, TOKEN, 'POST', 'calls', {
+    caller_name: 'Alice Archer',
+    caller_number: '+1 555 0110',
+    dialled: '2000',
+    caller_user: await userId(server, 'alice'),
+  });
+  const queuedRow = page.getByRole('region', { name: 'Queued calls' }).getByRole('listitem').filter({ hasText: 'Alice Archer' });
+  await expect(queuedRow).toContainText('On leave until 3 Dec, ask Bob Baker');
+  await page.keyboard.press('F2');
+  const active = page.getByRole('region', { name: 'Active call' });
+  await expect(active).toContainText('Duration');
+  await expect(active).toContainText('On leave until 3 Dec, ask Bob Baker');
+  await page.keyboard.press('F6');
+  await expect(page.getByRole('searchbox', { name: 'Transfer to' })).toBeFocused();
+  await page.keyboard.type('Alice Archer');
+  const assistant = page.getByRole('region', { name: 'Transfer assistant' });
+  await expect(assistant.getByRole('button', { name: /^Alice Archer/ })).toContainText('On leave until 3 Dec, ask Bob Baker');
+  await page.keyboard.press('F4');
+
+  // She is back: her presence as she chose it, no note.
+  await alice.getByRole('toolbar', { name: 'Console toolbar' }).getByRole('button', { name: 'Absence' }).click();
+  await expect(dialog).toContainText('You show as away until');
+  await dialog.getByRole('button', { name: 'End absence' }).click();
+  await expect(aliceRow.getByRole('button', { name: 'Presence of Alice Archer: available' })).toBeVisible();
+  await expect(aliceRow).not.toContainText('On leave');
+  await aliceContext.close();
 });

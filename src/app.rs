@@ -8,8 +8,8 @@ use switchboard_protocol::User;
 
 use crate::api::{self, RequestError};
 use crate::components::{
-    AbsenceDialog, ActiveCall, ChatLayer, ConnectionStatus, Directory, Login, MissedCalls, QueuedCalls,
-    ShortcutsHelp, TodaysCalls, Toolbar, TransferAssistant,
+    AbsenceDialog, ActiveCall, ChatLayer, ConnectionStatus, Directory, Login, MissedCalls,
+    QueuedCalls, ShortcutsHelp, TodaysCalls, Toolbar, TransferAssistant,
 };
 use crate::keys::{self, Targets};
 use crate::store::{ConnectionState, Store};

@@ -2,7 +2,7 @@
 
 use std::cmp::Reverse;
 
-use switchboard_protocol::{Call, CallAction, CallId, CallState, HandledCall, Line};
+use switchboard_protocol::{Call, CallAction, CallId, CallState, EntryId, HandledCall, Line};
 
 /// Ids of the queued calls, those to the highest priority line first, then oldest first;
 /// calls queued in the same millisecond keep id order, so every tab of the operator shows the
@@ -62,13 +62,31 @@ pub fn recalled_first(others: &[&Call], now_ms: i64, recall_secs: u32) -> Vec<Ca
     recalled.iter().chain(&rest).map(|call| call.id).collect()
 }
 
-/// Whether `call` has been on hold `recall_secs` or longer at `now_ms` (server clock): the
-/// operator must come back to it.
+/// Why the operator must come back to a call on hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recall {
+    /// The telephone system brought it back: this transfer target did not answer.
+    Unanswered(EntryId),
+    /// On hold for the configured recall time or longer.
+    HeldTooLong,
+}
+
+/// Why the operator must come back to `call` at `now_ms` (server clock), if they must.
+pub fn recall(call: &Call, now_ms: i64, recall_secs: u32) -> Option<Recall> {
+    if call.state != CallState::Held {
+        return None;
+    }
+    if let Some(target) = call.unanswered_by {
+        return Some(Recall::Unanswered(target));
+    }
+    call.held_at_ms
+        .is_some_and(|since| now_ms - since >= i64::from(recall_secs) * 1_000)
+        .then_some(Recall::HeldTooLong)
+}
+
+/// Whether the operator must come back to `call` at `now_ms` (see [`recall`]).
 pub fn recalled(call: &Call, now_ms: i64, recall_secs: u32) -> bool {
-    call.state == CallState::Held
-        && call
-            .held_at_ms
-            .is_some_and(|since| now_ms - since >= i64::from(recall_secs) * 1_000)
+    recall(call, now_ms, recall_secs).is_some()
 }
 
 /// A transfer to no one in particular: whether a transfer is legal does not depend on its target.
@@ -158,6 +176,7 @@ mod tests {
             answered_at_ms,
             held_at_ms: None,
             transfer_target: None,
+            unanswered_by: None,
             caller_entry: None,
             pending: None,
         }
@@ -268,6 +287,20 @@ mod tests {
             !recalled(&calls[2], 1_000_000, 60),
             "only a held call is recalled"
         );
+    }
+
+    #[test]
+    fn a_transfer_nobody_answered_is_recalled_at_once_and_says_who() {
+        let mut back = call(1, CallState::Held, 0, Some(1_000));
+        back.held_at_ms = Some(50_000);
+        back.unanswered_by = Some(7);
+        let mut held = call(2, CallState::Held, 0, Some(1_000));
+        held.held_at_ms = Some(10_000);
+        assert_eq!(recall(&back, 50_000, 60), Some(Recall::Unanswered(7)));
+        assert_eq!(recall(&held, 50_000, 60), None);
+        assert_eq!(recalled_first(&[&held, &back], 50_000, 60), [1, 2]);
+        back.state = CallState::Active;
+        assert_eq!(recall(&back, 50_000, 60), None, "answered again");
     }
 
     #[test]

@@ -46,7 +46,10 @@ pub fn AbsenceDialog(open: RwSignal<bool>) -> impl IntoView {
     };
     let save = move |_| {
         let now = store.now().get_untracked();
-        let checked = match (text.get_untracked().trim(), from_input(&until.get_untracked())) {
+        let checked = match (
+            text.get_untracked().trim(),
+            from_input(&until.get_untracked()),
+        ) {
             ("", _) => Err("Write what callers should be told, e.g. who stands in."),
             (_, None) => Err("Say until when, as a date and time."),
             (_, Some(end)) if end <= now || end > now + MAX_AHEAD_MS => {

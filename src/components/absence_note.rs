@@ -17,7 +17,11 @@ pub fn AbsenceNote(
     let absence = Memo::new(move |_| user.and_then(|user| store.absence(user)));
     move || {
         absence.get().map(|absence| {
-            let until = format!("Absent until {}", day_and_clock(absence.until_ms));
+            let until = format!(
+                "{} (absent until {})",
+                absence.text,
+                day_and_clock(absence.until_ms)
+            );
             view! {
                 <span class="absence-note" title=until>
                     {absence.text}

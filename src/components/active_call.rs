@@ -126,7 +126,7 @@ fn CurrentCall(
     view! {
         <div
             class="current-call"
-            class:recall=move || recalled.get()
+            class:recall=move || recalled.with(Option::is_some)
             data-state=move || state.get().as_str()
         >
             <div class="current-party">
@@ -184,7 +184,7 @@ fn OtherCall(
     let pending = Memo::new(move |_| call.with(pending_label));
     let recalled = store.recalled(call);
     Some(view! {
-        <li class="call-row other-call" class:recall=move || recalled.get()>
+        <li class="call-row other-call" class:recall=move || recalled.with(Option::is_some)>
             <CallParty call />
             <span class="call-state">
                 {move || pending.get().unwrap_or_else(|| state_label(state.get()).to_owned())}
@@ -203,12 +203,13 @@ fn OtherCall(
     })
 }
 
-/// "On hold too long" while `recalled`, announced as an alert.
-fn recall_alert(recalled: Memo<bool>) -> impl IntoView {
+/// Why the call is recalled ("On hold too long", "Bob Baker did not answer"), announced as
+/// an alert.
+fn recall_alert(recalled: Memo<Option<String>>) -> impl IntoView {
     move || {
         recalled
             .get()
-            .then(|| view! { <span class="recall-alert" role="alert">"On hold too long"</span> })
+            .map(|why| view! { <span class="recall-alert" role="alert">{why}</span> })
     }
 }
 

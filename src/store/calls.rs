@@ -12,6 +12,7 @@ use switchboard_protocol::{
 };
 
 use super::{ConnectionState, Store, browser_now_ms, set_if_changed};
+use crate::calls::Recall;
 
 /// How long a refused call action stays on screen: long enough to read, short enough not to
 /// linger over the next call.
@@ -35,12 +36,25 @@ impl Store {
         })
     }
 
-    /// Whether `call` has been on hold past the configured recall time; follows the clock.
-    pub fn recalled(&self, call: Signal<Call>) -> Memo<bool> {
+    /// Why the operator must come back to `call`, in their words ("On hold too long", "Bob
+    /// Baker did not answer"); follows the clock.
+    pub fn recalled(&self, call: Signal<Call>) -> Memo<Option<String>> {
         let store = *self;
         Memo::new(move |_| {
             let secs = store.hold_recall_secs();
-            call.with(|call| crate::calls::recalled(call, store.now.get(), secs))
+            let recall = call.with(|call| crate::calls::recall(call, store.now.get(), secs))?;
+            Some(match recall {
+                Recall::HeldTooLong => "On hold too long".to_owned(),
+                Recall::Unanswered(entry) => {
+                    let name = store
+                        .directory
+                        .with(|directory| directory.find(entry).map(|entry| entry.name.clone()));
+                    format!(
+                        "{} did not answer",
+                        name.as_deref().unwrap_or("The transfer target")
+                    )
+                }
+            })
         })
     }
 

@@ -15,9 +15,9 @@ use std::collections::HashMap;
 use futures::channel::mpsc::UnboundedSender;
 use leptos::prelude::*;
 use switchboard_protocol::{
-    Absence, Call, CallId, ClientConfig, ClientFrame, DirectoryEntry, EntryId, EntryNote, HandledCall,
-    LineState, MissedCall, Mode, NightService, PresenceState, PresenceUpdate, Role, ServerFrame,
-    User, UserId,
+    Absence, Call, CallId, ClientConfig, ClientFrame, DirectoryEntry, EntryId, EntryNote,
+    HandledCall, LineState, MissedCall, Mode, NightService, PresenceState, PresenceUpdate, Role,
+    ServerFrame, User, UserId,
 };
 
 use crate::calls::{answered_order, caller_label, queue_order};

@@ -39,7 +39,9 @@ impl Store {
     /// The absence of `user` while it runs, tracked; it follows the clock only while there
     /// is one.
     pub fn absence(&self, user: UserId) -> Option<Absence> {
-        let absence = self.absences.with(|absences| absences.get(&user).cloned())?;
+        let absence = self
+            .absences
+            .with(|absences| absences.get(&user).cloned())?;
         (absence.until_ms > self.now.get()).then_some(absence)
     }
 
@@ -49,7 +51,12 @@ impl Store {
         self.send(ClientFrame::SetAbsence { text, until_ms })
     }
 
-    pub(super) fn update_absences(&self, absences: Vec<Absence>, ended: Vec<UserId>, snapshot: bool) {
+    pub(super) fn update_absences(
+        &self,
+        absences: Vec<Absence>,
+        ended: Vec<UserId>,
+        snapshot: bool,
+    ) {
         self.absences.update(|held| {
             if snapshot {
                 held.clear();

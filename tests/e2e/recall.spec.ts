@@ -56,3 +56,29 @@ test('a call held past the recall time turns to an alert and comes first among t
   await expect(held.filter({ hasText: 'Lou Later' })).toHaveCount(1);
   await expect(held.filter({ hasText: 'Lou Later' })).not.toContainText('On hold too long');
 });
+
+test('a transfer the target did not answer comes back as an alert naming them', async ({ page }) => {
+  await signIn(page, server, 'operator');
+  const active = page.getByRole('region', { name: 'Active call' });
+  const call = await queueCall('Ruth Rang');
+  await page.keyboard.press('F2');
+  await expect(active).toContainText('Ruth Rang');
+  await expect(active).toContainText('Duration');
+  await page.keyboard.press('F6');
+  await expect(page.getByRole('searchbox', { name: 'Transfer to' })).toBeFocused();
+  await page.keyboard.type('Bob Baker');
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('Enter');
+  await expect(active).toContainText('Transferring');
+
+  // The telephone system reports that Bob did not answer: on hold, recalled at once.
+  await ingest(server, TOKEN, 'POST', `calls/${call.id}/recall`, undefined, 200);
+  await expect(active).toContainText('On hold');
+  await expect(active.getByRole('alert')).toHaveText('Bob Baker did not answer');
+  // Retrieved, it is an ordinary call again.
+  await page.keyboard.press('F3');
+  await expect(active.getByRole('button', { name: 'Hold' })).toBeEnabled();
+  await expect(active.getByRole('alert').filter({ hasText: 'did not answer' })).toHaveCount(0);
+  await page.keyboard.press('F4');
+  await expect(active).not.toContainText('Ruth Rang');
+});

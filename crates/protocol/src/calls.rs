@@ -65,6 +65,9 @@ pub enum CallAction {
     BlindTransfer { target: EntryId },
     /// End the call: abandoned, released, or the transfer completed.
     Clear,
+    /// The telephone system brings a transferred call back on hold: the target did not
+    /// answer. Only the telephone system reports it; the operator's console recalls the call.
+    Recall,
 }
 
 impl CallAction {
@@ -77,6 +80,7 @@ impl CallAction {
             (CallAction::Transfer { .. }, Active | Held) => Some(Transferring),
             (CallAction::BlindTransfer { .. }, Active | Held) => Some(Cleared),
             (CallAction::Clear, Queued | Active | Held | Transferring) => Some(Cleared),
+            (CallAction::Recall, Transferring) => Some(Held),
             _ => None,
         }
     }
@@ -88,6 +92,7 @@ impl CallAction {
             CallAction::Hold => "held",
             CallAction::Transfer { .. } | CallAction::BlindTransfer { .. } => "transferred",
             CallAction::Clear => "released",
+            CallAction::Recall => "recalled",
         }
     }
 
@@ -99,6 +104,7 @@ impl CallAction {
             CallAction::Transfer { .. } => "transfer",
             CallAction::BlindTransfer { .. } => "blind_transfer",
             CallAction::Clear => "clear",
+            CallAction::Recall => "recall",
         }
     }
 
@@ -113,6 +119,7 @@ impl CallAction {
             (CallAction::Transfer { .. } | CallAction::BlindTransfer { .. }, _)
             | (CallAction::Clear, CallState::Transferring) => "transferring",
             (CallAction::Clear, _) => "releasing",
+            (CallAction::Recall, _) => "recalling",
         }
     }
 
@@ -163,6 +170,11 @@ pub struct Call {
     /// The directory entry the call is being transferred to.
     #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
     pub transfer_target: Option<EntryId>,
+    /// The transfer target who did not answer, while the call waits on hold after coming
+    /// back ([`CallAction::Recall`]): the console recalls it at once. Gone once it moves on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
+    pub unanswered_by: Option<EntryId>,
     /// The directory entry whose number the caller calls from, when there is one: the
     /// console shows who it is (and their presence) without the telephone system knowing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -409,6 +421,8 @@ mod tests {
             (CallAction::Transfer { target: 7 }, Transferring),
             (CallAction::Answer, Active),
             (CallAction::Transfer { target: 7 }, Transferring),
+            (CallAction::Recall, Held),
+            (CallAction::Transfer { target: 7 }, Transferring),
             (CallAction::Clear, Cleared),
         ] {
             state = action.next(state).unwrap();
@@ -423,6 +437,8 @@ mod tests {
         assert_eq!(CallAction::Transfer { target: 1 }.next(Queued), None);
         assert_eq!(CallAction::Transfer { target: 1 }.next(Transferring), None);
         assert_eq!(CallAction::Answer.next(Active), None);
+        assert_eq!(CallAction::Recall.next(Active), None);
+        assert_eq!(CallAction::Recall.next(Held), None);
         for action in [
             CallAction::Answer,
             CallAction::Hold,

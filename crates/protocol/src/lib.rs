@@ -557,6 +557,7 @@ mod tests {
             answered_at_ms: None,
             held_at_ms: None,
             transfer_target: None,
+            unanswered_by: None,
             caller_entry: None,
             pending: None,
         }

@@ -16,7 +16,7 @@ use crate::{admin, auth, calls::ingest, http};
         http::healthz,
         auth::whoami, auth::sign_in, auth::sign_out,
         ingest::queue, ingest::list, ingest::answer, ingest::hold, ingest::transfer,
-        ingest::clear, ingest::events, ingest::night_service,
+        ingest::clear, ingest::recall, ingest::events, ingest::night_service,
         admin::list_users, admin::add_user, admin::change_user, admin::reset_password,
         admin::import_directory, admin::sync_status, admin::sync_now, admin::get_settings,
         admin::put_settings, admin::audit_log,

@@ -31,6 +31,7 @@ fn configure(pbx: &Asterisk, phone: Option<&str>) -> impl FnOnce(&mut Config) + 
             context: "internal".into(),
             device: "Local/{extension}@internal".into(),
             operators,
+            ring_secs: 5,
         });
     }
 }
@@ -402,5 +403,116 @@ async fn the_demos_simulated_calls_stay_out_of_a_real_telephone_system() {
     assert!(
         server.state.calls.list().await.is_empty(),
         "only Asterisk queues calls"
+    );
+}
+
+#[tokio::test]
+async fn a_transfer_nobody_answers_comes_back_and_missed_callers_are_called_back() {
+    let pbx = Asterisk::start().await;
+    let server = TestServer::start_with(configure(&pbx, Some("Local/200@operators"))).await;
+    let (mut console, directory) = operator(&server).await;
+    let bob = entry(&directory, "Bob Baker");
+
+    // Bob's telephone rings out: the call comes back on hold, naming him.
+    let (_, call) = ring(&pbx, &mut console, "2000", "Jane Doe", "5550100").await;
+    console
+        .send(&ClientFrame::AnswerCall { call: call.id })
+        .await;
+    call_in(&mut console, CallState::Active).await;
+    console
+        .send(&ClientFrame::TransferCall {
+            call: call.id,
+            target: bob,
+            blind: false,
+        })
+        .await;
+    call_in(&mut console, CallState::Transferring).await;
+    // Pings keep the console's reads going while Bob's telephone rings (5 s).
+    let mut back = None;
+    for _ in 0..30 {
+        console.send(&ClientFrame::Ping).await;
+        back = console
+            .recv_until(|frame| match frame {
+                ServerFrame::Call(call) if call.state == CallState::Held => Some(Some(call)),
+                ServerFrame::Pong => Some(None),
+                _ => None,
+            })
+            .await;
+        if back.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let back = back.expect("recalled once the ring timeout passed");
+    assert_eq!((back.id, back.unanswered_by), (call.id, Some(bob)));
+    assert_eq!(bridged(&pbx, "switchboard-holding").await.len(), 1);
+    // Retrieved, the operator talks to the caller again.
+    console
+        .send(&ClientFrame::AnswerCall { call: call.id })
+        .await;
+    let retrieved = call_in(&mut console, CallState::Active).await;
+    assert_eq!(retrieved.unanswered_by, None);
+    assert_eq!(
+        bridged(&pbx, &format!("sb-call-{}-", call.id)).await.len(),
+        2
+    );
+
+    // Night service sets the dialplan's variable.
+    let ari = switchboard_server::calls::asterisk::ari::Ari::new(
+        &pbx.url(),
+        asterisk::USER,
+        asterisk::PASSWORD,
+        "switchboard",
+        5,
+    );
+    let variable = switchboard_server::calls::asterisk::NIGHT_VARIABLE;
+    for closed in [true, false] {
+        console.send(&ClientFrame::SetNightService { closed }).await;
+        console
+            .recv_until(|frame| match frame {
+                ServerFrame::NightService(night) if night.closed == closed => Some(()),
+                _ => None,
+            })
+            .await;
+        let expected = if closed { "1" } else { "0" };
+        assert_eq!(ari.global(variable).await.unwrap(), expected);
+    }
+
+    // A caller who hung up while queued is called back: the operator's telephone, then them.
+    let (gone, missed) = ring(&pbx, &mut console, "2000", "Early Leaver", "5550199").await;
+    pbx.hang_up(&gone).await;
+    call_in(&mut console, CallState::Cleared).await;
+    console
+        .send(&ClientFrame::CallBack { call: missed.id })
+        .await;
+    console
+        .recv_until(|frame| match frame {
+            ServerFrame::MissedCalls { missed: calls, .. }
+                if calls
+                    .iter()
+                    .any(|m| m.call == missed.id && m.called_back.is_some()) =>
+            {
+                Some(())
+            }
+            _ => None,
+        })
+        .await;
+    let mut dialled = false;
+    for _ in 0..50 {
+        dialled = pbx.channels().await.into_iter().any(|channel| {
+            channel["dialplan"]["exten"] == "5550199"
+                && channel["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .starts_with("Local/200@operators")
+        });
+        if dialled {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        dialled,
+        "the operator's telephone rang through to the caller"
     );
 }

@@ -180,6 +180,41 @@ async fn calls_move_only_along_the_state_machine() {
     assert_eq!(transferring.state, CallState::Transferring);
     assert_eq!(transferring.transfer_target, Some(2));
 
+    // The target did not answer: back on hold, naming them, kept across a read; answering
+    // it again forgets them. Only a call being transferred can come back.
+    let recalled: Call = server
+        .ingest(Method::POST, &path("recall"), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            recalled.state,
+            recalled.unanswered_by,
+            recalled.transfer_target
+        ),
+        (CallState::Held, Some(2), None)
+    );
+    assert!(recalled.held_at_ms.is_some());
+    assert_eq!(open_calls(&server).await, std::slice::from_ref(&recalled));
+    let again = server.ingest(Method::POST, &path("recall"), None).await;
+    assert_eq!(error_of(again, 409).await.error, "illegal_move");
+    let retrieved: Call = server
+        .ingest(Method::POST, &path("answer"), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(retrieved.unanswered_by, None);
+    let transferring: Call = server
+        .ingest(Method::POST, &path("transfer"), Some(json!({"target": 2})))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(transferring.state, CallState::Transferring);
+
     let cleared: Call = server
         .ingest(Method::POST, &path("clear"), None)
         .await
@@ -201,7 +236,10 @@ async fn operators_act_through_the_websocket_and_every_console_follows() {
     let server = TestServer::start().await;
     let first = queue(&server, jane()).await;
     let (mut operator, frames) = server.connect("operator").await;
-    let ServerFrame::CallsSnapshot { calls, now_ms } = &frames[3] else {
+    let Some((calls, now_ms)) = frames.iter().find_map(|frame| match frame {
+        ServerFrame::CallsSnapshot { calls, now_ms } => Some((calls, now_ms)),
+        _ => None,
+    }) else {
         panic!("no calls snapshot in {frames:?}");
     };
     assert_eq!(calls, std::slice::from_ref(&first));
@@ -400,6 +438,8 @@ async fn the_openapi_document_describes_the_whole_http_api() {
         ("/api/calls/{id}/hold", "post"),
         ("/api/calls/{id}/transfer", "post"),
         ("/api/calls/{id}/clear", "post"),
+        ("/api/calls/{id}/recall", "post"),
+        ("/api/night-service", "get"),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),

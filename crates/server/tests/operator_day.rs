@@ -11,8 +11,8 @@ use common::{Client, TestServer};
 use reqwest::Method;
 use serde_json::{Value, json};
 use switchboard_protocol::{
-    Absence, AccountChange, Call, CallState, ClientFrame, ErrorCode, HandledCall, MissedCall, NightService,
-    Role, ServerFrame,
+    Absence, AccountChange, Call, CallState, ClientFrame, ErrorCode, HandledCall, MissedCall,
+    NightService, Role, ServerFrame,
 };
 
 async fn queue(server: &TestServer, name: &str, number: &str) -> Call {
@@ -471,7 +471,11 @@ async fn an_absence_reaches_every_console_until_it_ends_and_bad_ones_change_noth
         );
     }
     let (_, frames) = server.connect("operator").await;
-    assert_eq!(absences_at_hello(&frames).len(), 1, "kept for later consoles");
+    assert_eq!(
+        absences_at_hello(&frames).len(),
+        1,
+        "kept for later consoles"
+    );
 
     for (text, until_ms) in [
         ("Back soon".to_owned(), now - 1_000),
@@ -479,7 +483,9 @@ async fn an_absence_reaches_every_console_until_it_ends_and_bad_ones_change_noth
         ("x".repeat(201), now + day),
         ("Two\nlines".to_owned(), now + day),
     ] {
-        alice.send(&ClientFrame::SetAbsence { text, until_ms }).await;
+        alice
+            .send(&ClientFrame::SetAbsence { text, until_ms })
+            .await;
         assert_eq!(refusal(&mut alice).await.0, ErrorCode::InvalidRequest);
     }
     let (_, frames) = server.connect("operator").await;

@@ -59,7 +59,7 @@ pub struct CallEvent {
     pub seq: i64,
     #[schema(value_type = i64)]
     pub call: CallId,
-    /// `queue`, `answer`, `hold`, `transfer`, `blind_transfer`, `clear`, or the command
+    /// `queue`, `answer`, `hold`, `transfer`, `blind_transfer`, `clear`, `recall`, or the command
     /// `call_back` (dial `target_number` for the operator).
     pub action: String,
     /// The transfer target (a directory entry), for `transfer` and `blind_transfer`.
@@ -205,6 +205,25 @@ pub async fn transfer(
     act(&state, id, CallAction::Transfer { target }).await
 }
 
+/// The transfer target did not answer: the call comes back on hold, and the operators'
+/// consoles recall it.
+#[utoipa::path(post, path = "/api/calls/{id}/recall", tag = "calls", security(("ingest_token" = [])),
+    params(("id" = i64, Path, description = "Call id")),
+    responses(
+        (status = 400, description = "The id is not a number", body = switchboard_protocol::ApiError),
+        (status = 200, description = "The call, now held with the target who did not answer", body = Call),
+        (status = 401, description = "Missing or wrong token", body = switchboard_protocol::ApiError),
+        (status = 404, description = "No such open call", body = switchboard_protocol::ApiError),
+        (status = 409, description = "The call is not being transferred", body = switchboard_protocol::ApiError),
+    ))]
+pub async fn recall(
+    _: IngestToken,
+    State(state): State<AppState>,
+    WithRejection(Path(id), _): CallPath,
+) -> Result<Json<Call>, AppError> {
+    act(&state, id, CallAction::Recall).await
+}
+
 /// The call ended: abandoned, released, or transferred.
 #[utoipa::path(post, path = "/api/calls/{id}/clear", tag = "calls", security(("ingest_token" = [])),
     params(("id" = i64, Path, description = "Call id")),
@@ -299,4 +318,5 @@ pub fn router() -> Router<AppState> {
         .route("/api/calls/{id}/hold", post(hold))
         .route("/api/calls/{id}/transfer", post(transfer))
         .route("/api/calls/{id}/clear", post(clear))
+        .route("/api/calls/{id}/recall", post(recall))
 }

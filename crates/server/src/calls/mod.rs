@@ -135,6 +135,7 @@ fn from_row(row: &AnyRow) -> Call {
             .get::<Option<i64>, _>("held_at_ms")
             .or_else(|| (state == "held").then(now_ms)),
         transfer_target: row.get("transfer_target"),
+        unanswered_by: row.get("unanswered_by"),
         caller_entry: row.get("caller_entry"),
         pending: None,
     }
@@ -296,6 +297,7 @@ impl Calls {
             answered_at_ms: None,
             held_at_ms: None,
             transfer_target: None,
+            unanswered_by: None,
             caller_entry,
             pending: None,
         };
@@ -486,7 +488,7 @@ impl Calls {
             // node may have moved the call a moment ago; then nothing changes here.
             let moved = sqlx::query(
                 "UPDATE calls SET state = $1, answered_at_ms = $2, transfer_target = $3, \
-                 held_at_ms = $6 WHERE id = $4 AND state = $5",
+                 held_at_ms = $6, unanswered_by = $7 WHERE id = $4 AND state = $5",
             )
             .bind(call.state.as_str())
             .bind(call.answered_at_ms)
@@ -494,6 +496,7 @@ impl Calls {
             .bind(call.id)
             .bind(was.as_str())
             .bind(call.held_at_ms)
+            .bind(call.unanswered_by)
             .execute(&mut *tx)
             .await?;
             if moved.rows_affected() == 0 {
@@ -585,6 +588,11 @@ fn moved(mut call: Call, action: CallAction, next: CallState) -> Call {
         call.answered_at_ms = Some(now_ms());
     }
     call.held_at_ms = (next == CallState::Held).then(now_ms);
+    // Who did not answer a transfer, until the call moves on.
+    call.unanswered_by = match action {
+        CallAction::Recall => call.transfer_target,
+        _ => None,
+    };
     call.transfer_target = action.target();
     call.state = next;
     call.pending = None;

@@ -102,10 +102,12 @@ pub struct Ari {
     user: String,
     password: String,
     pub app: String,
+    /// Seconds a line the switchboard dials may ring before Asterisk gives up.
+    ring_secs: String,
 }
 
 impl Ari {
-    pub fn new(url: &str, user: &str, password: &str, app: &str) -> Self {
+    pub fn new(url: &str, user: &str, password: &str, app: &str, ring_secs: u32) -> Self {
         Ari {
             http: reqwest::Client::builder()
                 .timeout(REQUEST_TIMEOUT)
@@ -115,6 +117,7 @@ impl Ari {
             user: user.to_owned(),
             password: password.to_owned(),
             app: app.to_owned(),
+            ring_secs: ring_secs.to_string(),
         }
     }
 
@@ -210,7 +213,7 @@ impl Ari {
             ("app", self.app.as_str()),
             ("appArgs", args),
             ("callerId", caller_id),
-            ("timeout", "30"),
+            ("timeout", self.ring_secs.as_str()),
         ];
         self.post(&format!("/channels/{id}"), &query).await
     }
@@ -230,7 +233,7 @@ impl Ari {
             ("extension", extension),
             ("priority", "1"),
             ("callerId", caller_id),
-            ("timeout", "30"),
+            ("timeout", self.ring_secs.as_str()),
         ];
         self.post("/channels", &query).await
     }

@@ -72,6 +72,15 @@ pub struct AsteriskConfig {
     /// Each operator's telephone, as an Asterisk endpoint to dial (`PJSIP/200`).
     #[serde(default)]
     pub operators: BTreeMap<String, String>,
+    /// Seconds a telephone the switchboard dials (the operator's, a transfer target's, a
+    /// call back) rings before Asterisk gives up: a transfer target who does not answer by
+    /// then is recalled. 5 to 300.
+    #[serde(default = "default_ring_secs")]
+    pub ring_secs: u32,
+}
+
+fn default_ring_secs() -> u32 {
+    30
 }
 
 fn default_app() -> String {
@@ -97,6 +106,12 @@ impl AsteriskConfig {
         }
         if self.app.is_empty() || self.app.contains([',', '/', '?', '&']) {
             return Err("pbx.asterisk.app must be a plain name like \"switchboard\"".into());
+        }
+        if !(5..=300).contains(&self.ring_secs) {
+            return Err(format!(
+                "pbx.asterisk.ring_secs must be 5 to 300 (got {})",
+                self.ring_secs
+            ));
         }
         if !self.device.contains("{extension}") {
             return Err(
@@ -197,7 +212,13 @@ pub fn line_state(device_state: &str) -> LineState {
 impl Asterisk {
     /// The adapter of a checked configuration; the connection is made by [`run`].
     pub fn new(config: AsteriskConfig) -> Arc<Self> {
-        let ari = Ari::new(&config.url, &config.user, &config.password, &config.app);
+        let ari = Ari::new(
+            &config.url,
+            &config.user,
+            &config.password,
+            &config.app,
+            config.ring_secs,
+        );
         let (late, late_reports) = mpsc::unbounded_channel();
         Arc::new_cyclic(|me| Asterisk {
             config,
@@ -401,6 +422,11 @@ impl Asterisk {
             })
         };
         match (command.action, call.state) {
+            // What Asterisk reports (a target who did not answer), never an operator's command.
+            (CallAction::Recall, _) => Err(AdapterError {
+                action,
+                reason: "the telephone system recalls calls itself".into(),
+            }),
             (CallAction::Answer, CallState::Transferring) => {
                 // Cancel: the target hangs up, the operator has the caller again.
                 let consult = self.known().calls.get_mut(&call.id).and_then(|lines| {
@@ -938,12 +964,25 @@ async fn ended(state: &AppState, pbx: &Asterisk, line: &str, destroyed: bool) {
             }
         }
         Some((call, "consult")) => {
-            if let Some(lines) = pbx.known().calls.get_mut(&call)
-                && lines.consult.as_deref() == Some(line)
-            {
-                lines.consult = None;
-                lines.consult_up = false;
-                tracing::info!(call, "the transfer target hung up");
+            let answered = match pbx.known().calls.get_mut(&call) {
+                Some(lines) if lines.consult.as_deref() == Some(line) => {
+                    lines.consult = None;
+                    Some(std::mem::take(&mut lines.consult_up))
+                }
+                _ => None,
+            };
+            match answered {
+                Some(true) => tracing::info!(call, "the transfer target hung up"),
+                // Rang out: the caller, on hold all along, comes back to the operators as a
+                // held call (the operator's telephone hangs up, as on hold).
+                Some(false) => {
+                    tracing::info!(call, "the transfer target did not answer");
+                    if let Err(err) = pbx.drop_lines(call, false).await {
+                        tracing::warn!(call, %err, "cannot hang up the operator's line");
+                    }
+                    report(state, call, CallAction::Recall).await;
+                }
+                None => {}
             }
         }
         _ => {}

@@ -3,14 +3,11 @@
 //! ends their absence.
 
 use leptos::prelude::*;
-use switchboard_protocol::MAX_ABSENCE_CHARS;
+use switchboard_protocol::{MAX_ABSENCE_CHARS, MAX_ABSENCE_MS};
 
 use super::Dialog;
 use crate::chat::time::{day_and_clock, from_input, to_input};
 use crate::store::Store;
-
-/// The longest absence the server takes, in ms (a year).
-const MAX_AHEAD_MS: i64 = 365 * 24 * 3_600_000;
 
 #[component]
 pub fn AbsenceDialog(open: RwSignal<bool>) -> impl IntoView {
@@ -52,7 +49,7 @@ pub fn AbsenceDialog(open: RwSignal<bool>) -> impl IntoView {
         ) {
             ("", _) => Err("Write what callers should be told, e.g. who stands in."),
             (_, None) => Err("Say until when, as a date and time."),
-            (_, Some(end)) if end <= now || end > now + MAX_AHEAD_MS => {
+            (_, Some(end)) if end <= now || end > now + MAX_ABSENCE_MS => {
                 Err("An absence ends in the future, within a year.")
             }
             (written, Some(end)) => Ok((written.to_owned(), end)),

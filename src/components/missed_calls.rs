@@ -45,6 +45,7 @@ fn time_of(ms: i64) -> String {
 fn MissedCallRow(missed: MissedCall) -> impl IntoView {
     let store = expect_context::<Store>();
     let call = missed.call;
+    let dialable = missed.caller_number.chars().any(|c| c.is_ascii_digit());
     let hung_up = format!(
         "Hung up at {} after {}",
         time_of(missed.missed_at_ms),
@@ -66,7 +67,10 @@ fn MissedCallRow(missed: MissedCall) -> impl IntoView {
             <LineLabel dialled=missed.dialled />
             <span class="missed-when">{hung_up}</span>
             {called_back}
-            <CallButton on_press=move |_| store.call_back(call)>"Call back"</CallButton>
+            // A caller without a number (withheld) cannot be called back.
+            {dialable.then(|| view! {
+                <CallButton on_press=move |_| store.call_back(call)>"Call back"</CallButton>
+            })}
             <CallButton on_press=move |_| store.missed_done(call)>"Done"</CallButton>
         </li>
     }

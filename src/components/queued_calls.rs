@@ -41,8 +41,10 @@ pub fn QueuedCalls() -> impl IntoView {
                     {move || format!("{} waiting", count())}
                 </span>
                 <span class="toolbar-spacer"></span>
+                // Off until the server said whether the switchboard is closed.
                 <CallButton
                     class="night-service"
+                    legal=Signal::derive(move || night.with(Option::is_some))
                     on_press=move |_| store.set_night_service(!closed())
                 >
                     {move || if closed() { "Open switchboard" } else { "Close switchboard" }}

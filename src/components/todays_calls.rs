@@ -13,9 +13,10 @@ use crate::store::Store;
 #[component]
 pub fn TodaysCalls(open: RwSignal<bool>) -> impl IntoView {
     let store = expect_context::<Store>();
+    let offline = RwSignal::new(false);
     Effect::new(move || {
         if open.get() {
-            store.ask_todays_calls();
+            offline.set(!store.ask_todays_calls());
         }
     });
     let calls = store.todays_calls();
@@ -24,7 +25,12 @@ pub fn TodaysCalls(open: RwSignal<bool>) -> impl IntoView {
         let query = find.get();
         calls.with(|calls| {
             let Some(calls) = calls else {
-                return view! { <p class="pane-empty">"Loading…"</p> }.into_any();
+                let waiting = if offline.get() {
+                    "Not connected to the server: close and open again once it is back."
+                } else {
+                    "Loading…"
+                };
+                return view! { <p class="pane-empty">{waiting}</p> }.into_any();
             };
             let rows: Vec<HandledCall> = calls
                 .iter()

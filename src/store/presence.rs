@@ -27,8 +27,11 @@ impl Store {
     pub fn shown_presence(&self, user: UserId) -> Signal<PresenceState> {
         let presence = self.presence(user);
         let store = *self;
+        // A memo: the field redraws when this user's absence starts or ends, not at every
+        // change of anyone's absence or tick of the clock.
+        let absent = Memo::new(move |_| store.absence(user).is_some());
         Signal::derive(move || {
-            if store.absence(user).is_some() {
+            if absent.get() {
                 PresenceState::Away
             } else {
                 presence.get()

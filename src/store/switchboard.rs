@@ -2,7 +2,9 @@
 //! every operator, live) and the operator's own calls of today (asked for when shown).
 
 use leptos::prelude::*;
-use switchboard_protocol::{CallId, ClientFrame, HandledCall, MissedCall, NightService};
+use switchboard_protocol::{
+    CallId, ClientFrame, HandledCall, MAX_MISSED_LISTED, MissedCall, NightService,
+};
 
 use super::Store;
 
@@ -37,10 +39,11 @@ impl Store {
         self.send_call_action(ClientFrame::SetNightService { closed });
     }
 
-    /// Asks the server for the operator's calls of today.
-    pub fn ask_todays_calls(&self) {
+    /// Asks the server for the operator's calls of today; `false` when there is no
+    /// connection to ask through.
+    pub fn ask_todays_calls(&self) -> bool {
         self.todays_calls.set(None);
-        self.send(ClientFrame::TodaysCalls);
+        self.send(ClientFrame::TodaysCalls)
     }
 
     pub(super) fn update_missed(&self, missed: Vec<MissedCall>, done: Vec<CallId>, snapshot: bool) {
@@ -53,6 +56,7 @@ impl Store {
             });
             list.extend(missed);
             list.sort_by_key(|missed| std::cmp::Reverse((missed.missed_at_ms, missed.call)));
+            list.truncate(MAX_MISSED_LISTED);
         });
     }
 }

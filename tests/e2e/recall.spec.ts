@@ -74,7 +74,8 @@ test('a transfer the target did not answer comes back as an alert naming them', 
   // The telephone system reports that Bob did not answer: on hold, recalled at once.
   await ingest(server, TOKEN, 'POST', `calls/${call.id}/recall`, undefined, 200);
   await expect(active).toContainText('On hold');
-  await expect(active.getByRole('alert')).toHaveText('Bob Baker did not answer');
+  // (The calls the first test left on hold have their own alerts by now.)
+  await expect(active.getByRole('alert').filter({ hasText: 'did not answer' })).toHaveText('Bob Baker did not answer');
   // Retrieved, it is an ordinary call again.
   await page.keyboard.press('F3');
   await expect(active.getByRole('button', { name: 'Hold' })).toBeEnabled();

@@ -186,6 +186,15 @@ impl Asterisk {
             _ => Vec::new(),
         }
     }
+
+    /// The value of a global dialplan variable.
+    pub async fn global(&self, name: &str) -> String {
+        let query = serde_urlencoded(&[("variable", name.to_owned())]);
+        let variable = self
+            .ari(reqwest::Method::GET, &format!("/asterisk/variable?{query}"))
+            .await;
+        variable["value"].as_str().unwrap_or_default().to_owned()
+    }
 }
 
 /// `key=value&…`, values percent-encoded.

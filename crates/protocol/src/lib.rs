@@ -258,6 +258,12 @@ pub struct Absence {
 /// Longest absence text, in characters.
 pub const MAX_ABSENCE_CHARS: usize = 200;
 
+/// The furthest an absence may end from now, in ms (a year).
+pub const MAX_ABSENCE_MS: i64 = 366 * 24 * 3_600_000;
+
+/// The most missed calls a console holds: the newest.
+pub const MAX_MISSED_LISTED: usize = 500;
+
 /// Someone who can sign in and chat.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,12 +6,9 @@
 use std::time::Duration;
 
 use sqlx::{AnyPool, Row};
-use switchboard_protocol::{Absence, MAX_ABSENCE_CHARS, ServerFrame, UserId};
+use switchboard_protocol::{Absence, MAX_ABSENCE_CHARS, MAX_ABSENCE_MS, ServerFrame, UserId};
 
 use crate::{clock::now_ms, state::AppState};
-
-/// The longest absence: a year.
-const MAX_AHEAD_MS: i64 = 366 * 24 * 3_600_000;
 
 /// How often ended absences are removed.
 const SWEEP_EVERY: Duration = Duration::from_secs(30);
@@ -66,7 +63,7 @@ fn check(text: &str, until_ms: i64, now: i64) -> Result<Option<(String, i64)>, A
             "an absence text is one line without control characters".into(),
         ));
     }
-    if until_ms <= now || until_ms > now + MAX_AHEAD_MS {
+    if until_ms <= now || until_ms > now + MAX_ABSENCE_MS {
         return Err(AbsenceError::Invalid(
             "an absence ends in the future, within a year".into(),
         ));

@@ -96,7 +96,9 @@ impl AppError {
                     (StatusCode::CONFLICT, "illegal_move")
                 }
                 CallError::Invalid { .. } => (StatusCode::BAD_REQUEST, "invalid_request"),
-                CallError::Adapter(_) => (StatusCode::BAD_GATEWAY, "telephony_failed"),
+                CallError::Adapter(_) | CallError::Telephony(_) => {
+                    (StatusCode::BAD_GATEWAY, "telephony_failed")
+                }
                 CallError::Unconfirmed(..) => (StatusCode::GATEWAY_TIMEOUT, "telephony_failed"),
                 CallError::Database(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             },

@@ -131,6 +131,13 @@ async fn a_caller_who_hangs_up_while_queued_is_missed_for_every_operator_until_o
         let called_back = missed[0].called_back.clone().expect("called back");
         assert_eq!(called_back.by, "Operator");
     }
+    // A second operator clicking a moment later does not ring the caller again.
+    alice
+        .send(&ClientFrame::CallBack { call: hung_up.id })
+        .await;
+    let (code, message) = refusal(&mut alice).await;
+    assert_eq!(code, ErrorCode::Telephony);
+    assert_eq!(message, "Operator is calling this caller back already.");
 
     // The list is kept: a console connecting later (or after a restart) gets it.
     let server = server.restart().await;
@@ -160,6 +167,27 @@ async fn a_caller_who_hangs_up_while_queued_is_missed_for_every_operator_until_o
     assert_eq!(refusal(&mut operator).await.0, ErrorCode::NotFound);
     let (_, frames) = server.connect("operator").await;
     assert!(missed_snapshot(&frames).is_empty());
+
+    // A withheld number cannot be called back; a caller who gets through on a later call
+    // needs no call back.
+    let withheld = queue(&server, "", "anonymous").await;
+    report(&server, &withheld, "clear").await;
+    let again_later = queue(&server, "Ann Again", "+1 555 0177").await;
+    report(&server, &again_later, "clear").await;
+    for _ in 0..2 {
+        missed_change(&mut operator).await;
+    }
+    operator
+        .send(&ClientFrame::CallBack { call: withheld.id })
+        .await;
+    assert_eq!(refusal(&mut operator).await.0, ErrorCode::InvalidRequest);
+    let through = queue(&server, "Ann Again", "+1 555 0177").await;
+    report(&server, &through, "answer").await;
+    let (missed, done) = missed_change(&mut operator).await;
+    assert_eq!((missed, done), (vec![], vec![again_later.id]));
+    let (_, frames) = server.connect("operator").await;
+    let left: Vec<i64> = missed_snapshot(&frames).iter().map(|m| m.call).collect();
+    assert_eq!(left, vec![withheld.id]);
 }
 
 #[tokio::test]
@@ -305,10 +333,20 @@ async fn opening_hours_close_the_switchboard_when_they_say_so() {
         .await;
     assert!(!opened.closed);
     let server = server.restart_with(with_hours).await;
-    let (_, frames) = server.connect("operator").await;
+    let (mut operator, frames) = server.connect("operator").await;
+    assert!(!night_at_hello(&frames).closed);
+    // The hours are checked at start and then every 15 s: nothing changes.
+    let changed = tokio::time::timeout(
+        Duration::from_secs(3),
+        operator.recv_until(|frame| match frame {
+            ServerFrame::NightService(night) => Some(night),
+            _ => None,
+        }),
+    )
+    .await;
     assert!(
-        !night_at_hello(&frames).closed,
-        "the hours did not undo the operator's later switch"
+        changed.is_err(),
+        "the hours did not undo the operator's later switch: {changed:?}"
     );
 }
 
@@ -328,6 +366,7 @@ async fn todays_calls_list_what_this_operator_answered_and_where_it_went() {
     let transferred = queue(&server, "Jane Doe", "+1 555 0100").await;
     let released = queue(&server, "Contoso Ltd", "+1 555 0163").await;
     let not_mine = queue(&server, "Fabrikam Inc", "+1 555 0182").await;
+    let came_back = queue(&server, "Rae Recalled", "+1 555 0190").await;
     let (mut alice, _) = second_operator(&server).await;
 
     let moves = [
@@ -360,17 +399,36 @@ async fn todays_calls_list_what_this_operator_answered_and_where_it_went() {
             CallState::Cleared,
         ),
     ];
+    let moved_to = |state: CallState| {
+        move |frame: ServerFrame| match frame {
+            ServerFrame::Call(call) if call.pending.is_none() && call.state == state => Some(()),
+            _ => None,
+        }
+    };
     for (frame, state) in moves {
         operator.send(&frame).await;
-        operator
-            .recv_until(|frame| match frame {
-                ServerFrame::Call(call) if call.pending.is_none() && call.state == state => {
-                    Some(())
-                }
-                _ => None,
-            })
-            .await;
+        operator.recv_until(moved_to(state)).await;
     }
+    // Bob does not answer this one: it comes back, and is released.
+    operator
+        .send(&ClientFrame::AnswerCall { call: came_back.id })
+        .await;
+    operator.recv_until(moved_to(CallState::Active)).await;
+    operator
+        .send(&ClientFrame::TransferCall {
+            call: came_back.id,
+            target: bob,
+            blind: false,
+        })
+        .await;
+    operator.recv_until(moved_to(CallState::Transferring)).await;
+    let path = format!("/api/calls/{}/recall", came_back.id);
+    assert_eq!(server.ingest(Method::POST, &path, None).await.status(), 200);
+    operator.recv_until(moved_to(CallState::Held)).await;
+    operator
+        .send(&ClientFrame::ClearCall { call: came_back.id })
+        .await;
+    operator.recv_until(moved_to(CallState::Cleared)).await;
     alice
         .send(&ClientFrame::AnswerCall { call: not_mine.id })
         .await;
@@ -391,11 +449,12 @@ async fn todays_calls_list_what_this_operator_answered_and_where_it_went() {
     let ids: Vec<i64> = calls.iter().map(|call| call.call).collect();
     assert_eq!(
         ids,
-        vec![released.id, transferred.id],
+        vec![came_back.id, released.id, transferred.id],
         "newest first, only mine"
     );
-    assert_eq!(calls[1].transferred_to.as_deref(), Some("Bob Baker"));
-    assert_eq!(calls[0].transferred_to, None);
+    assert_eq!(calls[2].transferred_to.as_deref(), Some("Bob Baker"));
+    assert_eq!(calls[1].transferred_to, None);
+    assert_eq!(calls[0].transferred_to, None, "Bob never took it");
     for call in &calls {
         let ended = call.ended_at_ms.expect("ended");
         assert!(ended >= call.answered_at_ms);

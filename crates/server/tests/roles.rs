@@ -57,10 +57,13 @@ async fn only_operators_get_the_calls_snapshot() {
         let (_client, frames) = server.connect(user).await;
         assert!(!has_calls(&frames), "{user} got the calls snapshot");
         assert!(
-            !frames
-                .iter()
-                .any(|f| matches!(f, ServerFrame::Notes { .. })),
-            "{user} got operator notes"
+            !frames.iter().any(|f| matches!(
+                f,
+                ServerFrame::Notes { .. }
+                    | ServerFrame::MissedCalls { .. }
+                    | ServerFrame::NightService(_)
+            )),
+            "{user} got operator notes, missed calls or night service"
         );
     }
 }

@@ -1,5 +1,6 @@
 -- The operator's day. Callers who hung up while queued (missed_at_ms), until an operator marks
--- them done; the last call back. Night service, one row: whether the switchboard is closed.
+-- them done; the last call back. Night service, one row once first switched: whether the
+-- switchboard is closed.
 ALTER TABLE calls ADD COLUMN missed_at_ms BIGINT;
 ALTER TABLE calls ADD COLUMN missed_done BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE calls ADD COLUMN called_back_by TEXT;
@@ -9,9 +10,8 @@ CREATE INDEX calls_missed ON calls(missed_at_ms) WHERE missed_at_ms IS NOT NULL 
 CREATE INDEX call_events_source ON call_events(source, at_ms);
 
 CREATE TABLE night_service (
-    id       INTEGER PRIMARY KEY CHECK (id = 1),
+    id       BIGINT  PRIMARY KEY CHECK (id = 1),
     closed   BIGINT NOT NULL,
     by_name  TEXT    NOT NULL,
     since_ms BIGINT NOT NULL
 );
-INSERT INTO night_service (id, closed, by_name, since_ms) VALUES (1, 0, '', 0);

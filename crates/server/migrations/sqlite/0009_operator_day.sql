@@ -1,5 +1,6 @@
 -- The operator's day. Callers who hung up while queued (missed_at_ms), until an operator marks
--- them done; the last call back. Night service, one row: whether the switchboard is closed.
+-- them done; the last call back. Night service, one row once first switched: whether the
+-- switchboard is closed.
 ALTER TABLE calls ADD COLUMN missed_at_ms INTEGER;
 ALTER TABLE calls ADD COLUMN missed_done INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE calls ADD COLUMN called_back_by TEXT;
@@ -14,4 +15,3 @@ CREATE TABLE night_service (
     by_name  TEXT    NOT NULL,
     since_ms INTEGER NOT NULL
 );
-INSERT INTO night_service (id, closed, by_name, since_ms) VALUES (1, 0, '', 0);

@@ -88,6 +88,10 @@ pub enum CallError {
     /// 404 / `not_found`: no missed call to act on (another operator marked it done).
     #[error("There is no missed call {0} to act on: another operator may have dealt with it.")]
     NoMissedCall(CallId),
+    /// 502 / `telephony`: the telephone system refused or did not confirm something other
+    /// than a call's move (night service, a call back); the message says what.
+    #[error("{0}")]
+    Telephony(String),
     /// 502 / `telephony`: the telephone system refused.
     #[error(transparent)]
     Adapter(#[from] AdapterError),
@@ -116,6 +120,11 @@ pub struct Calls {
     /// Woken whenever a call moved: commands the telephone system confirms by reporting the
     /// move wait on it.
     moved: Notify,
+    /// Night service switches one at a time here (`night.rs`).
+    night_switch: Mutex<()>,
+    /// Missed calls are read and sent, or marked done and sent, one at a time here, so a
+    /// done call is never sent again after its `done` (`missed.rs`).
+    missed_order: Mutex<()>,
 }
 
 fn from_row(row: &AnyRow) -> Call {
@@ -190,6 +199,8 @@ impl Calls {
             lamps: Arc::default(),
             open: Mutex::new(open),
             moved: Notify::new(),
+            night_switch: Mutex::new(()),
+            missed_order: Mutex::new(()),
         })
     }
 
@@ -457,6 +468,15 @@ impl Calls {
         let mut open = self.open.lock().await;
         let call = open.get(&id).cloned().ok_or(CallError::UnknownCall(id))?;
         let next = self.check_move(&call, action)?;
+        // A report that confirms an operator's pending command is that operator's move (whose
+        // calls they are, in today's calls).
+        let confirmed = match (source, &call.pending) {
+            (Source::Telephony, Some(pending)) if pending.command == action => {
+                Source::Operator(pending.operator.clone())
+            }
+            _ => source.clone(),
+        };
+        let source = &confirmed;
         // A telephone system reporting an answer has held the other call itself; an
         // operator's answer held it by its own command first (see [`Calls::act`]).
         let displaced = match (action, source) {
@@ -471,10 +491,10 @@ impl Calls {
             .map(|other| other.state)
             .chain([call.state])
             .collect();
+        let was_queued = call.state == CallState::Queued;
         // The caller hung up while waiting: a missed call for the operators to call back.
-        let missed = matches!(source, Source::Telephony)
-            && next == CallState::Cleared
-            && call.state == CallState::Queued;
+        let missed =
+            matches!(source, Source::Telephony) && next == CallState::Cleared && was_queued;
         let held = displaced.map(|other| moved(other, CallAction::Hold, CallState::Held));
         let moved = moved(call, action, next);
         let changes: Vec<(&Call, &str)> = held
@@ -512,6 +532,12 @@ impl Calls {
         if missed {
             Self::mark_missed(&mut tx, id).await?;
         }
+        // A caller who hung up before and got through now needs no call back.
+        let resolved = if action == CallAction::Answer && was_queued {
+            Self::resolve_missed(&mut tx, &moved.caller_number).await?
+        } else {
+            Vec::new()
+        };
         tx.commit().await?;
         for (call, _) in changes {
             if call.state == CallState::Cleared {
@@ -526,6 +552,7 @@ impl Calls {
         if missed {
             self.publish_missed(id).await;
         }
+        self.publish_missed_done(resolved).await;
         Ok(moved)
     }
 

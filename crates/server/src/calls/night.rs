@@ -103,17 +103,20 @@ impl Calls {
 
     /// Switches as [`Calls::set_night_service`]; with `unless_since`, only if nobody switched
     /// at or after that time (the hours do not undo a later operator's switch). Whether it
-    /// switched.
+    /// switched. One switch at a time on this node; another node switching meanwhile wins,
+    /// and the telephone system is told the state stored then, so the two never disagree.
     async fn switch(
         &self,
         closed: bool,
         by: &str,
         unless_since: Option<i64>,
     ) -> Result<bool, CallError> {
-        let action = if closed { "close" } else { "open" };
-        tokio::time::timeout(self.confirm_within, self.adapter.night_service(closed))
-            .await
-            .map_err(|_| CallError::Unconfirmed(self.confirm_within.as_secs(), action))??;
+        let _one_at_a_time = self.night_switch.lock().await;
+        let unless_since = unless_since.unwrap_or(i64::MAX);
+        if unless_since != i64::MAX && self.night_service().await?.since_ms >= unless_since {
+            return Ok(false);
+        }
+        self.tell_telephony(closed).await?;
         let now = NightService {
             closed,
             by: by.to_owned(),
@@ -121,23 +124,43 @@ impl Calls {
         };
         let mut tx = crate::storage::begin_write(&self.db).await?;
         let stored = sqlx::query(
-            "UPDATE night_service SET closed = $1, by_name = $2, since_ms = $3 \
-             WHERE id = 1 AND since_ms < $4",
+            "INSERT INTO night_service (id, closed, by_name, since_ms) VALUES (1, $1, $2, $3) \
+             ON CONFLICT (id) DO UPDATE SET closed = excluded.closed, \
+             by_name = excluded.by_name, since_ms = excluded.since_ms \
+             WHERE night_service.since_ms < $4",
         )
         .bind(i64::from(closed))
         .bind(&now.by)
         .bind(now.since_ms)
-        .bind(unless_since.unwrap_or(i64::MAX))
+        .bind(unless_since)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        let switched = stored.rows_affected() > 0;
-        if switched {
-            tracing::info!(closed, by, "night service");
-            self.hub
-                .broadcast_operators(ServerFrame::NightService(now).encode().into());
+        if stored.rows_affected() == 0 {
+            let stored = self.night_service().await?;
+            self.tell_telephony(stored.closed).await?;
+            return Ok(false);
         }
-        Ok(switched)
+        tracing::info!(closed, by, "night service");
+        self.hub
+            .broadcast_operators(ServerFrame::NightService(now).encode().into());
+        Ok(true)
+    }
+
+    /// Tells the telephone system whether the switchboard is closed, within the confirmation
+    /// time.
+    pub async fn tell_telephony(&self, closed: bool) -> Result<(), CallError> {
+        let secs = self.confirm_within.as_secs();
+        match tokio::time::timeout(self.confirm_within, self.adapter.night_service(closed)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(err)) => Err(CallError::Telephony(format!(
+                "The telephone system refused to change night service: {}",
+                err.reason
+            ))),
+            Err(_) => Err(CallError::Telephony(format!(
+                "The telephone system did not confirm in {secs} s: night service did not change."
+            ))),
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! Today's calls of an operator, read back from the call events: the calls they answered
-//! since midnight (server time), when each ended and whom it went to.
+//! since midnight (server time), when each ended and whom it went to. An answer the telephone
+//! system reported for an operator's command counts as that operator's (`Calls::apply`).
 
 use std::collections::HashMap;
 
@@ -30,7 +31,7 @@ impl Calls {
         let rows = sqlx::query(
             "SELECT c.id, c.caller_name, c.caller_number, c.dialled, MIN(e.at_ms) AS answered \
              FROM call_events e JOIN calls c ON c.id = e.call_id \
-             WHERE e.source = $1 AND e.action = 'answer' AND e.at_ms >= $2 \
+             WHERE e.source = $1 AND e.action = 'answer' AND e.command = 0 AND e.at_ms >= $2 \
                AND c.answered_at_ms IS NOT NULL \
              GROUP BY c.id, c.caller_name, c.caller_number, c.dialled \
              ORDER BY answered DESC LIMIT $3",
@@ -60,7 +61,7 @@ impl Calls {
             "SELECT call_id, action, target, at_ms FROM call_events \
              WHERE at_ms >= $1 AND command = 0 AND call_id IN \
                (SELECT call_id FROM call_events WHERE source = $2 AND action = 'answer' \
-                AND at_ms >= $1) \
+                AND command = 0 AND at_ms >= $1) \
              ORDER BY seq",
         )
         .bind(oldest)
@@ -73,8 +74,9 @@ impl Calls {
             let target: Option<EntryId> = event.get("target");
             match event.get::<String, _>("action").as_str() {
                 "transfer" => ending.1 = target,
-                // Completing a transfer clears the call; cancelling it answers it again.
-                "answer" => ending.1 = None,
+                // Completing a transfer clears the call; cancelling it answers it again, and
+                // a target who did not answer sends it back.
+                "answer" | "recall" => ending.1 = None,
                 "blind_transfer" => *ending = (Some(event.get("at_ms")), target),
                 "clear" => ending.0 = Some(event.get("at_ms")),
                 _ => {}

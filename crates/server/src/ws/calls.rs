@@ -112,7 +112,9 @@ async fn answer_refusal(out: &mpsc::Sender<Message>, done: Result<(), CallError>
         | CallError::NoMissedCall(_) => ErrorCode::NotFound,
         CallError::IllegalMove { .. } | CallError::Pending { .. } => ErrorCode::IllegalMove,
         CallError::Invalid { .. } => ErrorCode::InvalidRequest,
-        CallError::Adapter(_) | CallError::Unconfirmed(..) => ErrorCode::Telephony,
+        CallError::Adapter(_) | CallError::Unconfirmed(..) | CallError::Telephony(_) => {
+            ErrorCode::Telephony
+        }
         CallError::Database(_) => ErrorCode::Internal,
     };
     if code == ErrorCode::Internal {

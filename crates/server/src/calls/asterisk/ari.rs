@@ -244,18 +244,6 @@ impl Ari {
         self.post("/asterisk/variable", &query).await
     }
 
-    /// Reads a global dialplan variable.
-    pub async fn global(&self, name: &str) -> Result<String, AriError> {
-        #[derive(serde::Deserialize)]
-        struct Variable {
-            value: String,
-        }
-        let path = format!("/asterisk/variable?variable={name}");
-        self.get::<Variable>(&path)
-            .await
-            .map(|variable| variable.value)
-    }
-
     /// Sends a channel out of the application to `extension` of `context` (a blind transfer).
     pub async fn continue_to(
         &self,

@@ -698,6 +698,14 @@ async fn session(state: &AppState, pbx: &Asterisk) -> Result<String, AriError> {
 /// Reads Asterisk's channels and bridges and makes the adapter's state and Switchboard's
 /// calls agree with them; reads every extension's lamp.
 async fn rebuild(state: &AppState, pbx: &Asterisk) -> Result<(), AriError> {
+    // The dialplan's night variable does not survive an Asterisk restart.
+    match state.calls.night_service().await {
+        Ok(night) => {
+            let value = if night.closed { "1" } else { "0" };
+            pbx.ari.set_global(NIGHT_VARIABLE, value).await?;
+        }
+        Err(err) => tracing::warn!(%err, "cannot read night service for Asterisk"),
+    }
     let holding = pbx.holding();
     pbx.ari.bridge(&holding, "holding").await?;
     if let Err(err) = pbx.ari.music_on_hold(&holding).await {

@@ -131,26 +131,28 @@ pub async fn sweep(state: AppState) {
             _ = state.shutdown.cancelled() => break,
             _ = tokio::time::sleep(SWEEP_EVERY) => {}
         }
-        let swept = async {
-            let mut tx = crate::storage::begin_write(&state.db).await?;
-            let users: Vec<UserId> =
-                sqlx::query_scalar("DELETE FROM absences WHERE until_ms <= $1 RETURNING user_id")
-                    .bind(now_ms())
-                    .fetch_all(&mut *tx)
-                    .await?;
-            tx.commit().await?;
-            Ok::<_, sqlx::Error>(users)
-        };
-        match swept.await {
-            Ok(users) if !users.is_empty() => {
-                state.hub.broadcast_everywhere(ended(users).encode().into());
-            }
-            Ok(_) => {}
-            Err(err) => tracing::warn!(%err, "removing ended absences"),
+        if let Err(err) = sweep_once(&state).await {
+            tracing::warn!(%err, "removing ended absences");
         }
     }
 }
 
+/// Removes the absences that have ended and tells every console; the users whose ended.
+pub async fn sweep_once(state: &AppState) -> Result<Vec<UserId>, sqlx::Error> {
+    let mut tx = crate::storage::begin_write(&state.db).await?;
+    let users: Vec<UserId> =
+        sqlx::query_scalar("DELETE FROM absences WHERE until_ms <= $1 RETURNING user_id")
+            .bind(now_ms())
+            .fetch_all(&mut *tx)
+            .await?;
+    tx.commit().await?;
+    if !users.is_empty() {
+        state
+            .hub
+            .broadcast_everywhere(ended(users.clone()).encode().into());
+    }
+    Ok(users)
+}
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -571,4 +571,10 @@ async fn an_absence_reaches_every_console_until_it_ends_and_bad_ones_change_noth
     tokio::time::sleep(Duration::from_millis(700)).await;
     let (_, frames) = server.connect("operator").await;
     assert!(absences_at_hello(&frames).is_empty());
+    // The sweep removes it and tells the consoles.
+    let swept = switchboard_server::absence::sweep_once(&server.state)
+        .await
+        .unwrap();
+    assert_eq!(swept, vec![me]);
+    assert_eq!(absence_change(&mut bob).await.1, vec![me]);
 }

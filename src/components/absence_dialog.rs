@@ -13,7 +13,7 @@ use crate::store::Store;
 pub fn AbsenceDialog(open: RwSignal<bool>) -> impl IntoView {
     let store = expect_context::<Store>();
     let me = store.me().with_untracked(|me| me.id);
-    let current = Memo::new(move |_| store.absence(me));
+    let current = store.absence(me);
     let text = RwSignal::new(String::new());
     let until = RwSignal::new(String::new());
     let problem = RwSignal::new(None::<String>);

@@ -14,19 +14,21 @@ pub fn AbsenceNote(
     user: Option<UserId>,
 ) -> impl IntoView {
     let store = expect_context::<Store>();
-    let absence = Memo::new(move |_| user.and_then(|user| store.absence(user)));
-    move || {
-        absence.get().map(|absence| {
-            let until = format!(
-                "{} (absent until {})",
-                absence.text,
-                day_and_clock(absence.until_ms)
-            );
-            view! {
-                <span class="absence-note" title=until>
-                    {absence.text}
-                </span>
-            }
-        })
-    }
+    user.map(|user| {
+        let absence = store.absence(user);
+        move || {
+            absence.get().map(|absence| {
+                let until = format!(
+                    "{} (absent until {})",
+                    absence.text,
+                    day_and_clock(absence.until_ms)
+                );
+                view! {
+                    <span class="absence-note" title=until>
+                        {absence.text}
+                    </span>
+                }
+            })
+        }
+    })
 }

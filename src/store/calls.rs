@@ -187,8 +187,9 @@ impl Store {
     }
 
     fn tick(&self) {
-        self.now
-            .set(browser_now_ms() + self.clock_offset.get_value());
+        let now = browser_now_ms() + self.clock_offset.get_value();
+        self.now.set(now);
+        self.end_absences(now);
         self.send_watch();
     }
 

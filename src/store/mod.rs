@@ -55,9 +55,10 @@ pub struct Store {
     /// Views showing each user's presence now (see [`Store::presence`]), and the set last
     /// sent to the server as `watch` on the current socket.
     presence_shown: StoredValue<HashMap<UserId, usize>>,
-    /// Absences by user, ended ones included until the server removes them (views check
-    /// the clock).
-    absences: RwSignal<HashMap<UserId, Absence>>,
+    /// Absences that have not ended, by user (the clock ends them).
+    absences: StoredValue<HashMap<UserId, Absence>>,
+    /// One signal per user whose absence a view shows, created on first use like `presence`.
+    absence_signals: StoredValue<HashMap<UserId, ArcRwSignal<Option<Absence>>>>,
     watch_sent: StoredValue<Option<Vec<UserId>>>,
     /// Calls not yet cleared, one signal each: a `call` update redraws the rows showing that
     /// call, and the map itself changes only when a call comes or goes.
@@ -133,7 +134,8 @@ impl Store {
             directory: RwSignal::new(Directory::default()),
             presence: StoredValue::new(HashMap::new()),
             presence_shown: StoredValue::new(HashMap::new()),
-            absences: RwSignal::new(HashMap::new()),
+            absences: StoredValue::new(HashMap::new()),
+            absence_signals: StoredValue::new(HashMap::new()),
             watch_sent: StoredValue::new(None),
             calls,
             queue,

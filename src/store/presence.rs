@@ -26,12 +26,9 @@ impl Store {
     /// [`Store::presence`].
     pub fn shown_presence(&self, user: UserId) -> Signal<PresenceState> {
         let presence = self.presence(user);
-        let store = *self;
-        // A memo: the field redraws when this user's absence starts or ends, not at every
-        // change of anyone's absence or tick of the clock.
-        let absent = Memo::new(move |_| store.absence(user).is_some());
+        let absence = self.absence_signal(user);
         Signal::derive(move || {
-            if absent.get() {
+            if absence.with(Option::is_some) {
                 PresenceState::Away
             } else {
                 presence.get()
@@ -39,13 +36,29 @@ impl Store {
         })
     }
 
-    /// The absence of `user` while it runs, tracked; it follows the clock only while there
-    /// is one.
-    pub fn absence(&self, user: UserId) -> Option<Absence> {
-        let absence = self
-            .absences
-            .with(|absences| absences.get(&user).cloned())?;
-        (absence.until_ms > self.now.get()).then_some(absence)
+    /// The absence of `user` while it runs: a signal that changes only when theirs does
+    /// (the clock ends it).
+    pub fn absence(&self, user: UserId) -> Signal<Option<Absence>> {
+        self.absence_signal(user).read_only().into()
+    }
+
+    fn absence_signal(&self, user: UserId) -> ArcRwSignal<Option<Absence>> {
+        let running = self.running_absence(user);
+        self.absence_signals
+            .write_value()
+            .entry(user)
+            .or_insert_with(|| ArcRwSignal::new(running))
+            .clone()
+    }
+
+    fn running_absence(&self, user: UserId) -> Option<Absence> {
+        let now = self.now.get_untracked();
+        self.absences.with_value(|absences| {
+            absences
+                .get(&user)
+                .filter(|absence| absence.until_ms > now)
+                .cloned()
+        })
     }
 
     /// Asks the server to set (or, with an empty text, end) the signed-in user's absence;
@@ -60,15 +73,53 @@ impl Store {
         ended: Vec<UserId>,
         snapshot: bool,
     ) {
-        self.absences.update(|held| {
+        let mut changed = ended.clone();
+        self.absences.update_value(|held| {
             if snapshot {
+                changed.extend(held.keys());
                 held.clear();
             }
-            for user in ended {
-                held.remove(&user);
+            for user in &ended {
+                held.remove(user);
             }
-            held.extend(absences.into_iter().map(|absence| (absence.user, absence)));
+            for absence in absences {
+                changed.push(absence.user);
+                held.insert(absence.user, absence);
+            }
         });
+        self.refresh_absences(&changed);
+    }
+
+    /// Ends the absences whose time has come; the clock calls it every second.
+    pub(super) fn end_absences(&self, now: i64) {
+        let ended: Vec<UserId> = self.absences.with_value(|absences| {
+            absences
+                .values()
+                .filter(|absence| absence.until_ms <= now)
+                .map(|absence| absence.user)
+                .collect()
+        });
+        if ended.is_empty() {
+            return;
+        }
+        self.absences.update_value(|absences| {
+            for user in &ended {
+                absences.remove(user);
+            }
+        });
+        self.refresh_absences(&ended);
+    }
+
+    /// Sets the signals of `users`, where views show them, to their running absence.
+    fn refresh_absences(&self, users: &[UserId]) {
+        for &user in users {
+            let signal = self
+                .absence_signals
+                .with_value(|signals| signals.get(&user).cloned());
+            if let Some(signal) = signal {
+                set_if_changed(&signal, self.running_absence(user));
+            }
+        }
     }
 
     /// Counts `user` as shown until the current view is cleaned up.

@@ -25,17 +25,6 @@ async fn open_calls(server: &TestServer) -> Vec<Call> {
     serde_json::from_value(body["calls"].clone()).unwrap()
 }
 
-/// The whole call event feed.
-async fn feed(server: &TestServer) -> Vec<Value> {
-    let feed: Value = server
-        .ingest(Method::GET, "/api/calls/events?after=0", None)
-        .await
-        .json()
-        .await
-        .unwrap();
-    feed["events"].as_array().unwrap().clone()
-}
-
 /// The next call that moved (pending versions skipped).
 async fn moved(console: &mut common::Client) -> Call {
     console
@@ -309,7 +298,7 @@ async fn operators_act_through_the_websocket_and_every_console_follows() {
     assert_eq!(code, ErrorCode::NotFound);
 
     // What operators did is in the event feed, for the PBX integration.
-    let events = feed(&server).await;
+    let events = server.feed().await;
     let moves: Vec<(&str, &str)> = events
         .iter()
         .map(|e| (e["action"].as_str().unwrap(), e["source"].as_str().unwrap()))
@@ -497,7 +486,8 @@ async fn a_pbx_integration_speaks_numbers_not_switchboard_ids() {
     assert_eq!(both.status(), 400);
     let moved = transfer(json!({"number": "+1 555 2003"})).await;
     assert_eq!(moved.status(), 200);
-    let transfer = feed(server)
+    let transfer = server
+        .feed()
         .await
         .into_iter()
         .find(|event| event["action"] == "transfer")
@@ -530,7 +520,7 @@ async fn with_a_pbx_integration_a_command_waits_for_the_reported_move() {
     // call went to the consoles.
     let mut command = Value::Null;
     for _ in 0..50 {
-        command = feed(&server).await.pop().unwrap();
+        command = server.feed().await.pop().unwrap();
         if command["command"] == json!(true) {
             break;
         }

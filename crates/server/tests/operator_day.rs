@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::{Client, TestServer};
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 use switchboard_protocol::{
     Absence, AccountChange, Call, CallState, ClientFrame, ErrorCode, HandledCall, MissedCall,
     NightService, Role, ServerFrame,
@@ -75,8 +75,11 @@ async fn refusal(console: &mut Client) -> (ErrorCode, String) {
         .await
 }
 
-/// A second operator: alice, promoted by the admin.
+/// A second operator: alice, promoted by the admin. A new role takes effect when a console
+/// reconnects: her console is closed (4001) once the change is in force, then opens again.
 async fn second_operator(server: &TestServer) -> (Client, Vec<ServerFrame>) {
+    let cookie = server.sign_in("alice", "alice").await.unwrap();
+    let (mut before, _) = server.join(&cookie).await;
     let admin = server.sign_in("admin", "admin").await.unwrap();
     let promote = AccountChange {
         role: Some(Role::Operator),
@@ -91,7 +94,8 @@ async fn second_operator(server: &TestServer) -> (Client, Vec<ServerFrame>) {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    server.connect("alice").await
+    assert_eq!(before.close_code().await, Some(4001));
+    server.join(&cookie).await
 }
 
 #[tokio::test]
@@ -204,13 +208,7 @@ async fn a_call_back_goes_to_a_pbx_integration_with_the_number_to_dial() {
         .await;
     let (missed, _) = missed_change(&mut operator).await;
     assert!(missed[0].called_back.is_some());
-    let feed: Value = server
-        .ingest(Method::GET, "/api/calls/events?after=0", None)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let command = feed["events"].as_array().unwrap().last().unwrap().clone();
+    let command = server.feed().await.pop().unwrap();
     assert_eq!(
         (
             &command["action"],
@@ -432,9 +430,16 @@ async fn todays_calls_list_what_this_operator_answered_and_where_it_went() {
     alice
         .send(&ClientFrame::AnswerCall { call: not_mine.id })
         .await;
+    // Her console also saw the operator's calls move: wait for this one.
     alice
         .recv_until(|frame| match frame {
-            ServerFrame::Call(call) if call.state == CallState::Active => Some(()),
+            ServerFrame::Call(call)
+                if call.id == not_mine.id
+                    && call.state == CallState::Active
+                    && call.pending.is_none() =>
+            {
+                Some(())
+            }
             _ => None,
         })
         .await;

@@ -236,6 +236,17 @@ impl TestServer {
         request.send().await.unwrap()
     }
 
+    /// The whole call event feed, as a PBX integration reads it.
+    pub async fn feed(&self) -> Vec<serde_json::Value> {
+        let feed: serde_json::Value = self
+            .ingest(reqwest::Method::GET, "/api/calls/events?after=0", None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        feed["events"].as_array().unwrap().clone()
+    }
+
     /// Opens `/ws` with the given cookie and origin; the handshake error on refusal.
     pub async fn open_ws(
         &self,

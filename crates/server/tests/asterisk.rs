@@ -101,15 +101,6 @@ async fn ring(
     (line, call)
 }
 
-async fn refusal(client: &mut Client) -> (ErrorCode, String) {
-    client
-        .recv_until(|frame| match frame {
-            ServerFrame::Error { code, message } => Some((code, message)),
-            _ => None,
-        })
-        .await
-}
-
 /// The channels of the bridges whose id starts with `prefix`, in Asterisk (a call's bridges
 /// are `sb-call-<call>-<n>`).
 async fn bridged(pbx: &Asterisk, prefix: &str) -> Vec<String> {
@@ -269,7 +260,7 @@ async fn two_operators_answering_one_call_and_a_silent_telephone_change_nothing(
     second
         .send(&ClientFrame::AnswerCall { call: call.id })
         .await;
-    let (code, message) = refusal(&mut second).await;
+    let (code, message) = second.refusal().await;
     assert_eq!(code, ErrorCode::IllegalMove);
     assert_eq!(message, "operator is already answering this call.");
     call_in(&mut first, CallState::Active).await;
@@ -283,7 +274,7 @@ async fn two_operators_answering_one_call_and_a_silent_telephone_change_nothing(
     console
         .send(&ClientFrame::AnswerCall { call: call.id })
         .await;
-    let (code, message) = refusal(&mut console).await;
+    let (code, message) = console.refusal().await;
     assert_eq!(code, ErrorCode::Telephony);
     assert_eq!(
         message,
@@ -302,7 +293,7 @@ async fn two_operators_answering_one_call_and_a_silent_telephone_change_nothing(
     console
         .send(&ClientFrame::AnswerCall { call: call.id })
         .await;
-    let (code, message) = refusal(&mut console).await;
+    let (code, message) = console.refusal().await;
     assert_eq!(code, ErrorCode::Telephony);
     assert!(
         message.contains("no telephone is set for operator operator"),

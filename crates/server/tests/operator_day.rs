@@ -66,15 +66,6 @@ fn night_at_hello(frames: &[ServerFrame]) -> NightService {
         .expect("operators get night service at hello")
 }
 
-async fn refusal(console: &mut Client) -> (ErrorCode, String) {
-    console
-        .recv_until(|frame| match frame {
-            ServerFrame::Error { code, message } => Some((code, message)),
-            _ => None,
-        })
-        .await
-}
-
 /// A second operator: alice, promoted by the admin. A new role takes effect when a console
 /// reconnects: her console is closed (4001) once the change is in force, then opens again.
 async fn second_operator(server: &TestServer) -> (Client, Vec<ServerFrame>) {
@@ -139,7 +130,7 @@ async fn a_caller_who_hangs_up_while_queued_is_missed_for_every_operator_until_o
     alice
         .send(&ClientFrame::CallBack { call: hung_up.id })
         .await;
-    let (code, message) = refusal(&mut alice).await;
+    let (code, message) = alice.refusal().await;
     assert_eq!(code, ErrorCode::Telephony);
     assert_eq!(message, "Operator is calling this caller back already.");
 
@@ -162,13 +153,13 @@ async fn a_caller_who_hangs_up_while_queued_is_missed_for_every_operator_until_o
     operator
         .send(&ClientFrame::MissedDone { call: hung_up.id })
         .await;
-    let (code, message) = refusal(&mut operator).await;
+    let (code, message) = operator.refusal().await;
     assert_eq!(code, ErrorCode::NotFound);
     assert!(message.contains("another operator"), "{message}");
     operator
         .send(&ClientFrame::CallBack { call: answered.id })
         .await;
-    assert_eq!(refusal(&mut operator).await.0, ErrorCode::NotFound);
+    assert_eq!(operator.refusal().await.0, ErrorCode::NotFound);
     let (_, frames) = server.connect("operator").await;
     assert!(missed_snapshot(&frames).is_empty());
 
@@ -184,7 +175,7 @@ async fn a_caller_who_hangs_up_while_queued_is_missed_for_every_operator_until_o
     operator
         .send(&ClientFrame::CallBack { call: withheld.id })
         .await;
-    assert_eq!(refusal(&mut operator).await.0, ErrorCode::InvalidRequest);
+    assert_eq!(operator.refusal().await.0, ErrorCode::InvalidRequest);
     let through = queue(&server, "Ann Again", "+1 555 0177").await;
     report(&server, &through, "answer").await;
     let (missed, done) = missed_change(&mut operator).await;
@@ -550,7 +541,7 @@ async fn an_absence_reaches_every_console_until_it_ends_and_bad_ones_change_noth
         alice
             .send(&ClientFrame::SetAbsence { text, until_ms })
             .await;
-        assert_eq!(refusal(&mut alice).await.0, ErrorCode::InvalidRequest);
+        assert_eq!(alice.refusal().await.0, ErrorCode::InvalidRequest);
     }
     let (_, frames) = server.connect("operator").await;
     assert_eq!(absences_at_hello(&frames)[0].text, text, "nothing changed");

@@ -118,22 +118,13 @@ impl Calls {
                 "{by} is calling this caller back already."
             )));
         }
-        let secs = self.confirm_within.as_secs();
-        let done = match tokio::time::timeout(
-            self.confirm_within,
-            self.adapter.call_back(&missed, operator),
-        )
-        .await
-        {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(err)) => Err(CallError::Telephony(format!(
-                "The telephone system refused to call back: {}",
-                err.reason
-            ))),
-            Err(_) => Err(CallError::Telephony(format!(
-                "The telephone system did not confirm in {secs} s: the caller was not called back."
-            ))),
-        };
+        let done = self
+            .confirm(
+                self.adapter.call_back(&missed, operator),
+                "call back",
+                "the caller was not called back",
+            )
+            .await;
         if let Err(err) = done {
             // The claim goes: as the call was before.
             let before = missed.called_back;

@@ -603,6 +603,28 @@ impl Calls {
         }
     }
 
+    /// Waits for the telephone system to do `request` (something other than a call's move)
+    /// within the confirmation time; a refusal or silence is a `Telephony` error saying what
+    /// it `refused_to` do, or what stayed `unchanged`.
+    async fn confirm(
+        &self,
+        request: impl Future<Output = Result<(), AdapterError>>,
+        refused_to: &str,
+        unchanged: &str,
+    ) -> Result<(), CallError> {
+        let secs = self.confirm_within.as_secs();
+        match tokio::time::timeout(self.confirm_within, request).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(err)) => Err(CallError::Telephony(format!(
+                "The telephone system refused to {refused_to}: {}",
+                err.reason
+            ))),
+            Err(_) => Err(CallError::Telephony(format!(
+                "The telephone system did not confirm in {secs} s: {unchanged}."
+            ))),
+        }
+    }
+
     fn publish(&self, call: &Call) {
         self.hub
             .broadcast_operators(ServerFrame::Call(call.clone()).encode().into());

@@ -150,17 +150,12 @@ impl Calls {
     /// Tells the telephone system whether the switchboard is closed, within the confirmation
     /// time.
     pub async fn tell_telephony(&self, closed: bool) -> Result<(), CallError> {
-        let secs = self.confirm_within.as_secs();
-        match tokio::time::timeout(self.confirm_within, self.adapter.night_service(closed)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(err)) => Err(CallError::Telephony(format!(
-                "The telephone system refused to change night service: {}",
-                err.reason
-            ))),
-            Err(_) => Err(CallError::Telephony(format!(
-                "The telephone system did not confirm in {secs} s: night service did not change."
-            ))),
-        }
+        self.confirm(
+            self.adapter.night_service(closed),
+            "change night service",
+            "night service did not change",
+        )
+        .await
     }
 }
 

@@ -396,6 +396,15 @@ impl Client {
         panic!("the awaited frame did not come within 100 frames")
     }
 
+    /// The next `error` frame (other frames skipped): its code and message.
+    pub async fn refusal(&mut self) -> (switchboard_protocol::ErrorCode, String) {
+        self.recv_until(|frame| match frame {
+            ServerFrame::Error { code, message } => Some((code, message)),
+            _ => None,
+        })
+        .await
+    }
+
     /// Reads past any frames until the server closes the socket; its close code, if any.
     pub async fn close_code(&mut self) -> Option<u16> {
         loop {

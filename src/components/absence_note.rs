@@ -10,25 +10,23 @@ use crate::store::Store;
 
 #[component]
 pub fn AbsenceNote(
-    /// The person's user; entries without one are never absent.
-    user: Option<UserId>,
+    /// The person's user; entries without one are never absent. A directory row hands the
+    /// note another person as the list scrolls.
+    #[prop(into)]
+    user: Signal<Option<UserId>>,
 ) -> impl IntoView {
     let store = expect_context::<Store>();
-    user.map(|user| {
-        let absence = store.absence(user);
-        move || {
-            absence.get().map(|absence| {
-                let until = format!(
-                    "{} (absent until {})",
-                    absence.text,
-                    day_and_clock(absence.until_ms)
-                );
-                view! {
-                    <span class="absence-note" title=until>
-                        {absence.text}
-                    </span>
-                }
-            })
-        }
-    })
+    move || {
+        let absence = store.absence_of(user.get()?)?;
+        let until = format!(
+            "{} (absent until {})",
+            absence.text,
+            day_and_clock(absence.until_ms)
+        );
+        Some(view! {
+            <span class="absence-note" title=until>
+                {absence.text}
+            </span>
+        })
+    }
 }

@@ -5,27 +5,16 @@ use std::ops::Range;
 use leptos::ev;
 use leptos::html;
 use leptos::prelude::*;
-use switchboard_protocol::EntryId;
 
-use super::directory_row::ROW_HEIGHT_PX;
+use super::directory_row::{ROW_HEIGHT_PX, RowPlace};
 use super::focus::focus_index;
 use super::{DirectoryRow, EntryDetails, PresenceLegend};
-use crate::store::Store;
+use crate::store::{Directory as Entries, Store};
 
 /// Rows rendered above and below the viewport, so fast scrolling does not show blanks.
 const OVERSCAN: usize = 4;
 /// Viewport height assumed until the list is measured.
 const FALLBACK_HEIGHT_PX: usize = 800;
-
-/// A rendered row: which entry, at which place among the matches.
-#[derive(Debug, Clone, PartialEq)]
-struct VisibleRow {
-    /// Entry id, directory generation and place: a row is redrawn when any of them changes
-    /// (a new snapshot may change an entry; a new search moves it), and kept while scrolling.
-    key: (EntryId, u64, usize),
-    index: usize,
-    position: usize,
-}
 
 /// The company directory, searchable by name, number and department.
 #[component]
@@ -71,21 +60,21 @@ pub fn Directory(
     });
 
     let visible = Memo::new(move |_| {
-        let range = visible_range(scroll_top.get(), viewport_height.get(), count.get());
-        directory.with(|directory| {
-            matches.with(|matches| {
-                range
-                    .filter_map(|index| {
-                        let position = *matches.get(index)?;
-                        let id = directory.entry(position)?.id;
-                        Some(VisibleRow {
-                            key: (id, directory.generation(), index),
-                            index,
-                            position,
-                        })
+        let height = viewport_height.get();
+        let range = visible_range(scroll_top.get(), height, count.get());
+        let slots = slot_count(height);
+        let generation = directory.with(Entries::generation);
+        matches.with(|matches| {
+            range
+                .filter_map(|index| {
+                    Some(RowPlace {
+                        slot: index % slots,
+                        index,
+                        position: *matches.get(index)?,
+                        generation,
                     })
-                    .collect::<Vec<_>>()
-            })
+                })
+                .collect::<Vec<_>>()
         })
     });
 
@@ -164,24 +153,13 @@ pub fn Directory(
                     style:height=move || format!("{}px", count.get() * ROW_HEIGHT_PX)
                 >
                     <For
-                        each=move || visible.get()
-                        key=|row| row.key
-                        children=move |row| {
-                            // Read once: the key changes whenever this entry could have.
-                            let entry = directory
-                                .with_untracked(|directory| directory.entry(row.position).cloned());
-                            entry
-                                .map(|entry| {
-                                    view! {
-                                        <DirectoryRow
-                                            entry
-                                            index=row.index
-                                            count
-                                            active
-                                            on_navigate=focus_row
-                                        />
-                                    }
-                                })
+                        each=move || visible.with(|rows| rows.iter().map(|row| row.slot).collect::<Vec<_>>())
+                        key=|slot| *slot
+                        children=move |slot| {
+                            let row = Memo::new(move |_| {
+                                visible.with(|rows| rows.iter().find(|row| row.slot == slot).cloned())
+                            });
+                            view! { <DirectoryRow row count active on_navigate=focus_row /> }
                         }
                     />
                 </div>
@@ -201,6 +179,11 @@ fn focus_rendered(list: NodeRef<html::Div>, index: usize) -> bool {
 /// A DOM pixel measure as an index-friendly count; negative values (overscroll) are 0.
 fn pixels(value: i32) -> usize {
     usize::try_from(value).unwrap_or(0)
+}
+
+/// Rows kept for a viewport `height` pixels high: as many as [`visible_range`] can give.
+fn slot_count(height: usize) -> usize {
+    height.div_ceil(ROW_HEIGHT_PX) + 1 + 2 * OVERSCAN
 }
 
 /// Indexes of the rows to render for a viewport at `scroll_top` of `height` pixels.
@@ -249,6 +232,16 @@ mod tests {
         assert_eq!(visible_range(0, 360, 0), 0..0);
         // A scroll position left over from a longer list renders nothing rather than panicking.
         assert_eq!(visible_range(top, 360, 5), 5..5);
+    }
+
+    #[test]
+    fn rows_in_view_never_share_a_slot() {
+        for height in [0, 1, 35, 36, 37, 360, 800] {
+            for top in [0, 1, 17, 35, 36, 1_000, 1_000 * ROW_HEIGHT_PX + 20] {
+                let range = visible_range(top, height, 50_000);
+                assert!(range.len() <= slot_count(height), "{top} {height}");
+            }
+        }
     }
 
     #[test]

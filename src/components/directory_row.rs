@@ -11,13 +11,28 @@ use crate::store::Store;
 /// Height of every row in pixels; the virtualized list computes positions from it.
 pub const ROW_HEIGHT_PX: usize = 36;
 
-/// A directory entry positioned at its place among the matches.
+/// Where a row of the list is: which entry, at which place among the matches, in which slot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowPlace {
+    /// The list item showing it. Rows are kept by slot, not by entry: scrolling or a new
+    /// search hands a slot another entry, and the row updates its text instead of being built
+    /// again. Place `index` always has slot `index % slots`, so a slot keeps its row while
+    /// that place is in view.
+    pub slot: usize,
+    /// Place among the matches, from 0.
+    pub index: usize,
+    /// Position of the entry in the directory.
+    pub position: usize,
+    /// Directory generation: a new snapshot may change the entry at a position.
+    pub generation: u64,
+}
+
+/// The list item of one slot, showing the entry its place names.
 #[component]
 pub fn DirectoryRow(
-    /// The entry shown; a row never changes entry (rows are keyed by it).
-    entry: DirectoryEntry,
-    /// Place among the matches, from 0; part of the row's key, so fixed for its life.
-    index: usize,
+    /// The place this slot shows now; `None` for the moment between leaving the view and
+    /// being removed.
+    row: Memo<Option<RowPlace>>,
     /// Number of matches, for `aria-setsize` and the End key.
     #[prop(into)]
     count: Signal<usize>,
@@ -26,11 +41,26 @@ pub fn DirectoryRow(
     /// Moves the focus to the row at this index, scrolling it into view.
     on_navigate: Callback<usize>,
 ) -> impl IntoView {
-    let chat = expect_context::<Store>().chat();
-    let (user, name) = (entry.user, entry.name.clone());
-    let on_contextmenu = on_entry_contextmenu(chat, user, name.clone());
+    let store = expect_context::<Store>();
+    let (chat, directory) = (store.chat(), store.directory());
+    let index = Memo::new(move |_| row.with(|row| row.as_ref().map_or(0, |row| row.index)));
+    // Read once per place: the place changes whenever this entry could have.
+    let entry = Memo::new(move |_| {
+        let position = row.with(|row| row.as_ref().map(|row| row.position))?;
+        directory.with_untracked(|directory| directory.entry(position).cloned())
+    });
+    let field = move |read: fn(&DirectoryEntry) -> String| {
+        move || entry.with(|entry| entry.as_ref().map(read).unwrap_or_default())
+    };
+    let name = Signal::derive(field(|entry| entry.name.clone()));
+    let user = Signal::derive(move || entry.with(|entry| entry.as_ref()?.user));
+    let id = Signal::derive(move || entry.with(|entry| entry.as_ref().map_or(0, |entry| entry.id)));
+    let on_contextmenu = move |event| {
+        on_entry_contextmenu(chat, user.get_untracked(), name.get_untracked())(event);
+    };
     let on_keydown = move |event: KeyboardEvent| {
-        if entry_menu_key(chat, user, &name, &event) {
+        let index = index.get_untracked();
+        if name.with_untracked(|name| entry_menu_key(chat, user.get_untracked(), name, &event)) {
             return;
         }
         if let Some(target) = navigation_target(&event.key(), index, count.get_untracked()) {
@@ -38,33 +68,32 @@ pub fn DirectoryRow(
             on_navigate.run(target);
         }
     };
-    let numbers = entry.numbers.join(", ");
     view! {
         <div
             class="directory-row"
             role="listitem"
-            aria-posinset=index + 1
+            aria-posinset=move || index.get() + 1
             aria-setsize=move || count.get()
-            data-index=index
-            tabindex=move || if active.get() == index { "0" } else { "-1" }
-            style:top=format!("{}px", index * ROW_HEIGHT_PX)
+            data-index=move || index.get()
+            tabindex=move || if active.get() == index.get() { "0" } else { "-1" }
+            style:top=move || format!("{}px", index.get() * ROW_HEIGHT_PX)
             style:height=format!("{ROW_HEIGHT_PX}px")
             on:keydown=on_keydown
             on:contextmenu=on_contextmenu
-            on:focusin=move |_| active.set(index)
+            on:focusin=move |_| active.set(index.get_untracked())
         >
             <span class="status-cell">
-                <PresenceField name=entry.name.clone() user=entry.user />
-                <LineLamp entry=entry.id name=entry.name.clone() />
+                <PresenceField name user />
+                <LineLamp entry=id name />
             </span>
             <span class="name">
-                {entry.name}
-                <AbsenceNote user=entry.user />
+                {field(|entry| entry.name.clone())}
+                <AbsenceNote user />
             </span>
-            <span class="department">{entry.department}</span>
-            <span class="title">{entry.title}</span>
-            <span class="numbers">{numbers}</span>
-            <span class="location">{entry.location}</span>
+            <span class="department">{field(|entry| entry.department.clone())}</span>
+            <span class="title">{field(|entry| entry.title.clone())}</span>
+            <span class="numbers">{field(|entry| entry.numbers.join(", "))}</span>
+            <span class="location">{field(|entry| entry.location.clone())}</span>
         </div>
     }
 }

@@ -9,17 +9,18 @@ use crate::store::Store;
 /// reported its line (no PBX, or an entry without an extension).
 #[component]
 pub fn LineLamp(
-    /// The directory entry whose line is shown.
-    entry: EntryId,
+    /// The directory entry whose line is shown; a directory row hands the lamp another entry
+    /// as the list scrolls.
+    #[prop(into)]
+    entry: Signal<EntryId>,
     /// Name of the person, for the accessible name.
     #[prop(into)]
-    name: String,
+    name: Signal<String>,
 ) -> impl IntoView {
     let store = expect_context::<Store>();
-    let name = StoredValue::new(name);
     move || {
-        store.lamp(entry).map(|state| {
-            let label = name.with_value(|name| format!("Line of {name}: {}", state.label()));
+        store.lamp(entry.get()).map(|state| {
+            let label = name.with(|name| format!("Line of {name}: {}", state.label()));
             let class = format!("line-lamp {}", serde_name(state));
             view! { <span class=class role="img" aria-label=label.clone() title=label></span> }
         })

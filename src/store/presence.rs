@@ -21,18 +21,21 @@ impl Store {
         self.presence_signal(user).read_only().into()
     }
 
-    /// What `user`'s presence field shows: away while an absence of theirs runs, their
-    /// presence otherwise. The calling view counts as showing them, as with
-    /// [`Store::presence`].
-    pub fn shown_presence(&self, user: UserId) -> Signal<PresenceState> {
-        let presence = self.presence(user);
-        let absence = self.absence_signal(user);
-        Signal::derive(move || {
-            if absence.with(Option::is_some) {
+    /// What the presence field of whoever `user` names shows: away while an absence of theirs
+    /// runs, their presence otherwise; `None` without a user. `user` may change (a directory
+    /// row shows another entry as the list scrolls): the calling view counts as showing
+    /// whoever it names now, as with [`Store::presence`], until it goes away.
+    pub fn shown_presence(&self, user: Signal<Option<UserId>>) -> Memo<Option<PresenceState>> {
+        self.follow_shown(user);
+        let store = *self;
+        Memo::new(move |_| {
+            let user = user.get()?;
+            let absent = store.absence_signal(user).with(Option::is_some);
+            Some(if absent {
                 PresenceState::Away
             } else {
-                presence.get()
-            }
+                store.presence_signal(user).get()
+            })
         })
     }
 
@@ -40,6 +43,12 @@ impl Store {
     /// (the clock ends it).
     pub fn absence(&self, user: UserId) -> Signal<Option<Absence>> {
         self.absence_signal(user).read_only().into()
+    }
+
+    /// The running absence of `user`, read in the calling view's reactive scope: it reruns
+    /// when that user's absence changes, not when anyone else's does.
+    pub fn absence_of(&self, user: UserId) -> Option<Absence> {
+        self.absence_signal(user).get()
     }
 
     fn absence_signal(&self, user: UserId) -> ArcRwSignal<Option<Absence>> {
@@ -124,19 +133,37 @@ impl Store {
 
     /// Counts `user` as shown until the current view is cleaned up.
     fn show_presence_of(&self, user: UserId) {
-        self.presence_shown
-            .update_value(|shown| *shown.entry(user).or_default() += 1);
-        let shown = self.presence_shown;
-        on_cleanup(move || {
-            // After a sign-out the store may be gone first: nothing left to count then.
-            shown.try_update_value(|shown| {
-                if let Some(views) = shown.get_mut(&user) {
-                    *views -= 1;
-                    if *views == 0 {
-                        shown.remove(&user);
-                    }
-                }
-            });
+        self.count_shown(Some(user), 1);
+        let store = *self;
+        on_cleanup(move || store.count_shown(Some(user), -1));
+    }
+
+    /// Counts whoever `user` names as shown, following it as it changes, until the current
+    /// view is cleaned up.
+    fn follow_shown(&self, user: Signal<Option<UserId>>) {
+        let store = *self;
+        let counted = RenderEffect::new(move |before: Option<Option<UserId>>| {
+            let now = user.get();
+            let before = before.flatten();
+            if before != now {
+                store.count_shown(before, -1);
+                store.count_shown(now, 1);
+            }
+            now
+        });
+        on_cleanup(move || store.count_shown(counted.take_value().flatten(), -1));
+    }
+
+    /// Adds `by` to the views showing `user`; forgets users no view shows.
+    fn count_shown(&self, user: Option<UserId>, by: isize) {
+        let Some(user) = user else { return };
+        // After a sign-out the store may be gone first: nothing left to count then.
+        self.presence_shown.try_update_value(|shown| {
+            let views = shown.entry(user).or_default();
+            *views = views.saturating_add_signed(by);
+            if *views == 0 {
+                shown.remove(&user);
+            }
         });
     }
 

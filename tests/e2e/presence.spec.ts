@@ -114,3 +114,43 @@ test("a colleague's console follows the presence of the people it shows, not eve
   await bobContext.close();
   await aliceContext.close();
 });
+
+test('rows keep showing the right person and presence as the directory scrolls', async ({ browser }) => {
+  const bobContext = await browser.newContext();
+  const bob = await bobContext.newPage();
+  await signIn(bob, server, 'bob');
+  const list = bob.getByRole('list', { name: 'Directory entries' });
+  const rows = list.getByRole('listitem');
+  const total = Number((await bob.getByText(/^\d+ entries$/).textContent())!.split(' ')[0]);
+  expect(total).toBeGreaterThan(100);
+
+  // To the last entry by keyboard: the rows that showed the first entries now show the last.
+  await bob.getByRole('searchbox', { name: 'Search directory' }).press('ArrowDown');
+  await bob.keyboard.press('End');
+  const last = rows.last();
+  await expect(last).toHaveAttribute('aria-posinset', String(total));
+  await expect(last).toBeFocused();
+  await expect(list.getByRole('listitem').filter({ hasText: 'Alice Archer' })).toHaveCount(0);
+  // Every row shown names the same person in its text and in its presence field.
+  for (const row of await rows.all()) {
+    const label = await row.getByRole('button', { name: /^Presence of / }).getAttribute('aria-label');
+    const name = label!.replace(/^Presence of (.*): \w+$/, '$1');
+    await expect(row).toContainText(name);
+  }
+
+  // Back at the top, Alice's row follows her presence again: she signs in, chooses a state,
+  // and it shows.
+  await bob.keyboard.press('Home');
+  await expect(rows.first()).toHaveAttribute('aria-posinset', '1');
+  const alicePresence = (state: string) =>
+    list.getByRole('button', { name: `Presence of Alice Archer: ${state}` });
+  await expect(alicePresence('offline')).toBeVisible();
+  const aliceContext = await browser.newContext();
+  const alice = await aliceContext.newPage();
+  await signIn(alice, server, 'alice');
+  await alice.getByRole('combobox', { name: 'My presence' }).selectOption({ label: 'Busy' });
+  await expect(alicePresence('busy')).toBeVisible();
+
+  await aliceContext.close();
+  await bobContext.close();
+});

@@ -221,9 +221,12 @@ impl Store {
         chat.conversations.update(|all| {
             all.ensure(partner, || name.to_owned());
         });
+        // Asked first: the socket task then sends it before the window's views are drawn (both
+        // run as microtasks, in the order they were woken), and the page is on its way while
+        // they are.
+        self.load_history(partner);
         chat.open.set(Some(partner));
         chat.window_open.set(true);
-        self.load_history(partner);
         chat.focus_compose.update(|count| *count += 1);
     }
 

@@ -11,14 +11,9 @@ use crate::store::Store;
 /// Height of every row in pixels; the virtualized list computes positions from it.
 pub const ROW_HEIGHT_PX: usize = 36;
 
-/// Where a row of the list is: which entry, at which place among the matches, in which slot.
+/// What a row of the list shows: which entry, at which place among the matches.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RowPlace {
-    /// The list item showing it. Rows are kept by slot, not by entry: scrolling or a new
-    /// search hands a slot another entry, and the row updates its text instead of being built
-    /// again. Place `index` always has slot `index % slots`, so a slot keeps its row while
-    /// that place is in view.
-    pub slot: usize,
     /// Place among the matches, from 0.
     pub index: usize,
     /// Position of the entry in the directory.
@@ -27,7 +22,10 @@ pub struct RowPlace {
     pub generation: u64,
 }
 
-/// The list item of one slot, showing the entry its place names.
+/// The list item of one slot: the `n`th row drawn, from the top. Rows are kept by slot, not by
+/// entry: scrolling or a new search hands a slot another entry, and the row updates its text
+/// in place instead of being built again (and list items never move in the document, which
+/// keeps them in reading order).
 #[component]
 pub fn DirectoryRow(
     /// The place this slot shows now; `None` for the moment between leaving the view and

@@ -52,7 +52,7 @@ pub fn DirectoryRow(
     };
     let name = Signal::derive(field(|entry| entry.name.clone()));
     let user = Signal::derive(move || entry.with(|entry| entry.as_ref()?.user));
-    let id = Signal::derive(move || entry.with(|entry| entry.as_ref().map_or(0, |entry| entry.id)));
+    let id = Signal::derive(move || entry.with(|entry| Some(entry.as_ref()?.id)));
     let on_contextmenu = move |event| {
         on_entry_contextmenu(chat, user.get_untracked(), name.get_untracked())(event);
     };

@@ -12,18 +12,21 @@ pub fn LineLamp(
     /// The directory entry whose line is shown; a directory row hands the lamp another entry
     /// as the list scrolls.
     #[prop(into)]
-    entry: Signal<EntryId>,
+    entry: Signal<Option<EntryId>>,
     /// Name of the person, for the accessible name.
     #[prop(into)]
     name: Signal<String>,
 ) -> impl IntoView {
     let store = expect_context::<Store>();
     move || {
-        store.lamp(entry.get()).map(|state| {
-            let label = name.with(|name| format!("Line of {name}: {}", state.label()));
-            let class = format!("line-lamp {}", serde_name(state));
-            view! { <span class=class role="img" aria-label=label.clone() title=label></span> }
-        })
+        entry
+            .get()
+            .and_then(|entry| store.lamp(entry))
+            .map(|state| {
+                let label = name.with(|name| format!("Line of {name}: {}", state.label()));
+                let class = format!("line-lamp {}", serde_name(state));
+                view! { <span class=class role="img" aria-label=label.clone() title=label></span> }
+            })
     }
 }
 

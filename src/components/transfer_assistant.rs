@@ -226,7 +226,7 @@ fn TransferMatch(
         <li class="transfer-match">
             <span class="status-cell">
                 <PresenceField name=entry.name.clone() user=entry.user />
-                <LineLamp entry=id name=entry.name.clone() />
+                <LineLamp entry=Some(id) name=entry.name.clone() />
             </span>
             <CallButton
                 class="match-button"
@@ -336,7 +336,7 @@ fn TargetCard(
         <div class="target-card" on:contextmenu=on_contextmenu on:keydown=on_keydown>
             <span class="status-cell">
                 <PresenceField name=entry.name.clone() user=entry.user />
-                <LineLamp entry=id name=entry.name.clone() />
+                <LineLamp entry=Some(id) name=entry.name.clone() />
             </span>
             <div class="target-main">
                 <span class="target-name">{entry.name}</span>

@@ -17,6 +17,10 @@ export interface Probe {
    * `deltaText` was painted after it. */
   deltaAt?: number;
   deltaPaintedAt?: number;
+  /** When the console last asked for a page of chat history, and when the last page came
+   * off the socket. */
+  historyAskedAt?: number;
+  historyAt?: number;
   /** The console's wasm memory, once trunk has started it. */
   wasmMemory?: WebAssembly.Memory;
   /** Long tasks (> 50 ms) seen while `watchLongTasks` ran: their durations. */
@@ -28,7 +32,7 @@ export interface Probe {
    * `work` until the console had handled the `input` event of a key press and the browser
    * had laid out its result (NaN for a click). */
   arm(check: 'nextFrame' | 'logHas', argument?: string): void;
-  result(): Promise<{ work: number; painted: number }>;
+  result(): Promise<{ work: number; painted: number; started: number }>;
   /** Records long tasks, or animation frame intervals, until `stop`. */
   watch(what: 'longTasks' | 'frames'): void;
   stop(): void;
@@ -64,6 +68,7 @@ export function probe() {
       this.addEventListener('message', (event: MessageEvent) => {
         if (typeof event.data !== 'string') return;
         if (event.data.startsWith('{"type":"presence",')) probe.presenceFrames += 1;
+        else if (event.data.startsWith('{"type":"history_page"')) probe.historyAt = performance.now();
         else if (event.data.startsWith('{"type":"directory_changed"') && probe.deltaText !== undefined) {
           const text = probe.deltaText;
           probe.deltaAt = performance.now();
@@ -83,12 +88,17 @@ export function probe() {
       });
     }
   }
+  const send = Native.prototype.send;
+  ProbedSocket.prototype.send = function (data) {
+    if (typeof data === 'string' && data.startsWith('{"type":"history"')) probe.historyAskedAt = performance.now();
+    send.call(this, data);
+  };
   window.WebSocket = ProbedSocket;
   addEventListener('TrunkApplicationStarted', (event) => {
     probe.wasmMemory = (event as CustomEvent).detail.wasm.memory;
   });
 
-  type Timing = { work: number; painted: number };
+  type Timing = { work: number; painted: number; started: number };
   let armed: { check: () => boolean; started?: number; work?: number; done?: (t: Timing) => void; timing?: Timing } | undefined;
   const checks = {
     nextFrame: () => () => true,
@@ -103,7 +113,7 @@ export function probe() {
     if (!measuring || measuring.started !== undefined) return;
     measuring.started = performance.now();
     untilPainted(measuring.check, (at) => {
-      measuring.timing = { work: measuring.work ?? NaN, painted: at - measuring.started! };
+      measuring.timing = { work: measuring.work ?? NaN, painted: at - measuring.started!, started: measuring.started! };
       measuring.done?.(measuring.timing);
     });
   };

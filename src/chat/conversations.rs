@@ -6,9 +6,10 @@ use switchboard_protocol::{
     ChatMessage, ConversationId, ConversationSummary, Marker, MarkerUpdate, UserId,
 };
 
-/// Messages asked for per history page: enough to fill the log, small enough to open fast
-/// however long the conversation is.
-pub const PAGE_SIZE: u32 = 50;
+/// Messages asked for per history page: enough to fill the log (a log the first page does not
+/// fill asks for the next by itself), few enough that the newest are drawn at once however long
+/// the conversation is; older pages come as the operator scrolls up.
+pub const PAGE_SIZE: u32 = 20;
 
 /// How much of a conversation's history is in the console.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

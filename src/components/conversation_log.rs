@@ -97,13 +97,19 @@ pub fn ConversationLog(
     // page is inserted above; ask for that page near the top. A log its pages do not fill
     // cannot scroll, so it would never get near the top: it asks for older pages until it
     // can scroll or the history is all in (measured only while shown: a hidden log is 0 high).
+    //
+    // Measured in the next animation frame, where the browser lays the page out anyway: read
+    // at once, the log's height would force a layout of the new lines, done again for the
+    // frame after the next change (a history page that arrives while the window is drawn).
     let stick = StoredValue::new(true);
     let height = StoredValue::new(0);
-    Effect::new(move || {
-        all_lines.track();
-        waiting.track();
-        window_open.track();
-        let Some(log) = log.get() else { return };
+    let frame_asked = StoredValue::new(false);
+    let follow = move || {
+        // The conversation may have closed before the frame: nothing left to scroll then.
+        let Some(Some(log)) = log.try_get_untracked() else {
+            return;
+        };
+        frame_asked.set_value(false);
         let new_height = log.scroll_height();
         if stick.get_value() {
             log.set_scroll_top(new_height);
@@ -113,6 +119,15 @@ pub fn ConversationLog(
         height.set_value(new_height);
         if log.client_height() > 0 && new_height <= log.client_height() {
             store.load_history(partner);
+        }
+    };
+    Effect::new(move || {
+        all_lines.track();
+        waiting.track();
+        window_open.track();
+        if log.get().is_some() && !frame_asked.get_value() {
+            frame_asked.set_value(true);
+            request_animation_frame(follow);
         }
     });
     let scrolled = move |_| {

@@ -181,8 +181,13 @@ async function measure(browser: Browser, server: TestServer, runNumber: number):
   figures.openConversation = opened.painted;
   // Where that time goes: until the console asks for the newest page, the server's answer,
   // and from the page's arrival to the paint.
-  const history = await page.evaluate(() => ({ asked: window.probe.historyAskedAt!, arrived: window.probe.historyAt! }));
+  const history = await page.evaluate(() => ({
+    asked: window.probe.historyAskedAt!,
+    arrived: window.probe.historyAt!,
+    handled: window.probe.clickHandledAt!,
+  }));
   figures.historyAsked = history.asked - opened.started;
+  figures.clickHandled = history.handled - opened.started;
   figures.historyAnswered = history.arrived - history.asked;
   figures.historyToPaint = opened.started + opened.painted - history.arrived;
 
@@ -388,6 +393,7 @@ test('console benchmarks', async ({ browser }) => {
         figures: [
           figure('click → conversation painted', 'ms', 'openConversation', { below: 100 }),
           figure('click → newest page asked for', 'ms', 'historyAsked'),
+          figure('click → its views drawn (the main thread free again)', 'ms', 'clickHandled'),
           figure('page asked for → page arrived', 'ms', 'historyAnswered'),
           figure('page arrived → conversation painted', 'ms', 'historyToPaint'),
         ],

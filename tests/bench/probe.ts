@@ -21,6 +21,9 @@ export interface Probe {
    * off the socket. */
   historyAskedAt?: number;
   historyAt?: number;
+  /** When the console had handled the last click (its listeners and the microtasks they
+   * queued: the views the click changed are drawn into the document by then). */
+  clickHandledAt?: number;
   /** The console's wasm memory, once trunk has started it. */
   wasmMemory?: WebAssembly.Memory;
   /** Long tasks (> 50 ms) seen while `watchLongTasks` ran: their durations. */
@@ -126,6 +129,9 @@ export function probe() {
     armed.work = performance.now() - armed.started;
   });
   addEventListener('mousedown', start, { capture: true });
+  // On the window, bubbling: after the console's listeners; the message comes after their
+  // microtasks.
+  addEventListener('click', () => afterThisFrame(() => (probe.clickHandledAt = performance.now())));
   probe.result = () =>
     new Promise((resolve) => {
       const measuring = armed!;

@@ -207,9 +207,11 @@ impl Store {
     }
 
     /// Why chat with `partner` is unavailable, if it is: in micollab mode, a partner who is
-    /// offline (grey) cannot be messaged. Reactive: it follows mode and presence.
+    /// offline (grey) cannot be messaged. Reactive: it follows mode and presence. It does not
+    /// count as showing the partner (event handlers call it, and what they ask about is shown
+    /// by a presence field already).
     pub fn chat_unavailable(&self, partner: UserId, name: &str) -> Option<String> {
-        let offline = self.presence(partner).get() == PresenceState::Offline;
+        let offline = self.presence_state(partner) == PresenceState::Offline;
         (self.mode().get() == Some(Mode::Micollab) && offline)
             .then(|| format!("Chat unavailable: {name} is offline."))
     }
@@ -221,9 +223,9 @@ impl Store {
         chat.conversations.update(|all| {
             all.ensure(partner, || name.to_owned());
         });
-        // Asked first: the socket task then sends it before the window's views are drawn (both
-        // run as microtasks, in the order they were woken), and the page is on its way while
-        // they are.
+        // Asked first: the socket task then sends it before the conversation pane is drawn
+        // (both run as microtasks, in the order they were woken), and the page is on its way
+        // while it is.
         self.load_history(partner);
         chat.open.set(Some(partner));
         chat.window_open.set(true);

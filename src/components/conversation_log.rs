@@ -105,11 +105,11 @@ pub fn ConversationLog(
     let height = StoredValue::new(0);
     let frame_asked = StoredValue::new(false);
     let follow = move || {
+        frame_asked.try_set_value(false);
         // The conversation may have closed before the frame: nothing left to scroll then.
         let Some(Some(log)) = log.try_get_untracked() else {
             return;
         };
-        frame_asked.set_value(false);
         let new_height = log.scroll_height();
         if stick.get_value() {
             log.set_scroll_top(new_height);
@@ -131,6 +131,11 @@ pub fn ConversationLog(
         }
     });
     let scrolled = move |_| {
+        // Lines drawn since the last frame are not measured yet: the frame will (a scroll event
+        // comes before it, and would take the new lines' height for the old one).
+        if frame_asked.get_value() {
+            return;
+        }
         let Some(log) = log.get_untracked() else {
             return;
         };

@@ -5,6 +5,7 @@ use std::ops::Range;
 use leptos::ev;
 use leptos::html;
 use leptos::prelude::*;
+use wasm_bindgen::JsCast;
 
 use super::directory_row::{ROW_HEIGHT_PX, RowPlace};
 use super::focus::focus_index;
@@ -82,17 +83,26 @@ pub fn Directory(
         };
         let top = pixels(scroller.scroll_top());
         let height = pixels(scroller.client_height());
-        if let Some(revealed) = reveal(index, top, height) {
+        let revealed = reveal(index, top, height);
+        if let Some(revealed) = revealed {
             scroller.set_scroll_top(i32::try_from(revealed).unwrap_or(i32::MAX));
         }
         scroll_top.set(pixels(scroller.scroll_top()));
-        // A neighbour is usually rendered already (overscan); a far row only once the list has
-        // drawn the new scroll position.
-        if !focus_rendered(list, index) {
+        // Without scrolling the row is drawn already; after it, the rows show their new
+        // entries only once the list has drawn the new position (until then the row marked
+        // `index` is a slot about to show another entry).
+        if revealed.is_some() || !focus_rendered(list, index) {
             request_animation_frame(move || {
                 focus_rendered(list, index);
             });
         }
+    });
+
+    // A focused row that scrolls away is handed another entry: the focus goes to the row of
+    // the tab stop if it is still drawn, or is let go, as when a row left the document.
+    Effect::new(move || {
+        visible.track();
+        request_animation_frame(move || keep_focus(list, active));
     });
 
     // The entry of the row that is the tab stop: its details show under the list.
@@ -167,8 +177,33 @@ pub fn Directory(
 
 /// Focuses the row at `index` if it is in the DOM; tells whether it was.
 fn focus_rendered(list: NodeRef<html::Div>, index: usize) -> bool {
-    list.get_untracked()
-        .is_some_and(|list| focus_index(&list, index))
+    list.try_get_untracked()
+        .flatten()
+        .is_some_and(|list| focus_index(&list, index, true))
+}
+
+/// Moves the focus off a row of `list` that shows another entry than the tab stop `active`.
+fn keep_focus(list: NodeRef<html::Div>, active: RwSignal<usize>) {
+    let (Some(Some(list)), Some(active)) = (list.try_get_untracked(), active.try_get_untracked())
+    else {
+        return;
+    };
+    let Some(focused) = document().active_element() else {
+        return;
+    };
+    let row = focused.closest("[data-index]").ok().flatten();
+    let Some(row) = row.filter(|row| list.contains(Some(row))) else {
+        return;
+    };
+    let index = row
+        .get_attribute("data-index")
+        .and_then(|index| index.parse().ok());
+    if index == Some(active) || focus_index(&list, active, false) {
+        return;
+    }
+    if let Ok(focused) = focused.dyn_into::<web_sys::HtmlElement>() {
+        let _ = focused.blur();
+    }
 }
 
 /// A DOM pixel measure as an index-friendly count; negative values (overscroll) are 0.

@@ -41,7 +41,7 @@ pub fn DirectoryRow(
 ) -> impl IntoView {
     let store = expect_context::<Store>();
     let (chat, directory) = (store.chat(), store.directory());
-    let index = Memo::new(move |_| row.with(|row| row.as_ref().map_or(0, |row| row.index)));
+    let index = Memo::new(move |_| row.with(|row| row.as_ref().map(|row| row.index)));
     // Read once per place: the place changes whenever this entry could have.
     let entry = Memo::new(move |_| {
         let position = row.with(|row| row.as_ref().map(|row| row.position))?;
@@ -57,7 +57,9 @@ pub fn DirectoryRow(
         on_entry_contextmenu(chat, user.get_untracked(), name.get_untracked())(event);
     };
     let on_keydown = move |event: KeyboardEvent| {
-        let index = index.get_untracked();
+        let Some(index) = index.get_untracked() else {
+            return;
+        };
         if name.with_untracked(|name| entry_menu_key(chat, user.get_untracked(), name, &event)) {
             return;
         }
@@ -70,22 +72,26 @@ pub fn DirectoryRow(
         <div
             class="directory-row"
             role="listitem"
-            aria-posinset=move || index.get() + 1
+            aria-posinset=move || index.get().map(|index| index + 1)
             aria-setsize=move || count.get()
             data-index=move || index.get()
-            tabindex=move || if active.get() == index.get() { "0" } else { "-1" }
-            style:top=move || format!("{}px", index.get() * ROW_HEIGHT_PX)
+            tabindex=move || if index.get() == Some(active.get()) { "0" } else { "-1" }
+            style:top=move || format!("{}px", index.get().unwrap_or(0) * ROW_HEIGHT_PX)
             style:height=format!("{ROW_HEIGHT_PX}px")
             on:keydown=on_keydown
             on:contextmenu=on_contextmenu
-            on:focusin=move |_| active.set(index.get_untracked())
+            on:focusin=move |_| {
+                if let Some(index) = index.get_untracked() {
+                    active.set(index);
+                }
+            }
         >
             <span class="status-cell">
                 <PresenceField name user />
                 <LineLamp entry=id name />
             </span>
             <span class="name">
-                {field(|entry| entry.name.clone())}
+                {name}
                 <AbsenceNote user />
             </span>
             <span class="department">{field(|entry| entry.department.clone())}</span>

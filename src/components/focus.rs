@@ -1,17 +1,20 @@
 //! Keyboard focus helpers shared by the lists that move focus with the arrow keys.
 
 use wasm_bindgen::JsCast;
-use web_sys::{Element, HtmlElement};
+use web_sys::{Element, FocusOptions, HtmlElement};
 
 /// Focuses the element marked `data-index="{index}"` inside `root`, if it is in the DOM; tells
-/// whether it was (a virtualized list may not have drawn it yet).
-pub fn focus_index(root: &Element, index: usize) -> bool {
+/// whether it was (a virtualized list may not have drawn it yet). `scroll`: bring it into view
+/// (not when the focus only follows a row the operator scrolled away from).
+pub fn focus_index(root: &Element, index: usize, scroll: bool) -> bool {
     let target = root
         .query_selector(&format!("[data-index=\"{index}\"]"))
         .ok()
         .flatten()
         .and_then(|element| element.dyn_into::<HtmlElement>().ok());
-    target.is_some_and(|element| element.focus().is_ok())
+    let options = FocusOptions::new();
+    options.set_prevent_scroll(!scroll);
+    target.is_some_and(|element| element.focus_with_options(&options).is_ok())
 }
 
 /// The item a key moves the focus to from item `index` of `count`, if the key navigates.

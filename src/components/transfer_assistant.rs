@@ -97,7 +97,7 @@ pub fn TransferAssistant(
     };
     let focus_match = move |index| {
         list.get_untracked()
-            .is_some_and(|list| focus_index(&list, index))
+            .is_some_and(|list| focus_index(&list, index, true))
     };
     // Keyboard users keep their place: choosing a target focuses "Complete transfer", and
     // cancelling brings the focus back to the search once the call is transferable again.

@@ -21,6 +21,12 @@ impl Store {
         self.presence_signal(user).read_only().into()
     }
 
+    /// The presence of `user`, read in the calling view's reactive scope, without counting as
+    /// showing it.
+    pub fn presence_state(&self, user: UserId) -> PresenceState {
+        self.presence_signal(user).get()
+    }
+
     /// What the presence field of whoever `user` names shows: away while an absence of theirs
     /// runs, their presence otherwise; `None` without a user. `user` may change (a directory
     /// row shows another entry as the list scrolls): the calling view counts as showing

@@ -394,7 +394,7 @@ test('console benchmarks', async ({ browser }) => {
           figure('click → conversation painted', 'ms', 'openConversation', { below: 100 }),
           figure('click → newest page asked for', 'ms', 'historyAsked'),
           figure('click → its views drawn (the main thread free again)', 'ms', 'clickHandled'),
-          figure('page asked for → page arrived', 'ms', 'historyAnswered'),
+          figure('page asked for → page handled (the server, then waiting for the main thread)', 'ms', 'historyAnswered'),
           figure('page arrived → conversation painted', 'ms', 'historyToPaint'),
         ],
       },

@@ -17,8 +17,8 @@ export interface Probe {
    * `deltaText` was painted after it. */
   deltaAt?: number;
   deltaPaintedAt?: number;
-  /** When the console last asked for a page of chat history, and when the last page came
-   * off the socket. */
+  /** When the console first asked for a page of chat history since the last timed input, and
+   * when that page was handled off the socket (a message event waits for the main thread). */
   historyAskedAt?: number;
   historyAt?: number;
   /** When the console had handled the last click (its listeners and the microtasks they
@@ -71,7 +71,7 @@ export function probe() {
       this.addEventListener('message', (event: MessageEvent) => {
         if (typeof event.data !== 'string') return;
         if (event.data.startsWith('{"type":"presence",')) probe.presenceFrames += 1;
-        else if (event.data.startsWith('{"type":"history_page"')) probe.historyAt = performance.now();
+        else if (event.data.startsWith('{"type":"history_page"')) probe.historyAt ??= performance.now();
         else if (event.data.startsWith('{"type":"directory_changed"') && probe.deltaText !== undefined) {
           const text = probe.deltaText;
           probe.deltaAt = performance.now();
@@ -93,7 +93,7 @@ export function probe() {
   }
   const send = Native.prototype.send;
   ProbedSocket.prototype.send = function (data) {
-    if (typeof data === 'string' && data.startsWith('{"type":"history"')) probe.historyAskedAt = performance.now();
+    if (typeof data === 'string' && data.startsWith('{"type":"history"')) probe.historyAskedAt ??= performance.now();
     send.call(this, data);
   };
   window.WebSocket = ProbedSocket;
@@ -115,6 +115,7 @@ export function probe() {
     const measuring = armed;
     if (!measuring || measuring.started !== undefined) return;
     measuring.started = performance.now();
+    probe.historyAskedAt = probe.historyAt = undefined;
     untilPainted(measuring.check, (at) => {
       measuring.timing = { work: measuring.work ?? NaN, painted: at - measuring.started!, started: measuring.started! };
       measuring.done?.(measuring.timing);

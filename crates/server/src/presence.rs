@@ -34,13 +34,13 @@ const DIRECT_QUEUE: usize = 1024;
 /// Identifies one open connection in the hub.
 pub type ConnId = u64;
 
-/// Presence updates per snapshot page: about 14 KiB of JSON, like a directory page (a
+/// Presence updates per snapshot page: about 7 KiB of JSON, like a directory page (a
 /// connection's send buffer keeps the size of its largest frame).
-const SNAPSHOT_PAGE: usize = 400;
+const SNAPSHOT_PAGE: usize = 200;
 /// Presence changes the hub remembers ([`HubState::recent`]).
 const RECENT: usize = 4 * SNAPSHOT_PAGE;
 /// Changes after which a joining connection gets a new snapshot rather than the shared one
-/// and the changes since.
+/// and the changes since (which go in one page of their own).
 const STALE_AFTER: u64 = SNAPSHOT_PAGE as u64;
 
 /// The presence snapshot encoded once and shared by every connection that joins until

@@ -16,8 +16,9 @@ use sqlx::{AnyPool, Row, any::AnyRow};
 use switchboard_protocol::{DirectoryEntry, EntryId, ServerFrame};
 
 /// Bytes of entries (as JSON) per snapshot page: a connection's send buffer keeps the size
-/// of the largest frame it sent, so this bounds what the snapshot leaves behind per console.
-const PAGE_BYTES: usize = 16 * 1024;
+/// of the largest frame it sent (with what was waiting before it, up to the writer's buffer,
+/// `ws::WRITE_BUFFER`), so this bounds what the snapshot leaves behind per console.
+const PAGE_BYTES: usize = 8 * 1024;
 
 /// One version of the directory: its entries and its snapshot frames.
 struct Loaded {

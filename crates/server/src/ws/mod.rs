@@ -63,9 +63,10 @@ const TYPING_INTERVAL: Duration = Duration::from_secs(1);
 const READ_BUFFER: usize = 4 * 1024;
 /// Bytes of frames the writer task gathers before writing them to the socket. The writer
 /// feeds every frame waiting in its queue before it flushes (one write for a burst of small
-/// frames), and the buffer keeps the largest size it ever reached: with tungstenite's default
-/// (128 KiB) the `hello` snapshots left most of it resident in every open console.
-const WRITE_BUFFER: usize = 16 * 1024;
+/// frames), and the buffer keeps the largest size it ever reached (up to this plus the largest
+/// frame): with tungstenite's default (128 KiB) the `hello` snapshots left most of it resident
+/// in every open console.
+const WRITE_BUFFER: usize = 8 * 1024;
 /// How long a closing connection waits for the console's Close before dropping the socket.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 /// Close code telling the console its session ended (sign-out): do not reconnect blindly.
@@ -282,7 +283,9 @@ where
     S: Sink<Message> + Unpin,
 {
     let _gone = gone.drop_guard();
-    let mut batch = Vec::with_capacity(WRITE_QUEUE);
+    // Grows for a burst (the `hello` snapshots) and shrinks after it: held by every open
+    // console, a whole queue's room would be a few KiB each.
+    let mut batch = Vec::new();
     while queue.recv_many(&mut batch, WRITE_QUEUE).await > 0 {
         let closing = batch.iter().any(|m| matches!(m, Message::Close(_)));
         let send = async {
@@ -299,6 +302,7 @@ where
                 return;
             }
         }
+        batch.shrink_to(WRITE_QUEUE / 8);
     }
 }
 

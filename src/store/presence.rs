@@ -58,11 +58,12 @@ impl Store {
     }
 
     fn absence_signal(&self, user: UserId) -> ArcRwSignal<Option<Absence>> {
-        let running = self.running_absence(user);
+        // Looked up for every presence field a row hands another person: the running absence
+        // is read only when the signal is made.
         self.absence_signals
             .write_value()
             .entry(user)
-            .or_insert_with(|| ArcRwSignal::new(running))
+            .or_insert_with(|| ArcRwSignal::new(self.running_absence(user)))
             .clone()
     }
 

@@ -57,13 +57,13 @@ pub fn DirectoryRow(
         on_entry_contextmenu(chat, user.get_untracked(), name.get_untracked())(event);
     };
     let on_keydown = move |event: KeyboardEvent| {
-        let Some(index) = index.get_untracked() else {
-            return;
-        };
         if name.with_untracked(|name| entry_menu_key(chat, user.get_untracked(), name, &event)) {
             return;
         }
-        if let Some(target) = navigation_target(&event.key(), index, count.get_untracked()) {
+        // From the tab stop, not this row: after a move that scrolls, the focus reaches the
+        // new row a frame later, and a key repeated before then must not start over.
+        let from = active.get_untracked();
+        if let Some(target) = navigation_target(&event.key(), from, count.get_untracked()) {
             event.prevent_default();
             on_navigate.run(target);
         }

@@ -331,7 +331,11 @@ enum Resend {
     InBatch(usize),
 }
 
-/// Inserts the batch's new messages in one statement and fills in their ids.
+/// Inserts the batch's new messages in one statement and fills in their ids. On SQLite the
+/// ids come from the last one: a statement's rows get consecutive rowids after the largest
+/// (`messages.id` is an `INTEGER PRIMARY KEY`, and the transaction holds the write lock),
+/// so one row comes back instead of one per message (each row returned is a round trip to
+/// the database's thread). PostgreSQL's sequence promises no such thing: the ids are returned.
 async fn insert(
     tx: &mut AnyConnection,
     plan: &mut [Result<ChatMessage, Resend>],
@@ -340,11 +344,16 @@ async fn insert(
     if new.is_empty() {
         return Ok(());
     }
+    let params = storage::Params::of(tx);
+    let returning = if params == storage::Params::Numbered {
+        " RETURNING id, conversation_id, seq"
+    } else {
+        ""
+    };
     let sql = format!(
         "INSERT INTO messages \
-         (conversation_id, seq, sender, recipient, client_msg_id, body, sent_at_ms) {} \
-         RETURNING id, conversation_id, seq",
-        storage::Params::of(tx).values(new.len(), 7, 1)
+         (conversation_id, seq, sender, recipient, client_msg_id, body, sent_at_ms) {}{returning}",
+        params.values(new.len(), 7, 1)
     );
     let mut query = sqlx::query(&sql);
     for message in &new {
@@ -356,6 +365,18 @@ async fn insert(
             .bind(message.client_msg_id.as_str())
             .bind(message.body.as_str())
             .bind(message.sent_at_ms);
+    }
+    if returning.is_empty() {
+        query.execute(&mut *tx).await?;
+        // The `Any` driver drops SQLite's last rowid from the statement's result.
+        let last: i64 = sqlx::query_scalar("SELECT last_insert_rowid()")
+            .fetch_one(&mut *tx)
+            .await?;
+        let first = last + 1 - new.len() as i64;
+        for (id, message) in (first..).zip(&mut new) {
+            message.id = id;
+        }
+        return Ok(());
     }
     let ids: HashMap<(ConversationId, i64), i64> = query
         .fetch_all(&mut *tx)

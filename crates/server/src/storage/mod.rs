@@ -69,6 +69,9 @@ pub async fn open(url: &str) -> Result<Db, sqlx::Error> {
     } else {
         AnyPoolOptions::new().max_connections(8)
     }
+    // A connection to a local file does not go bad between uses: checking it before each
+    // use is one more round trip to its thread (the chat writer takes one per batch).
+    .test_before_acquire(false)
     .after_connect(|conn, _| {
         Box::pin(async move {
             conn.execute(

@@ -216,7 +216,8 @@ async fn run(db: AnyPool, hub: Arc<Hub>, queue: Arc<Mutex<mpsc::Receiver<Job>>>)
 
 /// Stores a batch in one transaction; results in the batch's order. A batch costs a fixed
 /// handful of statements whatever its size (each statement is a round trip to the database
-/// thread): one to find resends, one multi-row `INSERT` of the new messages, one `UPDATE` of
+/// thread): one to find resends, one multi-row `INSERT` of the new messages (and, on SQLite,
+/// one to read their last id), one `UPDATE` of
 /// the conversations they moved, one upsert of delivery markers; plus one look-up per
 /// conversation the writer meets for the first time. `seqs` changes only when the
 /// transaction commits.
@@ -334,8 +335,8 @@ enum Resend {
 /// Inserts the batch's new messages in one statement and fills in their ids. On SQLite the
 /// ids come from the last one: a statement's rows get consecutive rowids after the largest
 /// (`messages.id` is an `INTEGER PRIMARY KEY`, and the transaction holds the write lock),
-/// so one row comes back instead of one per message (each row returned is a round trip to
-/// the database's thread). PostgreSQL's sequence promises no such thing: the ids are returned.
+/// so one row comes back instead of one per message (rows come back from the database's
+/// thread through a channel of 50). PostgreSQL's sequence promises no such thing: the ids are returned.
 async fn insert(
     tx: &mut AnyConnection,
     plan: &mut [Result<ChatMessage, Resend>],
@@ -367,7 +368,13 @@ async fn insert(
             .bind(message.sent_at_ms);
     }
     if returning.is_empty() {
-        query.execute(&mut *tx).await?;
+        let stored = query.execute(&mut *tx).await?.rows_affected();
+        if stored != new.len() as u64 {
+            return Err(sqlx::Error::Protocol(format!(
+                "{stored} of {} messages inserted: their ids are unknown",
+                new.len()
+            )));
+        }
         // The `Any` driver drops SQLite's last rowid from the statement's result.
         let last: i64 = sqlx::query_scalar("SELECT last_insert_rowid()")
             .fetch_one(&mut *tx)
@@ -590,9 +597,19 @@ mod tests {
         let after = || outgoing(ann, ben, "after");
         assert!(matches!(writer.submit(late()).await, Err(NotStored::Busy)));
         tokio::spawn(run(db.clone(), hub, Arc::new(Mutex::new(queue))));
+        let mut acknowledged = Vec::new();
         for stored in queued {
-            stored.await.unwrap();
+            let message = stored.await.unwrap().message;
+            acknowledged.push((message.id, message.client_msg_id));
         }
+        // Two full batches: every message acknowledged with the id it is stored under.
+        let ids: Vec<(i64, String)> =
+            sqlx::query_as("SELECT id, client_msg_id FROM messages WHERE sender = $1 ORDER BY seq")
+                .bind(ben)
+                .fetch_all(&db)
+                .await
+                .unwrap();
+        assert_eq!(acknowledged, ids);
         // Room again, but Ann's next message would land before "late": refused until it is
         // back; then both, in the order she wrote them.
         assert_eq!(seq_of(&writer, after()).await, Err(NotStored::Busy));

@@ -163,7 +163,8 @@ async fn update_for(
 }
 
 /// `me` just connected: everything sent to them is now delivered. Returns, per conversation
-/// whose delivered marker moved, the partner to tell and the update.
+/// whose delivered marker moved, the partner to tell and the update. Markers are locked in
+/// conversation order, as the message writer locks them (src/chat/writer.rs).
 pub async fn deliver_all(
     db: &AnyPool,
     me: UserId,
@@ -172,7 +173,8 @@ pub async fn deliver_all(
     let behind = sqlx::query(
         "SELECT c.id, c.last_seq, CASE WHEN c.user_a = $1 THEN c.user_b ELSE c.user_a END AS partner \
          FROM conversations c LEFT JOIN markers k ON k.conversation_id = c.id AND k.user_id = $1 \
-         WHERE (c.user_a = $1 OR c.user_b = $1) AND coalesce(k.delivered_seq, 0) < c.last_seq",
+         WHERE (c.user_a = $1 OR c.user_b = $1) AND coalesce(k.delivered_seq, 0) < c.last_seq \
+         ORDER BY c.id",
     )
     .bind(me)
     .fetch_all(&mut *tx)

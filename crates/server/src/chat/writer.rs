@@ -281,10 +281,14 @@ async fn commit(
             newest_for.insert((message.to, message.conversation), (index, message.seq));
         }
     }
-    let deliveries: Vec<_> = newest_for
+    let mut deliveries: Vec<_> = newest_for
         .iter()
         .map(|(&(user, conversation), &(_, seq))| (user, conversation, seq))
         .collect();
+    // Marker rows are locked in one order (user, then conversation) by every writer and by
+    // `markers::deliver_all`: in any other, two nodes' transactions deadlock on PostgreSQL and
+    // one of them fails its whole batch.
+    deliveries.sort_unstable();
     let markers = markers::deliver_many(&mut tx, &deliveries).await?;
     tx.commit().await?;
     seqs.extend(moved);
@@ -422,7 +426,9 @@ async fn update_conversations(
 }
 
 /// The conversations of `batch`'s pairs with their last seq, created if new, each locked until
-/// the transaction ends (PostgreSQL): another node's writer waits for this batch before it
+/// the transaction ends (PostgreSQL; `NO KEY UPDATE`, since only `last_seq` changes: a plain
+/// `UPDATE` lock would also block the key-share lock a new marker's foreign key takes, and
+/// `markers::deliver_all` on another node then deadlocks with this writer): another node's writer waits for this batch before it
 /// numbers messages of the same conversation. Locked in one order (by pair) on every node, so
 /// two writers never wait for each other.
 async fn lock_conversations(tx: &mut AnyConnection, batch: &[Job]) -> Result<Seqs, sqlx::Error> {
@@ -449,7 +455,7 @@ async fn lock_conversations(tx: &mut AnyConnection, batch: &[Job]) -> Result<Seq
     // Rows are locked in the order the sort returns them.
     let lock = format!(
         "SELECT id, user_a, user_b, last_seq FROM conversations \
-         WHERE (user_a, user_b) IN ({values}) ORDER BY user_a, user_b FOR UPDATE"
+         WHERE (user_a, user_b) IN ({values}) ORDER BY user_a, user_b FOR NO KEY UPDATE"
     );
     let seqs = bind(&lock)
         .fetch_all(&mut *tx)

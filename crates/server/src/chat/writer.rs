@@ -340,7 +340,8 @@ enum Resend {
 /// ids come from the last one: a statement's rows get consecutive rowids after the largest
 /// (`messages.id` is an `INTEGER PRIMARY KEY`, and the transaction holds the write lock),
 /// so one row comes back instead of one per message (rows come back from the database's
-/// thread through a channel of 50). PostgreSQL's sequence promises no such thing: the ids are returned.
+/// thread through a channel of 50). PostgreSQL's sequence promises no such thing: the ids
+/// are returned.
 async fn insert(
     tx: &mut AnyConnection,
     plan: &mut [Result<ChatMessage, Resend>],
@@ -428,9 +429,9 @@ async fn update_conversations(
 /// The conversations of `batch`'s pairs with their last seq, created if new, each locked until
 /// the transaction ends (PostgreSQL; `NO KEY UPDATE`, since only `last_seq` changes: a plain
 /// `UPDATE` lock would also block the key-share lock a new marker's foreign key takes, and
-/// `markers::deliver_all` on another node then deadlocks with this writer): another node's writer waits for this batch before it
-/// numbers messages of the same conversation. Locked in one order (by pair) on every node, so
-/// two writers never wait for each other.
+/// `markers::deliver_all` on another node then deadlocks with this writer): another node's
+/// writer waits for this batch before it numbers messages of the same conversation. Locked in
+/// one order (by pair) on every node, so two writers never wait for each other.
 async fn lock_conversations(tx: &mut AnyConnection, batch: &[Job]) -> Result<Seqs, sqlx::Error> {
     let mut pairs: Vec<(UserId, UserId)> = batch
         .iter()
